@@ -1,0 +1,73 @@
+"""``gantransfer pretrain`` and ``gantransfer evaluate-gan``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..data import DataOptions
+from ..fileio import write_json
+from .options import add_config_arguments, config_from_args
+
+
+def register(commands) -> None:
+    from ..training.pretrain import PretrainConfig
+    from .main import add_data_arguments
+
+    pretrain = commands.add_parser(
+        "pretrain",
+        help="train a GAN on a labelled source domain",
+        description="Train a GAN (minimax, wgan, wgan-gp or hinge; --conditional for a cGAN) on the "
+        "source domain's train split. Writes checkpoints, metrics.jsonl, sample grids and "
+        "TensorBoard logs to --out.",
+    )
+    pretrain.add_argument("--out", required=True, help="run folder to create (or to continue with --resume)")
+    pretrain.add_argument("--config", help="YAML file of PretrainConfig values; options given here override it")
+    pretrain.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    pretrain.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_config_arguments(pretrain, PretrainConfig)
+    add_data_arguments(pretrain)
+    pretrain.set_defaults(handler=run_pretrain)
+
+    evaluate = commands.add_parser(
+        "evaluate-gan",
+        help="judge a pretrained generator (Frechet distance, conditional accuracy)",
+        description="Generate --samples images and compare them with the source test set in the feature "
+        "space of the domain's reference classifier (trained once and cached). Prints the metrics and "
+        "saves them as JSON.",
+    )
+    evaluate.add_argument("checkpoint", help="a GAN checkpoint (.pt) or its run folder")
+    evaluate.add_argument("--samples", type=int, default=10_000, help="images to generate (default: 10000)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated noise (default: 0)")
+    evaluate.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default: cpu)")
+    evaluate.add_argument("--output", help="JSON file to write (default: gan_evaluation.json in the run folder)")
+    add_data_arguments(evaluate)
+    evaluate.set_defaults(handler=run_evaluate_gan)
+
+
+def data_options(args: argparse.Namespace) -> DataOptions:
+    return DataOptions(args.data_dir, args.cache_dir, args.download)
+
+
+def run_pretrain(args: argparse.Namespace) -> int:
+    from ..training.pretrain import PretrainConfig, pretrain
+    from .main import print_json
+
+    config = config_from_args(PretrainConfig, args)
+    result = pretrain(config, args.out, data_options(args), resume=args.resume, progress_bar=not args.no_progress)
+    print_json({"out": args.out, "step": result.step, "interrupted": result.interrupted, **result.metrics})
+    return 130 if result.interrupted else 0
+
+
+def run_evaluate_gan(args: argparse.Namespace) -> int:
+    from ..evaluation.gan_quality import evaluate_gan
+    from ..training.device import resolve_device
+    from .main import print_json
+
+    metrics = evaluate_gan(args.checkpoint, args.samples, data_options(args), args.seed, resolve_device(args.device))
+    checkpoint = Path(args.checkpoint)
+    run_dir = checkpoint if checkpoint.is_dir() else checkpoint.parent.parent
+    output = Path(args.output) if args.output else run_dir / "gan_evaluation.json"
+    write_json(output, metrics)
+    print_json(metrics)
+    return 0

@@ -1,0 +1,74 @@
+"""Where built-in datasets are looked for, and where downloads go."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataError
+from ..paths import DATA_DIR_ENV, resolve_cache_dir, resolve_data_dir
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where data comes from, as a user gives it; not part of a run's identity,
+    so a run can resume on a machine that keeps its data elsewhere.
+
+    Args:
+        data_dir: read-only folder of built-in datasets (default ``$GANTRANSFER_DATA``).
+        cache_dir: writable folder for downloads and cached reference models.
+        download: fetch missing built-in datasets (needs a network).
+    """
+
+    data_dir: str | None = None
+    cache_dir: str | None = None
+    download: bool = False
+
+
+@dataclass(frozen=True)
+class DataLocations:
+    """The read-only data directory and the writable download directory.
+
+    Built-in datasets are looked for first under ``data_dir`` (``--data-dir``
+    or ``$GANTRANSFER_DATA``), then under ``download_dir``; downloads are only
+    ever written to ``download_dir``, never to ``data_dir``.
+    """
+
+    data_dir: Path | None
+    download_dir: Path
+
+    @classmethod
+    def resolve(
+        cls, data_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None
+    ) -> "DataLocations":
+        return cls(resolve_data_dir(data_dir), resolve_cache_dir(cache_dir) / "datasets")
+
+    @property
+    def roots(self) -> list[Path]:
+        return [root for root in (self.data_dir, self.download_dir) if root is not None]
+
+    def find(self, dataset: str, alternatives: list[list[str]]) -> tuple[Path, list[Path]] | None:
+        """The first root and files where one alternative layout is complete.
+
+        Args:
+            dataset: the folder name under each root (e.g. ``"MNIST/raw"``).
+            alternatives: lists of file names; the first list whose files all
+                exist under ``root/dataset`` wins.
+        """
+        for root in self.roots:
+            folder = root / dataset
+            for names in alternatives:
+                files = [folder / name for name in names]
+                if all(f.is_file() for f in files):
+                    return folder, files
+        return None
+
+    def missing_error(self, dataset: str, alternatives: list[list[str]], hint: str = "") -> DataError:
+        """A one-line error that says which files were expected, and where."""
+        where = " or ".join(str(root / dataset) for root in self.roots) or "(no data directory set)"
+        layouts = " or ".join("{" + ", ".join(names) + "}" for names in alternatives)
+        message = f"{dataset.split('/')[0]} not found: expected {layouts} in {where}"
+        if self.data_dir is None:
+            message += f"; set --data-dir or ${DATA_DIR_ENV}"
+        return DataError(message + (f"; {hint}" if hint else ""))

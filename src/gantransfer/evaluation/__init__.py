@@ -1,0 +1,1 @@
+"""Evaluation: accuracy and confusion matrices, Frechet distance, GAN quality, pictures."""

@@ -1,0 +1,64 @@
+"""Classification metrics on whole image sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+from ..data.images import ImageSet
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: Tensor, batch_size: int = 1024, device=None) -> Tensor:
+    """Logits (N, K) of ``model`` in eval mode; the model's mode is restored after."""
+    was_training = model.training
+    model.eval()
+    device = device or next(model.parameters()).device
+    try:
+        outputs = [model(images[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(images), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(outputs) if outputs else torch.empty(0)
+
+
+@dataclass
+class ClassificationReport:
+    """Accuracy of a classifier on a labelled set.
+
+    Attributes:
+        accuracy: top-1 accuracy in [0, 1].
+        per_class: (K,) accuracy of each true class (NaN where a class has no images).
+        confusion: (K, K) counts, rows true class, columns predicted class.
+    """
+
+    accuracy: float
+    per_class: Tensor
+    confusion: Tensor
+
+    def as_dict(self, class_names: tuple[str, ...]) -> dict:
+        return {
+            "accuracy": self.accuracy,
+            "per_class_accuracy": {name: _finite(float(v)) for name, v in zip(class_names, self.per_class)},
+        }
+
+
+def classification_report(predictions: Tensor, labels: Tensor, num_classes: int) -> ClassificationReport:
+    """Accuracy, per-class accuracy and confusion matrix from predicted and true labels (int64 (N,))."""
+    confusion = multiclass_confusion_matrix(predictions, labels, num_classes=num_classes)
+    totals = confusion.sum(dim=1).double()
+    per_class = confusion.diagonal().double() / totals
+    accuracy = float(confusion.diagonal().sum()) / max(1, int(confusion.sum()))
+    return ClassificationReport(accuracy, per_class, confusion)
+
+
+def evaluate_classifier(model: nn.Module, data: ImageSet, batch_size: int = 1024) -> ClassificationReport:
+    """:func:`classification_report` of ``model`` on every image of ``data``."""
+    predictions = predict_logits(model, data.images, batch_size).argmax(dim=1)
+    return classification_report(predictions, data.labels, data.num_classes)
+
+
+def _finite(value: float) -> float | None:
+    return None if value != value else value

@@ -1,0 +1,114 @@
+"""How good is a generator? Frechet distance and, if conditional, label accuracy.
+
+Both are measured with the reference classifier of the generator's domain
+(see :mod:`.reference`): the Frechet distance between its features of
+generated and real test images, and how often it recognises the label a
+conditional generator was asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..data import DataOptions, ImageFormat, ImageSet, load_domain
+from .classification import predict_logits
+from .frechet import FrechetDistance, frechet_distance
+from .reference import reference_classifier
+
+
+@dataclass
+class GanQuality:
+    """A reusable judge of generators for one domain.
+
+    Args:
+        reference: the domain's reference classifier.
+        real: the real images to compare with (the domain's test split).
+        samples: images generated per judgement.
+        num_classes: classes a conditional generator is asked for, cycled evenly.
+        seed: fixes the noise, so a judgement repeats exactly and leaves the
+            global random state alone.
+    """
+
+    reference: nn.Module
+    real: ImageSet
+    samples: int
+    num_classes: int
+    seed: int = 0
+    device: torch.device | str = "cpu"
+
+    def __post_init__(self) -> None:
+        self.reference = self.reference.to(self.device).eval()
+        self.distance = FrechetDistance(self.reference.features, self.reference.trunk.feature_dim)
+        self.distance.add(self.real.images.to(self.device), real=True)
+
+    @classmethod
+    def for_domain(
+        cls, domain: str, fmt: ImageFormat, data: DataOptions, samples: int, num_classes: int,
+        seed: int = 0, device="cpu",
+    ) -> "GanQuality":
+        reference = reference_classifier(domain, fmt, data.data_dir, data.cache_dir, data.download, device=device)
+        real = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download)
+        return cls(reference.model, real, samples, num_classes, seed, device)
+
+    @torch.no_grad()
+    def generate(self, generator: nn.Module, batch_size: int = 500) -> tuple[Tensor, Tensor | None]:
+        """``samples`` images (and the labels asked for, if conditional) from a fixed noise seed."""
+        rng = torch.Generator().manual_seed(self.seed)
+        conditional = generator.config.conditional
+        labels = torch.arange(self.samples) % self.num_classes if conditional else None
+        was_training = generator.training
+        generator.eval()
+        images = []
+        for start in range(0, self.samples, batch_size):
+            n = min(batch_size, self.samples - start)
+            z = torch.randn(n, generator.config.latent_dim, generator=rng).to(self.device)
+            batch_labels = labels[start : start + n].to(self.device) if conditional else None
+            images.append(generator(z, batch_labels).cpu())
+        generator.train(was_training)
+        return torch.cat(images), labels
+
+    def __call__(self, generator: nn.Module) -> dict[str, float]:
+        """``{"frechet_distance": ..., "conditional_accuracy": ...}`` (accuracy only if conditional)."""
+        images, labels = self.generate(generator)
+        self.distance.reset_fake()
+        self.distance.add(images.to(self.device), real=False)
+        metrics = {"frechet_distance": self.distance.compute()}
+        if labels is not None:
+            predicted = predict_logits(self.reference, images, device=self.device).argmax(dim=1)
+            metrics["conditional_accuracy"] = float((predicted == labels).float().mean())
+        return metrics
+
+    def real_floor(self, train: ImageSet) -> float:
+        """Distance between ``samples`` real train images and the real test images: the best a generator can hope for."""
+        picked = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[: self.samples]
+        return frechet_distance(self.reference.features, self.reference.trunk.feature_dim, self.real.images, train.images[picked])
+
+
+def evaluate_gan(
+    checkpoint: str | os.PathLike, samples: int = 10_000, data: DataOptions = DataOptions(), seed: int = 0, device="cpu"
+) -> dict[str, float]:
+    """Judge a pretrained generator on its source domain.
+
+    Returns ``frechet_distance`` (``samples`` generated vs the test set),
+    ``real_floor`` (``samples`` train vs test images), their ratio,
+    ``conditional_accuracy`` for conditional generators, and the reference
+    classifier's own test accuracy.
+    """
+    from ..training.pretrain import load_gan
+
+    gan = load_gan(checkpoint, device)
+    config = gan.config
+    quality = GanQuality.for_domain(
+        config.source, config.format, data, samples, len(gan.class_names), seed, device
+    )
+    metrics = quality(gan.generator)
+    train = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
+    metrics["real_floor"] = quality.real_floor(train)
+    metrics["frechet_ratio"] = metrics["frechet_distance"] / metrics["real_floor"]
+    metrics["samples"] = samples
+    metrics["step"] = gan.step
+    return metrics

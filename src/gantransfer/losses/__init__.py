@@ -1,0 +1,1 @@
+"""Losses as small pure functions of network outputs."""

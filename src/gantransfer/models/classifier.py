@@ -1,0 +1,50 @@
+"""Image classifier with an explicit ``features(x)``, built on the shared trunk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from .trunk import ConvTrunk, TrunkConfig
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """Shape of a :class:`Classifier`.
+
+    Args:
+        trunk: the feature trunk; the same config as a GAN discriminator's
+            trunk lets the classifier start from its weights.
+        num_classes: number of output classes, >= 2.
+        dropout: dropout probability before the linear head, in [0, 1).
+    """
+
+    trunk: TrunkConfig = field(default_factory=TrunkConfig)
+    num_classes: int = 10
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.num_classes < 2:
+            raise ConfigError(f"a classifier needs at least 2 classes, got {self.num_classes}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class Classifier(nn.Module):
+    """Image -> class logits, as ``head(features(x))``."""
+
+    def __init__(self, config: ClassifierConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.trunk = ConvTrunk(config.trunk)
+        self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.trunk.feature_dim, config.num_classes))
+
+    def features(self, images: Tensor) -> Tensor:
+        """(N, C, S, S) in [-1, 1] -> (N, feature_dim)."""
+        return self.trunk(images)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """(N, C, S, S) in [-1, 1] -> logits (N, num_classes), in train and eval mode alike."""
+        return self.head(self.trunk(images))

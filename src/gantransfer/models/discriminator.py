@@ -1,0 +1,75 @@
+"""DCGAN-style discriminator / critic with an exposed feature trunk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import ConfigError
+from .trunk import ConvTrunk, TrunkConfig
+
+CONDITIONINGS = ("projection", "concat")
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """Shape of a :class:`Discriminator`.
+
+    Args:
+        trunk: the image trunk, reusable by a classifier.
+        num_classes: 0 for an unconditional discriminator.
+        conditioning: how labels enter: ``"projection"`` adds
+            ``<embed(y), features>`` to the logit (Miyato & Koyama 2018);
+            ``"concat"`` feeds ``[features, one_hot(y)]`` to an MLP head. Both
+            keep the trunk label-free, so ``features(x)`` needs no label.
+    """
+
+    trunk: TrunkConfig = field(default_factory=TrunkConfig)
+    num_classes: int = 0
+    conditioning: str = "projection"
+
+    def __post_init__(self) -> None:
+        if self.conditioning not in CONDITIONINGS:
+            raise ConfigError(f"conditioning must be one of {', '.join(CONDITIONINGS)}, got {self.conditioning!r}")
+        if self.num_classes < 0:
+            raise ConfigError(f"num_classes must be >= 0, got {self.num_classes}")
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+
+class Discriminator(nn.Module):
+    """Image (and label) -> one real-vs-fake logit or critic value per image."""
+
+    def __init__(self, config: DiscriminatorConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.trunk = ConvTrunk(config.trunk)
+        dim = config.trunk.feature_dim
+        self.projection = None
+        if config.conditional and config.conditioning == "concat":
+            self.head = nn.Sequential(nn.Linear(dim + config.num_classes, dim), nn.LeakyReLU(0.2), nn.Linear(dim, 1))
+        else:
+            self.head = nn.Linear(dim, 1)
+            if config.conditional:
+                self.projection = nn.Embedding(config.num_classes, dim)
+                nn.init.normal_(self.projection.weight, std=0.02)
+
+    def features(self, images: Tensor) -> Tensor:
+        """(N, C, S, S) in [-1, 1] -> (N, feature_dim): the trunk other models reuse."""
+        return self.trunk(images)
+
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Images (N, C, S, S) and, if conditional, labels int64 (N,) -> logits (N,)."""
+        features = self.trunk(images)
+        if not self.config.conditional:
+            return self.head(features).squeeze(1)
+        if labels is None:
+            raise ValueError("this discriminator is conditional: pass labels")
+        if self.projection is None:
+            one_hot = torch.nn.functional.one_hot(labels, self.config.num_classes).to(features.dtype)
+            return self.head(torch.cat([features, one_hot], dim=1)).squeeze(1)
+        return self.head(features).squeeze(1) + (self.projection(labels) * features).sum(dim=1)

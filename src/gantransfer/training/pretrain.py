@@ -1,0 +1,310 @@
+"""Stage 1 of the founding method: pretrain a GAN on a labelled source domain.
+
+``pretrain(PretrainConfig(source="mnist", objective="wgan-gp", conditional=True), out="runs/x")``
+trains a generator and a discriminator, keeps an exponential moving average
+(EMA) of the generator, and writes a run folder (see :mod:`.run_folder`)
+whose checkpoints later stages load with :func:`load_gan`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel
+
+from ..config import from_dict, to_dict
+from ..data import BatchStream, DataOptions, ImageFormat, load_domain
+from ..errors import ConfigError
+from ..evaluation.plots import save_image_grid
+from ..losses.adversarial import clip_weights_
+from ..models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TrunkConfig
+from ..objectives import GanObjective, OptimizerConfig, get_objective
+from .checkpoint import load_checkpoint
+from .device import resolve_device
+from .logger import RunLogger
+from .run_folder import RunFolder
+from .seeding import seed_everything
+from .trainer import FitResult, LoopConfig, Trainer, TrainingTask
+
+KIND = "gan"
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything that defines a GAN pretraining run.
+
+    Args:
+        source: the source domain (``mnist``, ``usps`` or a path).
+        objective: ``minimax``, ``wgan``, ``wgan-gp`` or ``hinge``.
+        conditional: feed labels to G and D (cGAN).
+        image_size, channels: the image format every domain is brought to.
+        latent_dim: noise dimensions.
+        generator_width, discriminator_width: channel widths.
+        feature_dim: length of the discriminator's feature vector.
+        critic_norm: ``batch``/``layer``/``none``; None takes the objective's default.
+        conditioning: ``projection`` or ``concat`` (how D sees labels).
+        batch_size: real images per discriminator update.
+        epochs: passes over the source set (real images seen by D); used when ``steps`` is 0.
+        steps: generator updates; overrides ``epochs`` when > 0.
+        lr_generator, lr_discriminator, n_critic: None takes the objective's defaults.
+        ema_decay: decay of the generator's moving average, in [0, 1).
+        seed: seeds weights, noise and data order.
+        eval_every: steps between evaluations (sample grid, quality metrics).
+        quality_samples: images generated per quality evaluation (0: grids only).
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    """
+
+    source: str = "mnist"
+    objective: str = "minimax"
+    conditional: bool = False
+    image_size: int = 28
+    channels: int = 1
+    latent_dim: int = 64
+    generator_width: int = 64
+    discriminator_width: int = 32
+    feature_dim: int = 256
+    critic_norm: str | None = None
+    conditioning: str = "projection"
+    batch_size: int = 64
+    epochs: float = 10.0
+    steps: int = 0
+    lr_generator: float | None = None
+    lr_discriminator: float | None = None
+    n_critic: int | None = None
+    ema_decay: float = 0.999
+    seed: int = 0
+    eval_every: int = 500
+    quality_samples: int = 2000
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        get_objective(self.objective)  # raises for unknown names
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.steps < 0 or self.epochs < 0 or (self.steps == 0 and self.epochs <= 0):
+            raise ConfigError("give a positive number of epochs or steps")
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.n_critic is not None and self.n_critic < 1:
+            raise ConfigError(f"n_critic must be >= 1, got {self.n_critic}")
+        if self.quality_samples < 0 or self.eval_every < 0:
+            raise ConfigError("quality_samples and eval_every must be >= 0")
+
+    @property
+    def spec(self):
+        return get_objective(self.objective)
+
+    @property
+    def format(self) -> ImageFormat:
+        return ImageFormat(self.image_size, self.channels)
+
+    @property
+    def critic_updates(self) -> int:
+        return self.n_critic if self.n_critic is not None else self.spec.n_critic
+
+    def optimizer(self, lr: float | None) -> OptimizerConfig:
+        default = self.spec.optimizer
+        return default if lr is None else replace(default, lr=lr)
+
+    def generator_config(self, num_classes: int) -> GeneratorConfig:
+        return GeneratorConfig(
+            latent_dim=self.latent_dim,
+            channels=self.channels,
+            image_size=self.image_size,
+            width=self.generator_width,
+            num_classes=num_classes if self.conditional else 0,
+        )
+
+    def discriminator_config(self, num_classes: int) -> DiscriminatorConfig:
+        trunk = TrunkConfig(
+            channels=self.channels,
+            image_size=self.image_size,
+            width=self.discriminator_width,
+            feature_dim=self.feature_dim,
+            norm=self.critic_norm or self.spec.critic_norm,
+        )
+        return DiscriminatorConfig(trunk, num_classes if self.conditional else 0, self.conditioning)
+
+    def total_steps(self, source_size: int) -> int:
+        """Generator updates: ``steps``, or enough for ``epochs`` passes of real images."""
+        if self.steps:
+            return self.steps
+        return max(1, math.ceil(self.epochs * source_size / (self.batch_size * self.critic_updates)))
+
+
+def ema_with_warmup(decay: float):
+    """EMA update with decay ``min(decay, (1 + n) / (10 + n))`` after n updates.
+
+    A fixed 0.999 would keep the average near the random initial weights
+    for thousands of steps; the warm-up lets it follow early training.
+    """
+
+    def average(averaged: Tensor, current: Tensor, num_averaged: Tensor) -> Tensor:
+        rate = min(decay, (1.0 + float(num_averaged)) / (10.0 + float(num_averaged)))
+        return averaged * rate + current * (1.0 - rate)
+
+    return average
+
+
+class GanTask(TrainingTask):
+    """One step = ``n_critic`` discriminator updates, then one generator update."""
+
+    kind = KIND
+
+    def __init__(self, config: PretrainConfig, class_names: tuple[str, ...], stream: BatchStream, device) -> None:
+        self.config = config
+        self.class_names = class_names
+        self.stream = stream
+        self.device = device
+        num_classes = len(class_names)
+        self.generator = Generator(config.generator_config(num_classes)).to(device)
+        self.discriminator = Discriminator(config.discriminator_config(num_classes)).to(device)
+        self.ema = AveragedModel(self.generator, avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
+        self.objective = GanObjective(config.spec, self.generator, self.discriminator)
+        self.g_optimizer = config.optimizer(config.lr_generator).build(self.generator.parameters())
+        self.d_optimizer = config.optimizer(config.lr_discriminator).build(self.discriminator.parameters())
+        # Fixed noise and labels, so that successive sample grids are comparable.
+        fixed = torch.Generator().manual_seed(config.seed + 12345)
+        rows = num_classes if config.conditional else 8
+        self.grid_columns = 8
+        self.fixed_noise = torch.randn(rows * 8, config.latent_dim, generator=fixed).to(device)
+        self.fixed_labels = torch.arange(rows).repeat_interleave(8).to(device) if config.conditional else None
+        self.quality = None
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator, "generator_ema": self.ema}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"generator": self.g_optimizer, "discriminator": self.d_optimizer}
+
+    def train_step(self) -> dict[str, float]:
+        spec = self.objective.spec
+        logs: dict[str, float] = {}
+        for _ in range(self.config.critic_updates):
+            real, labels = (t.to(self.device) for t in next(self.stream))
+            losses = self.objective.discriminator_losses(real, labels)
+            self.d_optimizer.zero_grad(set_to_none=True)
+            losses["d_loss"].backward()
+            self.d_optimizer.step()
+            if spec.weight_clip is not None:
+                clip_weights_(self.discriminator, spec.weight_clip)
+        logs.update({key: value.item() for key, value in losses.items()})
+        g_losses = self.objective.generator_losses(real.shape[0], labels, self.device)
+        self.g_optimizer.zero_grad(set_to_none=True)
+        g_losses["g_loss"].backward()
+        self.g_optimizer.step()
+        self.ema.update_parameters(self.generator)
+        logs["g_loss"] = g_losses["g_loss"].item()
+        return logs
+
+    def progress(self) -> dict[str, float]:
+        return {"epoch": round(self.stream.epochs_done, 4)}
+
+    @torch.no_grad()
+    def evaluate(self, step: int, run: RunFolder, logger: RunLogger) -> dict[str, float]:
+        generator = self.ema.module
+        generator.eval()
+        grid = generator(self.fixed_noise, self.fixed_labels)
+        generator.train()
+        if logger.enabled:
+            image = save_image_grid(run.samples / f"step_{step:07d}.png", grid, columns=self.grid_columns)
+            logger.log_images(step, "samples", image)
+        if self.quality is None:
+            return {}
+        return self.quality(generator)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"stream": self.stream.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.stream.load_state_dict(state["stream"])
+
+
+def pretrain(
+    config: PretrainConfig,
+    out: str | os.PathLike,
+    data: DataOptions = DataOptions(),
+    resume: bool = False,
+    progress_bar: bool = True,
+) -> FitResult:
+    """Train a GAN on ``config.source``'s train split; write the run to ``out``.
+
+    Returns the trainer's :class:`FitResult` (final quality metrics when
+    ``quality_samples > 0``). ``out/checkpoints/latest.pt`` is what
+    :func:`load_gan` reads.
+    """
+    from ..evaluation.gan_quality import GanQuality
+
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    source = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
+    stream = BatchStream((source.images, source.labels), config.batch_size, seed=config.seed)
+    task = GanTask(config, source.class_names, stream, device)
+    if config.quality_samples:
+        task.quality = GanQuality.for_domain(
+            config.source, config.format, data, samples=config.quality_samples,
+            num_classes=source.num_classes, seed=config.seed, device=device,
+        )
+    loop = LoopConfig(
+        steps=config.total_steps(len(source)),
+        eval_every=config.eval_every,
+        best_metric="frechet_distance" if config.quality_samples else None,
+        best_mode="min",
+        progress_bar=progress_bar,
+    )
+    run = RunFolder(out)
+    stored = {**to_dict(config), "class_names": list(source.class_names)}
+    run.prepare(stored, resume)
+    return Trainer(task, run, loop, stored).fit(resume=resume)
+
+
+@dataclass
+class PretrainedGan:
+    """Networks rebuilt from a GAN checkpoint, in eval mode.
+
+    Attributes:
+        generator: the EMA generator (the one to sample from).
+        discriminator: the discriminator, whose ``features`` is the reusable trunk.
+        config: the :class:`PretrainConfig` that trained them.
+        class_names: the source classes.
+        step: training steps done.
+    """
+
+    generator: Generator
+    discriminator: Discriminator
+    config: PretrainConfig
+    class_names: tuple[str, ...]
+    step: int
+    raw_generator: Generator | None = None
+
+
+def load_gan(path: str | os.PathLike, device="cpu") -> PretrainedGan:
+    """Rebuild a pretrained GAN from a checkpoint file or a run folder (its ``latest.pt``)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.fspath(RunFolder(path).latest_checkpoint)
+    state = load_checkpoint(path, kind=KIND)
+    stored = dict(state["config"])
+    class_names = tuple(stored.pop("class_names"))
+    config = from_dict(PretrainConfig, stored, where=f"{path}: config")
+    num_classes = len(class_names)
+    generator = Generator(config.generator_config(num_classes))
+    ema = AveragedModel(generator, use_buffers=True)
+    ema.load_state_dict(state["modules"]["generator_ema"])
+    raw = Generator(config.generator_config(num_classes))
+    raw.load_state_dict(state["modules"]["generator"])
+    discriminator = Discriminator(config.discriminator_config(num_classes))
+    discriminator.load_state_dict(state["modules"]["discriminator"])
+    return PretrainedGan(
+        generator=ema.module.to(device).eval(),
+        discriminator=discriminator.to(device).eval(),
+        config=config,
+        class_names=class_names,
+        step=int(state["step"]),
+        raw_generator=raw.to(device).eval(),
+    )

@@ -1,0 +1,166 @@
+"""Supervised classifier training on one or more weighted labelled sources.
+
+Every baseline and every transfer method that ends in "train a classifier on
+these labelled images" (real target images, generated images, source images)
+is a :class:`ClassifierTask` with different sources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..data import AffineAugment, BatchStream, ImageSet, random_affine
+from ..errors import ConfigError
+from ..evaluation.classification import evaluate_classifier
+from ..objectives.optim import OptimizerConfig
+from .logger import RunLogger
+from .run_folder import RunFolder
+from .trainer import TrainingTask
+
+
+@dataclass(frozen=True)
+class ClassifierTraining:
+    """How a classifier is trained.
+
+    Args:
+        steps: optimisation steps.
+        batch_size: images per step from each source.
+        optimizer: the optimiser (Adam, lr 1e-3 by default).
+        augment: batched random affine augmentation applied to every source.
+        cosine_schedule: decay the learning rate to 0 along a cosine.
+        label_smoothing: cross-entropy label smoothing in [0, 1).
+        eval_every: steps between evaluations on the monitoring set.
+    """
+
+    steps: int = 3000
+    batch_size: int = 128
+    optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig("adam", 1e-3, (0.9, 0.999)))
+    augment: AffineAugment = field(default_factory=AffineAugment.digits)
+    cosine_schedule: bool = True
+    label_smoothing: float = 0.0
+    eval_every: int = 500
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ConfigError("classifier training needs steps >= 1 and batch_size >= 1")
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+
+
+@dataclass
+class LabelledSource:
+    """Labelled images to train on, weighted in the loss.
+
+    ``stream`` is anything whose ``next()`` gives a batch ``(images, labels)``:
+    a :class:`BatchStream` over a fixed set, or a generator of fresh samples.
+    """
+
+    name: str
+    stream: BatchStream | Any
+    weight: float = 1.0
+
+
+class ClassifierTask(TrainingTask):
+    """Cross-entropy on a weighted sum of sources; one step draws one batch from each."""
+
+    kind = "classifier"
+
+    def __init__(
+        self,
+        classifier: nn.Module,
+        sources: list[LabelledSource],
+        training: ClassifierTraining,
+        monitor: ImageSet | None = None,
+        device="cpu",
+        parameter_groups: list[dict] | None = None,
+    ) -> None:
+        if not sources:
+            raise ConfigError("a classifier needs at least one labelled source")
+        self.classifier = classifier.to(device)
+        self.sources = sources
+        self.training = training
+        self.monitor = monitor
+        self.device = device
+        params = parameter_groups if parameter_groups is not None else [
+            {"params": [p for p in classifier.parameters() if p.requires_grad]}
+        ]
+        self.optimizer = training.optimizer.build(params)
+        self.scheduler = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=training.steps)
+            if training.cosine_schedule
+            else None
+        )
+        self.steps_done = 0
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"classifier": self.classifier}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"classifier": self.optimizer}
+
+    def _batch(self, source: LabelledSource) -> tuple[Tensor, Tensor]:
+        images, labels = next(source.stream)
+        return random_affine(images.to(self.device), self.training.augment), labels.to(self.device)
+
+    def train_step(self) -> dict[str, float]:
+        batches = [self._batch(source) for source in self.sources]
+        # One forward pass over all sources, so BatchNorm sees them together.
+        logits = self.classifier(torch.cat([images for images, _ in batches]))
+        losses: dict[str, float] = {}
+        total: Tensor | float = 0.0
+        start = 0
+        for source, (images, labels) in zip(self.sources, batches):
+            part = logits[start : start + len(images)]
+            start += len(images)
+            loss = F.cross_entropy(part, labels, label_smoothing=self.training.label_smoothing)
+            losses[f"loss_{source.name}"] = loss.item()
+            total = total + source.weight * loss
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.steps_done += 1
+        losses["loss"] = total.item()
+        return losses
+
+    def evaluate(self, step: int, run: RunFolder, logger: RunLogger) -> dict[str, float]:
+        if self.monitor is None:
+            return {}
+        report = evaluate_classifier(self.classifier, self.monitor)
+        return {"monitor_accuracy": report.accuracy}
+
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"streams": [_stream_state(s.stream) for s in self.sources]}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for source, stream_state in zip(self.sources, state["streams"]):
+            if stream_state is not None:
+                source.stream.load_state_dict(stream_state)
+        if self.scheduler is not None and "scheduler" in state:
+            self.scheduler.load_state_dict(state["scheduler"])
+
+
+def _stream_state(stream) -> dict | None:
+    return stream.state_dict() if hasattr(stream, "state_dict") else None
+
+
+def fit_classifier_quietly(
+    classifier: nn.Module, train: ImageSet, training: ClassifierTraining, seed: int, device="cpu", progress: bool = True
+) -> nn.Module:
+    """Train ``classifier`` on ``train`` without a run folder (no logs, no checkpoints)."""
+    from tqdm.auto import tqdm
+
+    stream = BatchStream((train.images, train.labels), training.batch_size, seed=seed)
+    task = ClassifierTask(classifier, [LabelledSource("train", stream)], training, device=device)
+    for _ in tqdm(range(training.steps), desc="classifier", disable=not progress or None, leave=False):
+        task.train_step()
+    return task.classifier.eval()

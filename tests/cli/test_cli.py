@@ -1,0 +1,75 @@
+"""The command line: subcommands, one-line errors, and a real pretrain/evaluate-gan run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gantransfer.cli.main import main
+
+
+def test_help_lists_subcommands(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("pretrain", "evaluate-gan"):
+        assert command in out
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([sys.executable, "-m", "gantransfer.cli.main", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and "gantransfer" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["pretrain", "--out", "{tmp}/r", "--source", "svhn", "--steps", "1"], "unknown domain 'svhn'"),
+        (["pretrain", "--out", "{tmp}/r", "--objective", "lsgan"], "unknown objective 'lsgan'"),
+        (["pretrain", "--out", "{tmp}/r", "--batch-size", "0"], "batch_size must be >= 1"),
+        (["pretrain", "--out", "{tmp}/r", "--config", "{tmp}/missing.yaml"], "cannot read"),
+        (["evaluate-gan", "{tmp}/nothing.pt"], "no such checkpoint"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, argv, fragment):
+    code = main([arg.replace("{tmp}", str(tmp_path)) for arg in argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_yaml_config_with_unknown_key_names_it(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("objective: wgan\nlearning_rate: 0.1\n")
+    assert main(["pretrain", "--out", str(tmp_path / "r"), "--config", str(config)]) == 2
+    assert "unknown key 'learning_rate'" in capsys.readouterr().err
+
+
+def test_options_override_yaml(tmp_path, mnist_subset_npz, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"source: {mnist_subset_npz}\nobjective: wgan\nsteps: 50\nquality_samples: 0\n"
+                      "generator_width: 8\ndiscriminator_width: 4\nfeature_dim: 8\n")
+    assert main(["pretrain", "--out", str(tmp_path / "r"), "--config", str(config), "--steps", "2",
+                 "--no-progress"]) == 0
+    stored = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert stored["objective"] == "wgan" and stored["steps"] == 2
+
+
+@pytest.mark.slow
+def test_pretrain_then_evaluate_gan_on_mnist(tmp_path, capsys, data_dir):
+    out = tmp_path / "run"
+    code = main(["pretrain", "--source", "mnist", "--objective", "minimax", "--conditional", "--steps", "40",
+                 "--eval-every", "20", "--quality-samples", "500", "--out", str(out), "--no-progress",
+                 "--data-dir", str(data_dir)])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["step"] == 40 and "frechet_distance" in printed and "conditional_accuracy" in printed
+    assert main(["evaluate-gan", str(out), "--samples", "1000", "--data-dir", str(data_dir)]) == 0
+    metrics = json.loads((out / "gan_evaluation.json").read_text())
+    assert metrics["samples"] == 1000 and metrics["real_floor"] > 0
+    assert metrics["frechet_distance"] > metrics["real_floor"]
+    assert 0 <= metrics["conditional_accuracy"] <= 1

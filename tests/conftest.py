@@ -1,0 +1,89 @@
+"""Shared fixtures: where the real datasets are, a private cache, small synthetic data.
+
+The data directory comes from ``$GANTRANSFER_DATA`` (set by ``.ci/run``);
+without it, ``../shared/datasets`` beside the checkout is tried, and tests
+that need real data are skipped when neither exists.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def _data_dir() -> Path | None:
+    env = os.environ.get("GANTRANSFER_DATA")
+    candidates = [Path(env)] if env else [REPO.parent / "shared" / "datasets"]
+    for candidate in candidates:
+        if (candidate / "MNIST").is_dir():
+            return candidate.resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The folder holding MNIST/ and USPS/ (tests needing it skip without it)."""
+    found = _data_dir()
+    if found is None:
+        pytest.skip("real datasets not found: set GANTRANSFER_DATA")
+    return found
+
+
+@pytest.fixture(scope="session")
+def session_cache(tmp_path_factory) -> Path:
+    """A cache folder shared by the whole session (reference classifiers are trained once)."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No test reads the user's real cache or an unrelated data dir by accident."""
+    monkeypatch.setenv("GANTRANSFER_CACHE", str(tmp_path / "cache"))
+    found = _data_dir()
+    if found is not None:
+        monkeypatch.setenv("GANTRANSFER_DATA", str(found))
+    else:
+        monkeypatch.delenv("GANTRANSFER_DATA", raising=False)
+
+
+def write_digits_npz(path: Path, n: int = 60, size: int = 28, classes: int = 10, seed: int = 0) -> Path:
+    """A synthetic labelled .npz: each class a bright square at a class-specific place."""
+    rng = np.random.default_rng(seed)
+    x = (rng.random((n, size, size)) * 40).astype(np.uint8)
+    y = np.arange(n) % classes
+    for i, label in enumerate(y):
+        row, col = divmod(int(label), 4)
+        x[i, 2 + 6 * row : 7 + 6 * row, 2 + 6 * col : 7 + 6 * col] = 255
+    np.savez(path, x=x, y=y)
+    return path
+
+
+@pytest.fixture
+def digits_npz(tmp_path) -> Path:
+    return write_digits_npz(tmp_path / "digits.npz")
+
+
+@pytest.fixture(scope="session")
+def mnist_subset_npz(tmp_path_factory) -> Path:
+    """300 real MNIST train images as a custom .npz domain (for tiny end-to-end runs)."""
+    found = _data_dir()
+    if found is None:
+        pytest.skip("real datasets not found: set GANTRANSFER_DATA")
+    from gantransfer.data import load_domain
+
+    mnist = load_domain("mnist", "train", data_dir=found)
+    generator = torch.Generator().manual_seed(0)
+    picked = torch.randperm(len(mnist), generator=generator)[:300]
+    images = ((mnist.images[picked] + 1) / 2 * 255).round().to(torch.uint8).numpy()
+    folder = tmp_path_factory.mktemp("mnist300")
+    path = folder / "mnist300.npz"
+    np.savez(path, x=images, y=mnist.labels[picked].numpy())
+    return path

@@ -1,0 +1,55 @@
+"""Frechet distance, classification metrics and pictures on toy inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy import linalg
+
+from gantransfer.evaluation.classification import classification_report
+from gantransfer.evaluation.frechet import frechet_distance
+from gantransfer.evaluation.plots import save_confusion_matrix, save_image_grid
+
+
+def test_frechet_one_dimensional_closed_form():
+    # means 0 and 3, unbiased variances 2 and 2: 9 + 2 + 2 - 2 * sqrt(2 * 2) = 9
+    a, b = torch.tensor([[-1.0], [1.0]]), torch.tensor([[2.0], [4.0]])
+    assert math.isclose(frechet_distance(lambda x: x, 1, a, b), 9.0, rel_tol=1e-9)
+
+
+def test_frechet_matches_scipy_formula_on_correlated_gaussians():
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(400, 3, generator=generator, dtype=torch.float64) @ torch.tensor(
+        [[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 0.5]], dtype=torch.float64)
+    b = torch.randn(300, 3, generator=generator, dtype=torch.float64) * 2 + 1
+    mu1, mu2 = a.mean(0).numpy(), b.mean(0).numpy()
+    s1, s2 = np.cov(a.numpy(), rowvar=False), np.cov(b.numpy(), rowvar=False)
+    expected = float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real))
+    assert math.isclose(frechet_distance(lambda x: x, 3, a, b), expected, rel_tol=1e-6)
+
+
+def test_frechet_of_a_set_with_itself_is_zero():
+    a = torch.randn(200, 4)
+    assert abs(frechet_distance(lambda x: x, 4, a, a)) < 1e-6
+
+
+def test_classification_report():
+    predictions = torch.tensor([0, 1, 1, 2, 2, 2])
+    labels = torch.tensor([0, 1, 2, 2, 2, 0])
+    report = classification_report(predictions, labels, 4)
+    assert report.accuracy == pytest.approx(4 / 6)
+    assert report.per_class[:3].tolist() == pytest.approx([0.5, 1.0, 2 / 3])
+    assert math.isnan(float(report.per_class[3]))
+    assert report.confusion[0].tolist() == [1, 0, 1, 0]
+    assert report.as_dict(("a", "b", "c", "d"))["per_class_accuracy"]["d"] is None
+
+
+def test_pictures_are_png_files(tmp_path):
+    grid = save_image_grid(tmp_path / "g.png", torch.rand(12, 1, 28, 28) * 2 - 1, columns=4)
+    assert grid.shape[0] == 3 and Image.open(tmp_path / "g.png").format == "PNG"
+    save_confusion_matrix(tmp_path / "c.png", torch.eye(3, dtype=torch.int64) * 5, ("x", "y", "z"))
+    assert Image.open(tmp_path / "c.png").size[0] > 100
