@@ -71,19 +71,28 @@ def digits_npz(tmp_path) -> Path:
     return write_digits_npz(tmp_path / "digits.npz")
 
 
-@pytest.fixture(scope="session")
-def mnist_subset_npz(tmp_path_factory) -> Path:
-    """300 real MNIST train images as a custom .npz domain (for tiny end-to-end runs)."""
+def _real_subset_npz(tmp_path_factory, domain: str, count: int) -> Path:
     found = _data_dir()
     if found is None:
         pytest.skip("real datasets not found: set GANTRANSFER_DATA")
     from gantransfer.data import load_domain
 
-    mnist = load_domain("mnist", "train", data_dir=found)
+    data = load_domain(domain, "train", data_dir=found)
     generator = torch.Generator().manual_seed(0)
-    picked = torch.randperm(len(mnist), generator=generator)[:300]
-    images = ((mnist.images[picked] + 1) / 2 * 255).round().to(torch.uint8).numpy()
-    folder = tmp_path_factory.mktemp("mnist300")
-    path = folder / "mnist300.npz"
-    np.savez(path, x=images, y=mnist.labels[picked].numpy())
+    picked = torch.randperm(len(data), generator=generator)[:count]
+    images = ((data.images[picked] + 1) / 2 * 255).round().to(torch.uint8).numpy()
+    path = tmp_path_factory.mktemp(f"{domain}{count}") / f"{domain}{count}.npz"
+    np.savez(path, x=images, y=data.labels[picked].numpy())
     return path
+
+
+@pytest.fixture(scope="session")
+def mnist_subset_npz(tmp_path_factory) -> Path:
+    """300 real MNIST train images as a custom .npz domain (for tiny end-to-end runs)."""
+    return _real_subset_npz(tmp_path_factory, "mnist", 300)
+
+
+@pytest.fixture(scope="session")
+def usps_subset_npz(tmp_path_factory) -> Path:
+    """200 real USPS train images (28 x 28) as a custom .npz domain."""
+    return _real_subset_npz(tmp_path_factory, "usps", 200)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..data import DataOptions
 from ..fileio import write_json
+from .common import add_data_arguments, data_options, print_json
 from .options import add_config_arguments, config_from_args
 
 
 def register(commands) -> None:
     from ..training.pretrain import PretrainConfig
-    from .main import add_data_arguments
 
     pretrain = commands.add_parser(
         "pretrain",
@@ -45,13 +44,8 @@ def register(commands) -> None:
     evaluate.set_defaults(handler=run_evaluate_gan)
 
 
-def data_options(args: argparse.Namespace) -> DataOptions:
-    return DataOptions(args.data_dir, args.cache_dir, args.download)
-
-
 def run_pretrain(args: argparse.Namespace) -> int:
     from ..training.pretrain import PretrainConfig, pretrain
-    from .main import print_json
 
     config = config_from_args(PretrainConfig, args)
     result = pretrain(config, args.out, data_options(args), resume=args.resume, progress_bar=not args.no_progress)
@@ -62,7 +56,6 @@ def run_pretrain(args: argparse.Namespace) -> int:
 def run_evaluate_gan(args: argparse.Namespace) -> int:
     from ..evaluation.gan_quality import evaluate_gan
     from ..training.device import resolve_device
-    from .main import print_json
 
     metrics = evaluate_gan(args.checkpoint, args.samples, data_options(args), args.seed, resolve_device(args.device))
     checkpoint = Path(args.checkpoint)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .. import __version__
 from ..errors import GanTransferError
-from . import gan_commands
+from . import gan_commands, transfer_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,20 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gantransfer {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     gan_commands.register(commands)
+    transfer_commands.register(commands)
     return parser
-
-
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--data-dir``, ``--cache-dir`` and ``--download``, shared by every command that reads data."""
-    group = parser.add_argument_group("data")
-    group.add_argument("--data-dir", help="folder holding MNIST/ and USPS/ (default: $GANTRANSFER_DATA); only read")
-    group.add_argument("--cache-dir", help="writable folder for downloads and reference models "
-                       "(default: $GANTRANSFER_CACHE or ~/.cache/gantransfer)")
-    group.add_argument("--download", action="store_true", help="download missing built-in datasets (needs a network)")
-
-
-def print_json(data) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """Command-line options generated from config dataclasses, so the CLI cannot drift from the API.
 
-Every field of a config dataclass becomes ``--field-name``; booleans get
-``--flag / --no-flag``. Only options the user actually gives override the
-YAML file (``--config``) and the dataclass defaults, in that order.
+Every scalar field of a config dataclass becomes ``--field-name``; fields of
+nested dataclasses become ``--outer-field-name`` (``--training-steps``);
+booleans get ``--flag / --no-flag``. Only options the user actually gives
+override the YAML file (``--config``) and the dataclass defaults, in that order.
 """
 
 from __future__ import annotations
@@ -14,53 +15,106 @@ from typing import Any
 
 from ..config import from_dict, load_yaml
 
+_SEP = "."
 
-def _scalar_type(hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if origin is not None and type(None) in typing.get_args(hint):
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+
+def _unwrap_optional(hint: Any) -> Any:
+    if typing.get_origin(hint) is not None and type(None) in typing.get_args(hint):
+        return next(a for a in typing.get_args(hint) if a is not type(None))
     return hint
 
 
 def _field_help(cls: type, name: str) -> str:
-    """The ``name: text`` line of the dataclass's Args docstring (also ``a, name: text``)."""
-    for line in (cls.__doc__ or "").splitlines():
+    """The text of ``name`` in the dataclass's Args docstring (``name: text`` or
+    ``a, name: text``, continued on more deeply indented lines)."""
+    lines = (cls.__doc__ or "").splitlines()
+    for index, line in enumerate(lines):
         head, sep, text = line.strip().partition(":")
-        if sep and name in [part.strip() for part in head.split(",")]:
-            return text.strip().replace("``", "")
+        if not sep or name not in [part.strip() for part in head.split(",")]:
+            continue
+        indent = len(line) - len(line.lstrip())
+        parts = [text.strip()]
+        for follow in lines[index + 1 :]:
+            if not follow.strip() or len(follow) - len(follow.lstrip()) <= indent:
+                break
+            parts.append(follow.strip())
+        return " ".join(parts).replace("``", "")
     return ""
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """Add ``--<field>`` for each scalar field of dataclass ``cls`` (nested dataclasses are YAML-only)."""
+def add_config_arguments(
+    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "", group=None
+) -> None:
+    """Add an option for each scalar field of dataclass ``cls``, recursing into nested dataclasses."""
     hints = typing.get_type_hints(cls)
-    group = parser.add_argument_group(f"{cls.__name__} options (also settable in --config YAML)")
+    if group is None:
+        group = parser.add_argument_group(f"{cls.__name__} options (also settable in a --config YAML file)")
     for field in dataclasses.fields(cls):
         if field.name in skip:
             continue
-        hint = _scalar_type(hints[field.name])
-        flag = "--" + field.name.replace("_", "-")
+        hint = _unwrap_optional(hints[field.name])
+        dest = prefix + field.name
+        flag = "--" + dest.replace(_SEP, "-").replace("_", "-")
+        if dataclasses.is_dataclass(hint):
+            add_config_arguments(parser, hint, prefix=dest + _SEP, group=group)
+            continue
         default = field.default if field.default is not dataclasses.MISSING else None
         help_text = _field_help(cls, field.name)
         if default is not None:
-            help_text = f"{help_text} (default: {default})"
+            help_text = f"{help_text} (default: {default})".strip()
         if hint is bool:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=help_text, dest=dest)
         elif hint in (int, float, str):
-            group.add_argument(flag, type=hint, default=argparse.SUPPRESS, help=help_text, dest=field.name,
+            group.add_argument(flag, type=hint, default=argparse.SUPPRESS, help=help_text, dest=dest,
                                metavar=field.name.upper())
 
 
-def config_from_args(cls: type, args: argparse.Namespace, yaml_key: str | None = None):
-    """``cls`` built from defaults, then the ``--config`` YAML file, then explicit options."""
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = key.split(_SEP)
+        target = nested
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return nested
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _option_names(cls: type, prefix: str = "") -> set[str]:
+    names = set()
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        hint = _unwrap_optional(hints[field.name])
+        if dataclasses.is_dataclass(hint):
+            names |= _option_names(hint, prefix + field.name + _SEP)
+        else:
+            names.add(prefix + field.name)
+    return names
+
+
+def config_values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The plain values for ``cls``: the ``--config`` YAML file, then explicit options."""
     values: dict[str, Any] = {}
     config_file = getattr(args, "config", None)
     if config_file:
-        loaded = load_yaml(config_file)
-        values.update(loaded.get(yaml_key, {}) if yaml_key else loaded)
-        where = f"{config_file}" + (f": {yaml_key}" if yaml_key else "")
-    else:
-        where = "options"
-    names = {f.name for f in dataclasses.fields(cls)}
-    values.update({name: value for name, value in vars(args).items() if name in names})
-    return from_dict(cls, values, where=where)
+        values = load_yaml(config_file)
+    names = _option_names(cls)
+    given = {name: value for name, value in vars(args).items() if name in names}
+    return _merge(values, _nest(given))
+
+
+def config_from_args(cls: type, args: argparse.Namespace):
+    """``cls`` built from defaults, then the ``--config`` YAML file, then explicit options."""
+    where = getattr(args, "config", None) or "options"
+    return from_dict(cls, config_values(cls, args), where=where)

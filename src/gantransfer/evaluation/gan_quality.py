@@ -54,22 +54,10 @@ class GanQuality:
         real = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download)
         return cls(reference.model, real, samples, num_classes, seed, device)
 
-    @torch.no_grad()
-    def generate(self, generator: nn.Module, batch_size: int = 500) -> tuple[Tensor, Tensor | None]:
+    def generate(self, generator: nn.Module) -> tuple[Tensor, Tensor | None]:
         """``samples`` images (and the labels asked for, if conditional) from a fixed noise seed."""
-        rng = torch.Generator().manual_seed(self.seed)
-        conditional = generator.config.conditional
-        labels = torch.arange(self.samples) % self.num_classes if conditional else None
-        was_training = generator.training
-        generator.eval()
-        images = []
-        for start in range(0, self.samples, batch_size):
-            n = min(batch_size, self.samples - start)
-            z = torch.randn(n, generator.config.latent_dim, generator=rng).to(self.device)
-            batch_labels = labels[start : start + n].to(self.device) if conditional else None
-            images.append(generator(z, batch_labels).cpu())
-        generator.train(was_training)
-        return torch.cat(images), labels
+        labels = torch.arange(self.samples) % self.num_classes if generator.config.conditional else None
+        return generator.generate(labels if labels is not None else self.samples, seed=self.seed), labels
 
     def __call__(self, generator: nn.Module) -> dict[str, float]:
         """``{"frechet_distance": ..., "conditional_accuracy": ...}`` (accuracy only if conditional)."""

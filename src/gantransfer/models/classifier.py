@@ -40,6 +40,20 @@ class Classifier(nn.Module):
         self.config = config
         self.trunk = ConvTrunk(config.trunk)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.trunk.feature_dim, config.num_classes))
+        self.trunk_statistics_frozen = False
+
+    def freeze_trunk(self, statistics: bool = False) -> None:
+        """Stop training the trunk's weights; with ``statistics`` also keep its
+        BatchNorm statistics fixed (a true linear probe), whatever ``train()`` says."""
+        self.trunk.requires_grad_(False)
+        self.trunk_statistics_frozen = statistics
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> "Classifier":
+        super().train(mode)
+        if self.trunk_statistics_frozen:
+            self.trunk.eval()
+        return self
 
     def features(self, images: Tensor) -> Tensor:
         """(N, C, S, S) in [-1, 1] -> (N, feature_dim)."""

@@ -100,6 +100,33 @@ class Generator(nn.Module):
         x = torch.relu(self._apply_norm(self.norm1, self.up1(x), labels))
         return torch.tanh(self.up2(x))
 
+    @torch.no_grad()
+    def generate(self, labels: Tensor | int, seed: int = 0, batch_size: int = 500) -> Tensor:
+        """Images from noise seeded by ``seed``, in eval mode, without touching the global RNG.
+
+        Args:
+            labels: int64 (N,) classes to draw for a conditional generator, or
+                a count N for an unconditional one.
+
+        Returns:
+            float (N, C, S, S) in [-1, 1], on the CPU.
+        """
+        count = labels if isinstance(labels, int) else len(labels)
+        if self.config.conditional and isinstance(labels, int):
+            raise ValueError("this generator is conditional: pass the labels to draw")
+        device = next(self.parameters()).device
+        rng = torch.Generator().manual_seed(seed)
+        was_training = self.training
+        self.eval()
+        images = []
+        for start in range(0, count, batch_size):
+            n = min(batch_size, count - start)
+            z = torch.randn(n, self.config.latent_dim, generator=rng).to(device)
+            batch = labels[start : start + n].to(device) if self.config.conditional else None
+            images.append(self(z, batch).cpu())
+        self.train(was_training)
+        return torch.cat(images)
+
     def sample_latent(self, n: int, generator: torch.Generator | None = None, device=None) -> Tensor:
         """n noise vectors z ~ N(0, I), float (n, latent_dim)."""
         return torch.randn(n, self.config.latent_dim, generator=generator, device=device)

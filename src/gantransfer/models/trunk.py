@@ -96,6 +96,11 @@ class ConvTrunk(nn.Module):
             nn.LeakyReLU(0.2),
         )
 
+    def stages(self) -> list[nn.Module]:
+        """The trunk's four layers in input-to-output order (three conv blocks, the
+        linear projection): the units that FreezeD freezes from the bottom up."""
+        return [self.blocks[0:2], self.blocks[2:5], self.blocks[5:9], self.project]
+
     @property
     def feature_dim(self) -> int:
         return self.config.feature_dim

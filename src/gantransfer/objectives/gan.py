@@ -113,12 +113,24 @@ class GanObjective:
     so generated classes follow the data's class frequencies.
     """
 
-    def __init__(self, spec: ObjectiveSpec, generator: Generator, discriminator: Discriminator) -> None:
+    def __init__(
+        self,
+        spec: ObjectiveSpec,
+        generator: Generator,
+        discriminator: Discriminator,
+        augment: Callable[[Tensor], Tensor] | None = None,
+    ) -> None:
+        """``augment``, if given, transforms every discriminator input, real and
+        generated alike (differentiable augmentation for few real images)."""
         if generator.config.conditional != discriminator.config.conditional:
             raise ConfigError("generator and discriminator must both be conditional or both unconditional")
         self.spec = spec
         self.generator = generator
         self.discriminator = discriminator
+        self.augment = augment
+
+    def _score(self, images: Tensor, labels: Tensor | None) -> Tensor:
+        return self.discriminator(self.augment(images) if self.augment else images, labels)
 
     @property
     def conditional(self) -> bool:
@@ -144,8 +156,8 @@ class GanObjective:
         labels = self._labels(labels)
         with torch.no_grad():
             fake = self.generate(real.shape[0], labels, real.device)
-        real_logits = self.discriminator(real, labels)
-        fake_logits = self.discriminator(fake, labels)
+        real_logits = self._score(real, labels)
+        fake_logits = self._score(fake, labels)
         adversarial = self.spec.discriminator_loss(real_logits, fake_logits)
         losses = {"d_adversarial": adversarial}
         total = adversarial
@@ -161,4 +173,4 @@ class GanObjective:
     def generator_losses(self, batch_size: int, labels: Tensor | None = None, device=None) -> dict[str, Tensor]:
         """Losses of one generator update: ``{"g_loss": ...}``."""
         fake = self.generate(batch_size, self._labels(labels), device)
-        return {"g_loss": self.spec.generator_loss(self.discriminator(fake, self._labels(labels)))}
+        return {"g_loss": self.spec.generator_loss(self._score(fake, self._labels(labels)))}

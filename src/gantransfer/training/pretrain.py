@@ -18,7 +18,8 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
 from ..config import from_dict, to_dict
-from ..data import BatchStream, DataOptions, ImageFormat, load_domain
+from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, load_domain
+from ..data.augment import diff_augment
 from ..errors import ConfigError
 from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
@@ -53,6 +54,11 @@ class PretrainConfig:
         steps: generator updates; overrides ``epochs`` when > 0.
         lr_generator, lr_discriminator, n_critic: None takes the objective's defaults.
         ema_decay: decay of the generator's moving average, in [0, 1).
+        freeze_discriminator_blocks: keep the lowest this many of the
+            discriminator trunk's 4 layers fixed (FreezeD, Mo et al. 2020); for
+            adapting a pretrained GAN to few images.
+        diff_augment: apply differentiable augmentation to every discriminator
+            input (DiffAugment, Zhao et al. 2020); for few images.
         seed: seeds weights, noise and data order.
         eval_every: steps between evaluations (sample grid, quality metrics).
         quality_samples: images generated per quality evaluation (0: grids only).
@@ -77,6 +83,8 @@ class PretrainConfig:
     lr_discriminator: float | None = None
     n_critic: int | None = None
     ema_decay: float = 0.999
+    freeze_discriminator_blocks: int = 0
+    diff_augment: bool = False
     seed: int = 0
     eval_every: int = 500
     quality_samples: int = 2000
@@ -92,6 +100,8 @@ class PretrainConfig:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.n_critic is not None and self.n_critic < 1:
             raise ConfigError(f"n_critic must be >= 1, got {self.n_critic}")
+        if not 0 <= self.freeze_discriminator_blocks <= 4:
+            raise ConfigError(f"freeze_discriminator_blocks must be in 0..4, got {self.freeze_discriminator_blocks}")
         if self.quality_samples < 0 or self.eval_every < 0:
             raise ConfigError("quality_samples and eval_every must be >= 0")
 
@@ -156,18 +166,36 @@ class GanTask(TrainingTask):
 
     kind = KIND
 
-    def __init__(self, config: PretrainConfig, class_names: tuple[str, ...], stream: BatchStream, device) -> None:
+    def __init__(
+        self,
+        config: PretrainConfig,
+        class_names: tuple[str, ...],
+        stream: BatchStream,
+        device,
+        init: "PretrainedGan | None" = None,
+    ) -> None:
+        """``init``: start from a pretrained GAN's weights (TransferGAN, Wang et al.
+        2018) instead of random ones; its architecture must match ``config``."""
         self.config = config
         self.class_names = class_names
         self.stream = stream
         self.device = device
         num_classes = len(class_names)
-        self.generator = Generator(config.generator_config(num_classes)).to(device)
-        self.discriminator = Discriminator(config.discriminator_config(num_classes)).to(device)
+        self.generator = Generator(config.generator_config(num_classes))
+        self.discriminator = Discriminator(config.discriminator_config(num_classes))
+        if init is not None:
+            self.generator.load_state_dict(init.generator.state_dict())
+            self.discriminator.load_state_dict(init.discriminator.state_dict())
+        self.generator.to(device)
+        self.discriminator.to(device)
+        for stage in self.discriminator.trunk.stages()[: config.freeze_discriminator_blocks]:
+            stage.requires_grad_(False)
         self.ema = AveragedModel(self.generator, avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
-        self.objective = GanObjective(config.spec, self.generator, self.discriminator)
+        augment = diff_augment if config.diff_augment else None
+        self.objective = GanObjective(config.spec, self.generator, self.discriminator, augment)
         self.g_optimizer = config.optimizer(config.lr_generator).build(self.generator.parameters())
-        self.d_optimizer = config.optimizer(config.lr_discriminator).build(self.discriminator.parameters())
+        trainable = [p for p in self.discriminator.parameters() if p.requires_grad]
+        self.d_optimizer = config.optimizer(config.lr_discriminator).build(trainable)
         # Fixed noise and labels, so that successive sample grids are comparable.
         fixed = torch.Generator().manual_seed(config.seed + 12345)
         rows = num_classes if config.conditional else 8
@@ -238,27 +266,41 @@ def pretrain(
     ``quality_samples > 0``). ``out/checkpoints/latest.pt`` is what
     :func:`load_gan` reads.
     """
+    source = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
+    return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar)
+
+
+def train_gan(
+    config: PretrainConfig,
+    images: ImageSet,
+    out: str | os.PathLike,
+    data: DataOptions = DataOptions(),
+    init: "PretrainedGan | None" = None,
+    resume: bool = False,
+    progress_bar: bool = True,
+) -> FitResult:
+    """Train a GAN on ``images`` (any labelled set, e.g. a few target images),
+    optionally starting from ``init``; quality is judged on ``config.source``."""
     from ..evaluation.gan_quality import GanQuality
 
     seed_everything(config.seed)
     device = resolve_device(config.device)
-    source = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
-    stream = BatchStream((source.images, source.labels), config.batch_size, seed=config.seed)
-    task = GanTask(config, source.class_names, stream, device)
+    stream = BatchStream((images.images, images.labels), config.batch_size, seed=config.seed)
+    task = GanTask(config, images.class_names, stream, device, init=init)
     if config.quality_samples:
         task.quality = GanQuality.for_domain(
             config.source, config.format, data, samples=config.quality_samples,
-            num_classes=source.num_classes, seed=config.seed, device=device,
+            num_classes=images.num_classes, seed=config.seed, device=device,
         )
     loop = LoopConfig(
-        steps=config.total_steps(len(source)),
+        steps=config.total_steps(len(images)),
         eval_every=config.eval_every,
         best_metric="frechet_distance" if config.quality_samples else None,
         best_mode="min",
         progress_bar=progress_bar,
     )
     run = RunFolder(out)
-    stored = {**to_dict(config), "class_names": list(source.class_names)}
+    stored = {**to_dict(config), "class_names": list(images.class_names)}
     run.prepare(stored, resume)
     return Trainer(task, run, loop, stored).fit(resume=resume)
 

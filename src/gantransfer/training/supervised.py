@@ -20,6 +20,7 @@ from ..evaluation.classification import evaluate_classifier
 from ..objectives.optim import OptimizerConfig
 from .logger import RunLogger
 from .run_folder import RunFolder
+from .self_training import MeanTeacher, SelfTraining
 from .trainer import TrainingTask
 
 
@@ -63,6 +64,7 @@ class LabelledSource:
     name: str
     stream: BatchStream | Any
     weight: float = 1.0
+    augment: bool = True
 
 
 class ClassifierTask(TrainingTask):
@@ -78,6 +80,8 @@ class ClassifierTask(TrainingTask):
         monitor: ImageSet | None = None,
         device="cpu",
         parameter_groups: list[dict] | None = None,
+        unlabelled: BatchStream | None = None,
+        self_training: SelfTraining | None = None,
     ) -> None:
         if not sources:
             raise ConfigError("a classifier needs at least one labelled source")
@@ -95,17 +99,31 @@ class ClassifierTask(TrainingTask):
             if training.cosine_schedule
             else None
         )
-        self.steps_done = 0
+        self.unlabelled = unlabelled
+        self.mean_teacher = None
+        if unlabelled is not None:
+            self.mean_teacher = MeanTeacher(self.classifier, self_training or SelfTraining()).to(device)
 
     def modules(self) -> dict[str, nn.Module]:
-        return {"classifier": self.classifier}
+        modules = {"classifier": self.classifier}
+        if self.mean_teacher is not None:
+            modules["teacher"] = self.mean_teacher.teacher
+        return modules
+
+    @property
+    def final_model(self) -> nn.Module:
+        """The model to evaluate and save: the teacher under self-training, else the classifier."""
+        return self.mean_teacher.teacher if self.mean_teacher is not None else self.classifier
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"classifier": self.optimizer}
 
     def _batch(self, source: LabelledSource) -> tuple[Tensor, Tensor]:
         images, labels = next(source.stream)
-        return random_affine(images.to(self.device), self.training.augment), labels.to(self.device)
+        images = images.to(self.device)
+        if source.augment:
+            images = random_affine(images, self.training.augment)
+        return images, labels.to(self.device)
 
     def train_step(self) -> dict[str, float]:
         batches = [self._batch(source) for source in self.sources]
@@ -120,23 +138,31 @@ class ClassifierTask(TrainingTask):
             loss = F.cross_entropy(part, labels, label_smoothing=self.training.label_smoothing)
             losses[f"loss_{source.name}"] = loss.item()
             total = total + source.weight * loss
+        if self.mean_teacher is not None:
+            (images,) = next(self.unlabelled)[:1]
+            unlabelled_loss, stats = self.mean_teacher.loss(self.classifier, images.to(self.device))
+            total = total + unlabelled_loss
+            losses.update(stats)
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
-        self.steps_done += 1
+        if self.mean_teacher is not None:
+            self.mean_teacher.update(self.classifier)
         losses["loss"] = total.item()
         return losses
 
     def evaluate(self, step: int, run: RunFolder, logger: RunLogger) -> dict[str, float]:
         if self.monitor is None:
             return {}
-        report = evaluate_classifier(self.classifier, self.monitor)
+        report = evaluate_classifier(self.final_model, self.monitor)
         return {"monitor_accuracy": report.accuracy}
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"streams": [_stream_state(s.stream) for s in self.sources]}
+        if self.unlabelled is not None:
+            state["unlabelled"] = self.unlabelled.state_dict()
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
         return state
@@ -145,6 +171,8 @@ class ClassifierTask(TrainingTask):
         for source, stream_state in zip(self.sources, state["streams"]):
             if stream_state is not None:
                 source.stream.load_state_dict(stream_state)
+        if self.unlabelled is not None:
+            self.unlabelled.load_state_dict(state["unlabelled"])
         if self.scheduler is not None and "scheduler" in state:
             self.scheduler.load_state_dict(state["scheduler"])
 

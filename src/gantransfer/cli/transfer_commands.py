@@ -1,0 +1,119 @@
+"""``gantransfer transfer``, ``predict``, ``evaluate`` and ``export``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .common import add_data_arguments, data_options, print_json
+from .options import add_config_arguments, config_from_args
+
+
+def register(commands) -> None:
+    from ..methods import METHODS, TransferConfig
+
+    methods = "; ".join(f"{m.name}: {m.summary}" for m in METHODS.values())
+    transfer = commands.add_parser(
+        "transfer",
+        help="train a target classifier with a transfer method",
+        description=f"Train a classifier for the target domain from the source domain, the k labelled "
+        f"target images per class and, with --unlabelled, the unlabelled target images. Methods: {methods}.",
+    )
+    transfer.add_argument("--out", required=True, help="run folder (a half-finished run there resumes)")
+    transfer.add_argument("--config", help="YAML file of TransferConfig values; options given here override it")
+    transfer.add_argument("--stages-dir", help="folder of shared stages (default: <cache dir>/stages)")
+    transfer.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_config_arguments(transfer, TransferConfig)
+    add_data_arguments(transfer)
+    transfer.set_defaults(handler=run_transfer)
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict labels of new images with a saved classifier",
+        description="Predict image files (any size and format Pillow reads), folders and .npy/.npz arrays. "
+        "Unreadable inputs are reported and skipped; the exit code is 1 if any failed.",
+    )
+    predict.add_argument("classifier", help="classifier.safetensors or a transfer run folder")
+    predict.add_argument("inputs", nargs="+", help="image files, folders, .npy or .npz files")
+    predict.add_argument("--output", required=True, help="predictions file: .csv, or .json")
+    predict.set_defaults(handler=run_predict)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="accuracy of a saved classifier on a domain's test split",
+        description="Print accuracy and per-class accuracy on --target's test split and save the confusion matrix.",
+    )
+    evaluate.add_argument("classifier", help="classifier.safetensors or a transfer run folder")
+    evaluate.add_argument("--target", required=True, help="domain: mnist, usps or a path")
+    evaluate.add_argument("--split", default="test", choices=["train", "test"])
+    evaluate.add_argument("--output-dir", help="where to save evaluation.json and the confusion matrix "
+                          "(default: beside the classifier)")
+    add_data_arguments(evaluate)
+    evaluate.set_defaults(handler=run_evaluate)
+
+    export = commands.add_parser(
+        "export",
+        help="export a saved classifier for use without this package",
+        description="Write the classifier as TorchScript (.pt, loads with torch.jit.load) or ONNX (.onnx, "
+        "needs the onnx and onnxscript packages). Input: float (N, C, S, S) in [-1, 1]; output: logits.",
+    )
+    export.add_argument("classifier", help="classifier.safetensors or a transfer run folder")
+    export.add_argument("--output", required=True, help="file to write: .pt (TorchScript) or .onnx")
+    export.set_defaults(handler=run_export)
+
+
+def run_transfer(args: argparse.Namespace) -> int:
+    from ..methods import TransferConfig, transfer
+
+    config = config_from_args(TransferConfig, args)
+    metrics = transfer(config, args.out, data_options(args), args.stages_dir, progress_bar=not args.no_progress)
+    summary = {key: metrics[key] for key in ("method", "source", "target", "k", "seed", "unlabelled",
+                                              "target_test_accuracy", "wall_seconds")}
+    print_json({"out": args.out, **summary})
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ..models.saving import load_classifier
+    from ..prediction import predict_files, write_predictions
+
+    saved = load_classifier(args.classifier)
+    report = predict_files(saved, args.inputs)
+    write_predictions(args.output, report, saved.class_names)
+    for failure in report.failures:
+        print(f"gantransfer predict: skipped {failure}", file=sys.stderr)
+    print(f"{len(report.predictions)} prediction(s) written to {args.output}"
+          + (f"; {len(report.failures)} input(s) failed" if report.failures else ""))
+    return 1 if report.failures else 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from ..data import load_domain
+    from ..evaluation.classification import evaluate_classifier
+    from ..evaluation.plots import save_confusion_matrix
+    from ..fileio import write_json
+    from ..models.saving import load_classifier
+
+    saved = load_classifier(args.classifier)
+    options = data_options(args)
+    data = load_domain(args.target, args.split, saved.format, options.data_dir, options.cache_dir, options.download)
+    report = evaluate_classifier(saved.model, data)
+    classifier_path = Path(args.classifier)
+    folder = Path(args.output_dir) if args.output_dir else (classifier_path if classifier_path.is_dir() else classifier_path.parent)
+    name = Path(args.target).name or args.target
+    save_confusion_matrix(folder / f"confusion_{name}_{args.split}.png", report.confusion, saved.class_names,
+                          title=f"{name} {args.split}")
+    result = {"target": args.target, "split": args.split, "images": len(data), **report.as_dict(saved.class_names)}
+    write_json(folder / f"evaluation_{name}_{args.split}.json", result)
+    print_json(result)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..export import export_classifier
+    from ..models.saving import load_classifier
+
+    path = export_classifier(load_classifier(args.classifier), args.output)
+    print(f"exported to {path}")
+    return 0

@@ -1,0 +1,54 @@
+"""Baselines every table needs beside the GAN methods.
+
+- ``source-only``: the source classifier, applied to the target as it is
+  (with ``unlabelled``: then self-trained on the unlabelled target: the
+  "self-training alone" baseline).
+- ``target-only``: trained from scratch on the k labelled target images.
+- ``finetune``: the source classifier fine-tuned on the k target images.
+- ``oracle``: trained on every labelled target train image (an upper bound).
+"""
+
+from __future__ import annotations
+
+from ..training.supervised import LabelledSource
+from .context import TransferContext
+from .registry import Method, MethodPlan, register_method
+
+
+def _supervised(context: TransferContext, init: str, sources: list[LabelledSource]) -> MethodPlan:
+    classifier, groups = context.initial_classifier(init)
+    task = context.classifier_task(classifier, groups, sources)
+    return MethodPlan(task=task, steps=context.config.training.steps)
+
+
+def init_of(context: TransferContext, default: str) -> str:
+    return context.config.init or default
+
+
+def build_source_only(context: TransferContext) -> MethodPlan:
+    if not context.config.unlabelled and context.config.init in (None, "source"):
+        return MethodPlan(model=context.source_classifier().eval())
+    sources = [s for s in context.labelled_sources(include_source=True) if s.name == "source"]
+    return _supervised(context, init_of(context, "source"), sources)
+
+
+def build_target_only(context: TransferContext) -> MethodPlan:
+    sources = [s for s in context.labelled_sources() if s.name == "target"]
+    return _supervised(context, init_of(context, "random"), sources)
+
+
+def build_finetune(context: TransferContext) -> MethodPlan:
+    return _supervised(context, init_of(context, "source"), context.labelled_sources())
+
+
+def build_oracle(context: TransferContext) -> MethodPlan:
+    everything = context.stream(context.data.target_train, context.config.training.batch_size, 4)
+    return _supervised(context, init_of(context, "random"), [LabelledSource("target_all", everything)])
+
+
+register_method(Method("source-only", build_source_only, "source",
+                       "classifier trained on the labelled source only (with --unlabelled: plus self-training)"))
+register_method(Method("target-only", build_target_only, "random", "trained from scratch on the k target labels"))
+register_method(Method("finetune", build_finetune, "source",
+                       "source classifier fine-tuned on the k target labels", kind="model transfer"))
+register_method(Method("oracle", build_oracle, "random", "trained on all target train labels (upper bound)"))

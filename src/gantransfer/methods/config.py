@@ -1,0 +1,166 @@
+"""The configuration of one transfer run (``gantransfer transfer``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..data import ImageFormat
+from ..errors import ConfigError
+from ..models import ClassifierConfig, TrunkConfig
+from ..training.pretrain import PretrainConfig
+from ..training.self_training import SelfTraining
+from ..training.supervised import ClassifierTraining
+
+INITS = ("random", "source", "gan")
+
+
+@dataclass(frozen=True)
+class ClassifierOptions:
+    """The classifier every method trains (the same network for all, so tables compare methods).
+
+    Args:
+        width, feature_dim, norm: the trunk, as in :class:`~gantransfer.models.TrunkConfig`;
+            the defaults equal the default GAN discriminator's trunk, so its weights fit.
+        dropout: before the linear head.
+    """
+
+    width: int = 32
+    feature_dim: int = 256
+    norm: str = "batch"
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class GanFeatureOptions:
+    """How a GAN discriminator's trunk is reused (method ``gan-features``, or ``init: gan``).
+
+    Args:
+        freeze_trunk: keep the transferred trunk's weights fixed (a feature extractor).
+        linear_probe: freeze the trunk and its BatchNorm statistics; only the head learns.
+    """
+
+    freeze_trunk: bool = False
+    linear_probe: bool = False
+
+
+@dataclass(frozen=True)
+class GanAugmentOptions:
+    """Method ``gan-augment``: adapt the source cGAN to the target, then train on its samples.
+
+    Args:
+        adapt_steps: generator updates when adapting the GAN to the k target images per class.
+        adapt_batch_size: real target images per discriminator update (the few images are cycled).
+        freeze_discriminator_blocks: FreezeD: lowest discriminator layers kept fixed (0..4).
+        diff_augment: DiffAugment on every discriminator input while adapting.
+        adapt_lr: learning rate while adapting (both networks).
+        synthetic_per_class: generated target images per class.
+        synthetic_weight: weight of the generated images' loss against the real ones.
+        synthetic_batch_size: generated images per classifier step.
+        augment_synthetic: also apply the random affine augmentation (rotation,
+            translation) to the generated images.
+    """
+
+    adapt_steps: int = 500
+    adapt_batch_size: int = 32
+    freeze_discriminator_blocks: int = 2
+    diff_augment: bool = True
+    adapt_lr: float = 1e-4
+    synthetic_per_class: int = 500
+    synthetic_weight: float = 1.0
+    synthetic_batch_size: int = 64
+    augment_synthetic: bool = True
+
+
+def _source_training() -> ClassifierTraining:
+    return ClassifierTraining(steps=4000, batch_size=128)
+
+
+def _target_training() -> ClassifierTraining:
+    return ClassifierTraining(steps=1500, batch_size=64)
+
+
+def _gan() -> PretrainConfig:
+    return PretrainConfig(conditional=True, objective="minimax", epochs=10, quality_samples=0)
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Everything that defines one transfer run.
+
+    Args:
+        source, target: domains (``mnist``, ``usps`` or paths).
+        method: a registered method (``gantransfer transfer --help`` lists them).
+        k: labelled target images per class (0: none).
+        seed: seeds the k-shot draw, weights, data order and augmentation.
+        init: how the classifier starts: ``random``, ``source`` (the source
+            classifier), ``gan`` (the source GAN's discriminator trunk); None:
+            the method's own choice. Lets methods compose (gan-augment on a gan trunk).
+        unlabelled: also use the unlabelled target train images (self-training).
+        source_weight: also train on the labelled source images, with this loss weight (0: not).
+        trunk_lr_scale: learning rate of a transferred trunk relative to the head.
+        image_size, channels: the image format of both domains.
+        classifier: the classifier network.
+        training: the target classifier's training.
+        source_training: the source classifier's training (a shared stage).
+        self_training: options of the unlabelled loss (when ``unlabelled``).
+        gan_checkpoint: a pretrained GAN (run folder or .pt); None: pretrain ``gan``
+            as a shared stage.
+        gan: how the source GAN is pretrained when no checkpoint is given.
+        features: options of a transferred GAN trunk.
+        generation: options of ``gan-augment``.
+        stage_seed: seed of the shared source stages; None: the run's seed.
+        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+    """
+
+    source: str = "mnist"
+    target: str = "usps"
+    method: str = "finetune"
+    k: int = 10
+    seed: int = 0
+    init: str | None = None
+    unlabelled: bool = False
+    source_weight: float = 0.0
+    trunk_lr_scale: float = 0.1
+    image_size: int = 28
+    channels: int = 1
+    classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
+    training: ClassifierTraining = field(default_factory=_target_training)
+    source_training: ClassifierTraining = field(default_factory=_source_training)
+    self_training: SelfTraining = field(default_factory=SelfTraining)
+    gan_checkpoint: str | None = None
+    gan: PretrainConfig = field(default_factory=_gan)
+    features: GanFeatureOptions = field(default_factory=GanFeatureOptions)
+    generation: GanAugmentOptions = field(default_factory=GanAugmentOptions)
+    stage_seed: int | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.k < 0:
+            raise ConfigError(f"k must be >= 0, got {self.k}")
+        if self.init is not None and self.init not in INITS:
+            raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
+        if self.source_weight < 0 or self.trunk_lr_scale < 0:
+            raise ConfigError("source_weight and trunk_lr_scale must be >= 0")
+        ImageFormat(self.image_size, self.channels)
+
+    @property
+    def format(self) -> ImageFormat:
+        return ImageFormat(self.image_size, self.channels)
+
+    @property
+    def shared_seed(self) -> int:
+        return self.seed if self.stage_seed is None else self.stage_seed
+
+    def trunk(self) -> TrunkConfig:
+        options = self.classifier
+        return TrunkConfig(self.channels, self.image_size, options.width, options.feature_dim, options.norm)
+
+    def classifier_config(self, num_classes: int, trunk: TrunkConfig | None = None) -> ClassifierConfig:
+        return ClassifierConfig(trunk or self.trunk(), num_classes, self.classifier.dropout)
+
+    def gan_config(self) -> PretrainConfig:
+        """The source GAN's config, tied to this run's source, format, seed and device."""
+        return replace(self.gan, source=self.source, image_size=self.image_size, channels=self.channels,
+                       seed=self.shared_seed, device=self.device)
+
+

@@ -1,0 +1,106 @@
+"""``gan-augment``: instance transfer by generating labelled target images.
+
+1. Adapt the source conditional GAN to the target from the k labelled images
+   per class: fine-tune both networks from the source weights (TransferGAN,
+   Wang et al. 2018), with the lowest discriminator layers frozen (FreezeD,
+   Mo et al. 2020) and differentiable augmentation on the discriminator's
+   inputs (DiffAugment, Zhao et al. 2020), because k is tiny.
+2. Generate ``synthetic_per_class`` images of every class with the adapted
+   generator's moving average.
+3. Train the classifier on generated plus real images, the generated ones
+   weighted by ``synthetic_weight`` and, optionally, randomly rotated and
+   translated (founding document, section 3.2).
+
+With k = 0 there is nothing to adapt to and the source generator is used as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from ..data import ImageSet
+from ..errors import ConfigError
+from ..evaluation.plots import save_image_grid
+from ..fileio import write_json
+from ..training.pretrain import PretrainedGan, load_gan, train_gan
+from ..training.run_folder import RunFolder
+from ..training.supervised import LabelledSource
+from .baselines import _supervised, init_of
+from .context import TransferContext
+from .registry import Method, MethodPlan, register_method
+
+
+def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:
+    """The source GAN fine-tuned on the k labelled target images (cached in the run folder)."""
+    config, options = context.config, context.config.generation
+    if config.k == 0:
+        context.notes["gan_adapted"] = False
+        return gan
+    folder = context.run.root / "target_gan"
+    done = folder / "done.json"
+    if not done.is_file():
+        adapt_config = replace(
+            gan.config,
+            source=config.target,
+            steps=options.adapt_steps,
+            batch_size=options.adapt_batch_size,
+            freeze_discriminator_blocks=options.freeze_discriminator_blocks,
+            diff_augment=options.diff_augment,
+            lr_generator=options.adapt_lr,
+            lr_discriminator=options.adapt_lr,
+            quality_samples=0,  # judging on target test images would leak them into model selection
+            eval_every=options.adapt_steps,
+            seed=config.seed,
+            device=config.device,
+        )
+        train_gan(adapt_config, context.data.target_labelled, folder, context.data_options, init=gan,
+                  resume=RunFolder(folder).has_run(), progress_bar=context.progress_bar)
+        write_json(done, {"steps": options.adapt_steps})
+    context.notes["gan_adapted"] = True
+    return load_gan(folder, context.device)
+
+
+def synthetic_set(context: TransferContext, gan: PretrainedGan) -> ImageSet:
+    """``synthetic_per_class`` generated images of every class, reproducible from the run's seed."""
+    per_class = context.config.generation.synthetic_per_class
+    labels = torch.arange(context.data.num_classes).repeat_interleave(per_class)
+    images = gan.generator.generate(labels, seed=context.config.seed + 777)
+    return ImageSet(images, labels, context.data.source.class_names, "generated", context.config.format)
+
+
+def save_samples_per_class(context: TransferContext, synthetic: ImageSet, columns: int = 10) -> None:
+    per_class = context.config.generation.synthetic_per_class
+    rows = [synthetic.images[c * per_class : c * per_class + min(columns, per_class)]
+            for c in range(context.data.num_classes)]
+    save_image_grid(context.run.root / "generated_samples.png", torch.cat(rows), columns=min(columns, per_class))
+
+
+def build_gan_augment(context: TransferContext) -> MethodPlan:
+    options = context.config.generation
+    if options.synthetic_per_class < 1:
+        raise ConfigError("generation.synthetic_per_class must be >= 1")
+    gan = context.source_gan()
+    if not gan.config.conditional:
+        raise ConfigError("gan-augment needs a conditional GAN (pretrain with --conditional)")
+    adapted = adapt_gan(context, gan)
+    synthetic = synthetic_set(context, adapted)
+    save_samples_per_class(context, synthetic)
+    stream = context.stream(synthetic, options.synthetic_batch_size, 5)
+    generated = LabelledSource("generated", stream, options.synthetic_weight,
+                               augment=options.augment_synthetic)
+    return _supervised(context, init_of(context, "random"), context.labelled_sources() + [generated])
+
+
+register_method(
+    Method(
+        "gan-augment",
+        build_gan_augment,
+        "random",
+        "source cGAN adapted to the k target images (TransferGAN + FreezeD + DiffAugment); "
+        "classifier trained on generated + real target images",
+        "Wang et al. 2018 (TransferGAN); Mo et al. 2020 (FreezeD); Zhao et al. 2020 (DiffAugment)",
+        kind="instance transfer (data augmentation)",
+    )
+)

@@ -1,0 +1,30 @@
+"""``gan-features``: feature transfer and model initialisation from a GAN.
+
+The classifier's trunk starts as the source GAN discriminator's trunk, which
+learnt digit features without labels (founding document, sections 2.3 and
+3.3; the critic trunk as feature extractor as in DCGAN, Radford et al. 2016,
+section 5.1). Options freeze it (feature extractor), make it a linear probe,
+or train it slower than the head (``trunk_lr_scale``).
+"""
+
+from __future__ import annotations
+
+from .baselines import _supervised, init_of
+from .context import TransferContext
+from .registry import Method, MethodPlan, register_method
+
+
+def build_gan_features(context: TransferContext) -> MethodPlan:
+    return _supervised(context, init_of(context, "gan"), context.labelled_sources())
+
+
+register_method(
+    Method(
+        "gan-features",
+        build_gan_features,
+        "gan",
+        "classifier trunk initialised from the source GAN's discriminator; trained on the k target labels",
+        "Radford et al. 2016 (DCGAN), discriminator features for classification",
+        kind="feature / model transfer",
+    )
+)

@@ -1,0 +1,64 @@
+"""Transfer methods by name. ``register_method`` adds one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from ..errors import ConfigError
+from ..training.trainer import TrainingTask
+from .context import TransferContext
+
+
+@dataclass
+class MethodPlan:
+    """What a method hands to :func:`~gantransfer.methods.transfer.transfer`.
+
+    Attributes:
+        task: a training task whose ``final_model`` is the target classifier,
+            or None when ``model`` is already final (e.g. source-only).
+        model: the final classifier when there is nothing left to train.
+        steps: training steps of ``task``.
+    """
+
+    task: TrainingTask | None = None
+    model: nn.Module | None = None
+    steps: int = 0
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registered transfer method.
+
+    Attributes:
+        name: the ``--method`` value.
+        build: turns a :class:`TransferContext` into a :class:`MethodPlan`.
+        default_init: ``random``, ``source`` or ``gan``: how its classifier starts.
+        summary: one line for ``--help`` and the README.
+        reference: the paper it follows, if any.
+        kind: which transfer it is (instance, feature, model; or a baseline).
+    """
+
+    name: str
+    build: Callable[[TransferContext], MethodPlan]
+    default_init: str
+    summary: str
+    reference: str = ""
+    kind: str = "baseline"
+
+
+METHODS: dict[str, Method] = {}
+
+
+def register_method(method: Method) -> Method:
+    """Make ``method`` available to ``transfer`` and ``gantransfer transfer --method``."""
+    METHODS[method.name] = method
+    return method
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise ConfigError(f"unknown method {name!r}: choose one of {', '.join(sorted(METHODS))}")
+    return METHODS[name]

@@ -1,0 +1,107 @@
+"""One transfer run, end to end: ``transfer(TransferConfig(...), out="runs/x")``.
+
+Loads the domains, draws the k labelled target images, builds the method's
+training task (training shared stages on first use), trains it through the
+shared trainer (resumable), evaluates once on the target test set and writes:
+
+::
+
+    DIR/metrics.json              target_test_accuracy, per-class accuracy, method, k, seed, wall seconds
+    DIR/classifier.safetensors    self-contained classifier (load_classifier)
+    DIR/confusion_matrix.png
+    DIR/generated_samples.png     gan-augment: generated target images, a row per class
+    DIR/target_gan/               gan-augment: the adapted GAN's run
+    DIR/config.json, metrics.jsonl, checkpoints/, tensorboard/   as for every run
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from .. import __version__
+from ..config import to_dict
+from ..data import DataOptions
+from ..errors import ConfigError
+from ..evaluation.classification import evaluate_classifier
+from ..evaluation.plots import save_confusion_matrix
+from ..fileio import write_json
+from ..models.saving import save_classifier
+from ..training.run_folder import RunFolder
+from ..training.seeding import seed_everything
+from ..training.trainer import LoopConfig, Trainer
+from .config import TransferConfig
+from .context import TransferContext, TransferData
+from .registry import get_method
+from .stages import StageCache
+
+METRICS_FILE = "metrics.json"
+
+
+def transfer(
+    config: TransferConfig,
+    out: str | os.PathLike,
+    data: DataOptions = DataOptions(),
+    stages_dir: str | os.PathLike | None = None,
+    progress_bar: bool = True,
+) -> dict[str, Any]:
+    """Run ``config`` into the folder ``out`` and return its metrics.
+
+    A finished run (``out/metrics.json`` with the same config) is returned
+    as it is; a half-finished one resumes from its latest checkpoint.
+    """
+    method = get_method(config.method)
+    run = RunFolder(out)
+    stored = to_dict(config)
+    finished = run.root / METRICS_FILE
+    if finished.is_file():
+        metrics = json.loads(finished.read_text())
+        if metrics.get("config") != stored:
+            raise ConfigError(f"{run.root} holds a finished run of another config; choose another --out")
+        return metrics
+    started = time.time()
+    run.prepare(stored, resume=True)
+    seed_everything(config.seed)
+    context = TransferContext(config, TransferData.load(config, data), StageCache.default(data, stages_dir), run,
+                              data, progress_bar)
+    plan = method.build(context)
+    if plan.task is not None:
+        loop = LoopConfig(steps=plan.steps, checkpoint_every=500, progress_bar=progress_bar)
+        result = Trainer(plan.task, run, loop, stored).fit(resume=run.has_run())
+        if result.interrupted:
+            raise KeyboardInterrupt
+        model = plan.task.final_model
+    else:
+        model = plan.model
+    return _finish(context, model, started)
+
+
+def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:
+    config, data, run = context.config, context.data, context.run
+    report = evaluate_classifier(model, data.target_test)
+    class_names = data.source.class_names
+    save_confusion_matrix(run.root / "confusion_matrix.png", report.confusion, class_names,
+                          title=f"{config.method}, {config.source}->{config.target}, k={config.k}")
+    save_classifier(run.root / "classifier.safetensors", model, class_names, config.format,
+                    info={"method": config.method, "source": config.source, "target": config.target,
+                          "k": config.k, "seed": config.seed})
+    metrics = {
+        "target_test_accuracy": report.accuracy,
+        "per_class_accuracy": report.as_dict(class_names)["per_class_accuracy"],
+        "confusion_matrix": report.confusion.tolist(),
+        "method": config.method,
+        "source": config.source,
+        "target": config.target,
+        "k": config.k,
+        "seed": config.seed,
+        "unlabelled": config.unlabelled,
+        "init": config.init or get_method(config.method).default_init,
+        "wall_seconds": round(time.time() - started, 1),
+        "notes": context.notes,
+        "version": __version__,
+        "config": to_dict(config),
+    }
+    write_json(run.root / METRICS_FILE, metrics)
+    return metrics

@@ -1,0 +1,123 @@
+"""Target prediction (founding document, section 3.4): a saved classifier on new images.
+
+Inputs may be image files of any size and format that Pillow reads, folders
+(searched recursively for images and arrays), and ``.npy`` / ``.npz`` arrays
+(an ``.npz`` is read from its ``x`` array). Everything is converted exactly
+as training data was. A file that cannot be read is reported by name and
+skipped; the rest are still predicted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .data.custom import array_to_images, is_image_file, load_array_file, load_image_file
+from .data.images import ImageSet, RawImages, convert_channels, standardize
+from .errors import DataError
+from .evaluation.classification import predict_logits
+from .fileio import atomic_write
+from .models.saving import SavedClassifier
+
+ARRAY_SUFFIXES = (".npy", ".npz")
+
+
+@dataclass
+class Prediction:
+    """One input's prediction: ``source`` names the file (``file.npz[3]`` for arrays)."""
+
+    source: str
+    label: str
+    probabilities: list[float]
+
+
+@dataclass
+class PredictionReport:
+    predictions: list[Prediction] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def _expand(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
+    files, failures = [], []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if is_image_file(p) or p.suffix.lower() in ARRAY_SUFFIXES)
+            if not found:
+                failures.append(f"{path}: folder holds no images or arrays")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            failures.append(f"{path}: no such file or folder")
+    return files, failures
+
+
+def _read(path: Path, saved: SavedClassifier) -> tuple[list[str], torch.Tensor]:
+    """Names and images (N, C, S, S) in [-1, 1] of one input file."""
+    fmt = saved.format
+    if path.suffix.lower() in ARRAY_SUFFIXES:
+        arrays = load_array_file(path)
+        if "x" not in arrays:
+            raise DataError(f"{path}: no array 'x' (found {', '.join(arrays) or 'none'})")
+        images = array_to_images(arrays["x"], str(path))
+        raw = RawImages(images, torch.zeros(len(images), dtype=torch.int64), saved.class_names, str(path))
+        converted = standardize(raw, fmt, str(path)).images
+        return [f"{path}[{i}]" for i in range(len(converted))], converted
+    image = load_image_file(path, fmt).unsqueeze(0)
+    image = convert_channels(image, fmt.channels) * 2 - 1
+    return [str(path)], image
+
+
+def predict_files(saved: SavedClassifier, inputs: list[str | os.PathLike], batch_size: int = 512) -> PredictionReport:
+    """Predict every readable input; unreadable ones go to ``failures`` with the reason."""
+    files, failures = _expand(inputs)
+    names, batches = [], []
+    for path in files:
+        try:
+            file_names, images = _read(path, saved)
+        except DataError as error:
+            failures.append(str(error))
+            continue
+        names.extend(file_names)
+        batches.append(images)
+    report = PredictionReport(failures=failures)
+    if batches:
+        probabilities = predict_logits(saved.model, torch.cat(batches), batch_size).softmax(dim=1)
+        for name, row in zip(names, probabilities):
+            report.predictions.append(
+                Prediction(name, saved.class_names[int(row.argmax())], [round(float(p), 6) for p in row])
+            )
+    return report
+
+
+def predict_images(saved: SavedClassifier, images: ImageSet | torch.Tensor) -> torch.Tensor:
+    """Class probabilities (N, K) for images already in model space (N, C, S, S) in [-1, 1]."""
+    tensor = images.images if isinstance(images, ImageSet) else images
+    return predict_logits(saved.model, tensor).softmax(dim=1)
+
+
+def write_predictions(path: str | os.PathLike, report: PredictionReport, class_names: tuple[str, ...]) -> None:
+    """CSV (``.csv``: input, label, one probability column per class) or JSON (any other suffix)."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        def write(tmp: str) -> None:
+            with open(tmp, "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["input", "label", *[f"p_{name}" for name in class_names]])
+                for p in report.predictions:
+                    writer.writerow([p.source, p.label, *p.probabilities])
+    else:
+        def write(tmp: str) -> None:
+            data = {
+                "class_names": list(class_names),
+                "predictions": [p.__dict__ for p in report.predictions],
+                "failures": report.failures,
+            }
+            Path(tmp).write_text(json.dumps(data, indent=2) + "\n")
+    atomic_write(path, write)

@@ -1,0 +1,100 @@
+"""Self-training on unlabelled target images with an exponential-moving-average teacher.
+
+Used on top of any method: the student learns from its labelled sources as
+usual and, on unlabelled target batches, to agree with a teacher whose
+weights are the EMA of its own (mean teacher; French et al. 2018,
+"Self-ensembling for visual domain adaptation"). The teacher is the model
+evaluated and saved.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from ..data import AffineAugment, random_affine
+from ..errors import ConfigError
+from ..losses.consistency import class_balance_loss, mean_teacher_consistency, pseudo_label_loss
+
+METHODS = ("mean-teacher", "pseudo-label")
+
+
+@dataclass(frozen=True)
+class SelfTraining:
+    """Options of the unlabelled-target loss.
+
+    Args:
+        method: ``mean-teacher`` (squared difference of probabilities) or
+            ``pseudo-label`` (cross-entropy towards confident teacher labels).
+        weight: weight of the unlabelled loss against the labelled one.
+        threshold: teacher confidence below which an image is ignored.
+        teacher_decay: EMA decay of the teacher weights, in [0, 1).
+        class_balance: weight of the class-balance loss (0 disables it).
+        batch_size: unlabelled images per step.
+        augment: augmentation of the unlabelled images (student and teacher
+            each see their own random draw).
+    """
+
+    method: str = "mean-teacher"
+    weight: float = 3.0
+    threshold: float = 0.9
+    teacher_decay: float = 0.99
+    class_balance: float = 0.1
+    batch_size: int = 128
+    augment: AffineAugment = field(default_factory=AffineAugment.digits)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"self-training method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if not 0 <= self.teacher_decay < 1 or not 0 <= self.threshold < 1:
+            raise ConfigError("teacher_decay and threshold must be in [0, 1)")
+        if self.weight < 0 or self.class_balance < 0 or self.batch_size < 1:
+            raise ConfigError("self-training weight and class_balance must be >= 0, batch_size >= 1")
+
+
+class MeanTeacher(nn.Module):
+    """A teacher copy of a student network and the loss that ties them together."""
+
+    def __init__(self, student: nn.Module, options: SelfTraining) -> None:
+        super().__init__()
+        self.options = options
+        self.teacher = copy.deepcopy(student)
+        for parameter in self.teacher.parameters():
+            parameter.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, student: nn.Module) -> None:
+        """teacher <- decay * teacher + (1 - decay) * student, for parameters only.
+
+        BatchNorm statistics are not copied: the teacher collects its own
+        from the target batches it sees in :meth:`loss`, so at test time it
+        normalises target images with target statistics (as AdaBN does).
+        """
+        decay = self.options.teacher_decay
+        for t, s in zip(self.teacher.parameters(), student.parameters()):
+            t.mul_(decay).add_(s.detach(), alpha=1 - decay)
+
+    def loss(self, student: nn.Module, images: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Unlabelled loss on target images (N, C, S, S) in [-1, 1] and its parts."""
+        options = self.options
+        student_logits = student(random_affine(images, options.augment))
+        with torch.no_grad():
+            self.teacher.train()  # batch statistics of the target batch, as the student uses
+            teacher_logits = self.teacher(random_affine(images, options.augment))
+        if options.method == "mean-teacher":
+            agreement = mean_teacher_consistency(student_logits, teacher_logits, options.threshold)
+        else:
+            agreement = pseudo_label_loss(student_logits, teacher_logits, options.threshold)
+        total = options.weight * agreement
+        stats = {"unlabelled_agreement": agreement.item()}
+        if options.class_balance:
+            balance = class_balance_loss(student_logits)
+            total = total + options.class_balance * balance
+            stats["class_balance"] = balance.item()
+        stats["teacher_confident"] = float(
+            (teacher_logits.softmax(1).max(1).values >= options.threshold).float().mean()
+        )
+        return total, stats

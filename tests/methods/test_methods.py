@@ -1,0 +1,160 @@
+"""Every transfer method on tiny real data: outputs, mechanics, composition."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from PIL import Image
+
+from gantransfer.data import DataOptions
+from gantransfer.methods import METHODS, ClassifierOptions, GanAugmentOptions, GanFeatureOptions, TransferConfig, transfer
+from gantransfer.methods.context import TransferContext, TransferData
+from gantransfer.methods.stages import StageCache
+from gantransfer.models.saving import load_classifier
+from gantransfer.training.pretrain import PretrainConfig, load_gan
+from gantransfer.training.run_folder import RunFolder
+from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.supervised import ClassifierTraining
+
+
+@pytest.fixture
+def tiny(mnist_subset_npz, usps_subset_npz, tmp_path):
+    """A tiny but real MNIST -> USPS setting whose networks train in seconds."""
+    config = TransferConfig(
+        source=str(mnist_subset_npz),
+        target=str(usps_subset_npz),
+        k=2,
+        classifier=ClassifierOptions(width=8, feature_dim=32),
+        training=ClassifierTraining(steps=6, batch_size=16),
+        source_training=ClassifierTraining(steps=6, batch_size=16),
+        self_training=SelfTraining(batch_size=16),
+        gan=PretrainConfig(conditional=True, steps=4, batch_size=16, generator_width=8, discriminator_width=8,
+                           feature_dim=32, latent_dim=8, quality_samples=0),
+        generation=GanAugmentOptions(adapt_steps=3, adapt_batch_size=8, synthetic_per_class=4,
+                                     synthetic_batch_size=8),
+    )
+    return config, tmp_path
+
+
+def _context(config, tmp_path):
+    run = RunFolder(tmp_path / "ctx")
+    run.root.mkdir(parents=True, exist_ok=True)
+    return TransferContext(config, TransferData.load(config, DataOptions()), StageCache(tmp_path / "stages"), run,
+                           DataOptions(), progress_bar=False)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_writes_a_complete_run(tiny, method):
+    config, tmp_path = tiny
+    out = tmp_path / method
+    metrics = transfer(replace(config, method=method), out, stages_dir=tmp_path / "stages", progress_bar=False)
+    assert 0.0 <= metrics["target_test_accuracy"] <= 1.0
+    assert set(metrics["per_class_accuracy"]) == {str(i) for i in range(10)}
+    assert metrics["method"] == method and metrics["k"] == 2 and metrics["seed"] == 0
+    assert metrics["wall_seconds"] >= 0
+    assert json.loads((out / "metrics.json").read_text())["target_test_accuracy"] == metrics["target_test_accuracy"]
+    assert Image.open(out / "confusion_matrix.png").format == "PNG"
+    saved = load_classifier(out / "classifier.safetensors")
+    assert saved.class_names == tuple(str(i) for i in range(10))
+    if method == "gan-augment":
+        grid = Image.open(out / "generated_samples.png")
+        assert grid.size[1] > grid.size[0] / 2  # ten rows, one per class
+        assert (out / "target_gan" / "checkpoints" / "latest.pt").is_file()
+
+
+def test_finished_run_is_returned_not_recomputed(tiny):
+    config, tmp_path = tiny
+    first = transfer(replace(config, method="target-only"), tmp_path / "r", stages_dir=tmp_path / "s",
+                     progress_bar=False)
+    (tmp_path / "r" / "checkpoints" / "latest.pt").unlink()
+    again = transfer(replace(config, method="target-only"), tmp_path / "r", stages_dir=tmp_path / "s",
+                     progress_bar=False)
+    assert again == first
+
+
+def test_shared_stages_are_trained_once(tiny):
+    config, tmp_path = tiny
+    for seed_method in ("finetune", "source-only"):
+        transfer(replace(config, method=seed_method), tmp_path / seed_method, stages_dir=tmp_path / "s",
+                 progress_bar=False)
+    assert len([p for p in (tmp_path / "s").iterdir() if p.name.startswith("source-classifier")]) == 1
+
+
+def test_same_seed_same_accuracy_and_k_draw(tiny):
+    config, tmp_path = tiny
+    a = transfer(replace(config, method="target-only"), tmp_path / "a", stages_dir=tmp_path / "s", progress_bar=False)
+    b = transfer(replace(config, method="target-only"), tmp_path / "b", stages_dir=tmp_path / "s", progress_bar=False)
+    assert a["confusion_matrix"] == b["confusion_matrix"]
+
+
+def test_gan_init_copies_the_discriminator_trunk(tiny):
+    config, tmp_path = tiny
+    context = _context(config, tmp_path)
+    classifier, groups = context.initial_classifier("gan")
+    trunk = context.source_gan().discriminator.trunk.state_dict()
+    for name, tensor in classifier.trunk.state_dict().items():
+        assert torch.equal(tensor, trunk[name]), name
+    lrs = sorted(group["lr"] for group in groups)
+    assert lrs == pytest.approx([config.training.optimizer.lr * config.trunk_lr_scale, config.training.optimizer.lr])
+
+
+def test_frozen_trunk_stays_frozen_and_linear_probe_keeps_statistics(tiny):
+    config, tmp_path = tiny
+    for options in (GanFeatureOptions(freeze_trunk=True), GanFeatureOptions(linear_probe=True)):
+        out = tmp_path / f"frozen-{options.linear_probe}"
+        transfer(replace(config, method="gan-features", features=options), out, stages_dir=tmp_path / "s",
+                 progress_bar=False)
+        trained = load_classifier(out / "classifier.safetensors").model.trunk.state_dict()
+        gan_trunk = load_gan(next((tmp_path / "s").glob("source-gan-*"))).discriminator.trunk.state_dict()
+        weights = [n for n in trained if "running" not in n and "num_batches" not in n]
+        assert weights and all(torch.equal(trained[n], gan_trunk[n]) for n in weights)
+        statistics = [n for n in trained if "running" in n]
+        same = all(torch.equal(trained[n], gan_trunk[n]) for n in statistics)
+        assert same == options.linear_probe
+
+
+def test_unfrozen_trunk_does_change(tiny):
+    config, tmp_path = tiny
+    out = tmp_path / "free"
+    transfer(replace(config, method="gan-features"), out, stages_dir=tmp_path / "s", progress_bar=False)
+    trained = load_classifier(out / "classifier.safetensors").model.trunk.state_dict()
+    gan_trunk = load_gan(next((tmp_path / "s").glob("source-gan-*"))).discriminator.trunk.state_dict()
+    assert not torch.equal(trained["blocks.0.weight"], gan_trunk["blocks.0.weight"])
+
+
+def test_gan_augment_adapts_with_freezed_and_composes_with_gan_trunk(tiny):
+    config, tmp_path = tiny
+    out = tmp_path / "composed"
+    metrics = transfer(replace(config, method="gan-augment", init="gan"), out, stages_dir=tmp_path / "s",
+                       progress_bar=False)
+    assert metrics["init"] == "gan" and metrics["notes"]["gan_adapted"] is True
+    source = load_gan(next((tmp_path / "s").glob("source-gan-*")))
+    adapted = load_gan(out / "target_gan")
+    frozen = config.generation.freeze_discriminator_blocks
+    source_stages = source.discriminator.trunk.stages()
+    adapted_stages = adapted.discriminator.trunk.stages()
+    for index, (a, b) in enumerate(zip(source_stages, adapted_stages)):
+        same = all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+        assert same == (index < frozen), f"trunk layer {index}"
+    assert not torch.equal(source.generator.project.weight, adapted.generator.project.weight)
+
+
+def test_self_training_saves_the_teacher(tiny):
+    config, tmp_path = tiny
+    metrics = transfer(replace(config, method="source-only", unlabelled=True), tmp_path / "st",
+                       stages_dir=tmp_path / "s", progress_bar=False)
+    assert metrics["unlabelled"] is True
+    state = torch.load(tmp_path / "st" / "checkpoints" / "latest.pt", weights_only=True)
+    assert set(state["modules"]) == {"classifier", "teacher"}
+
+
+def test_methods_without_labels_explain_themselves(tiny):
+    from gantransfer.errors import ConfigError
+
+    config, tmp_path = tiny
+    with pytest.raises(ConfigError, match="nothing labelled to learn from"):
+        transfer(replace(config, method="target-only", k=0), tmp_path / "none", stages_dir=tmp_path / "s",
+                 progress_bar=False)
