@@ -144,9 +144,9 @@ def test_gan_augment_adapts_with_freezed_and_composes_with_gan_trunk(tiny):
 
 def test_self_training_saves_the_teacher(tiny):
     config, tmp_path = tiny
-    metrics = transfer(replace(config, method="source-only", unlabelled=True), tmp_path / "st",
+    metrics = transfer(replace(config, method="source-only", self_train=True), tmp_path / "st",
                        stages_dir=tmp_path / "s", progress_bar=False)
-    assert metrics["unlabelled"] is True
+    assert metrics["self_train"] is True and metrics["uses_unlabelled_target"] is True
     state = torch.load(tmp_path / "st" / "checkpoints" / "latest.pt", weights_only=True)
     assert set(state["modules"]) == {"classifier", "teacher"}
 

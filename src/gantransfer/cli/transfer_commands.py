@@ -18,7 +18,7 @@ def register(commands) -> None:
         "transfer",
         help="train a target classifier with a transfer method",
         description=f"Train a classifier for the target domain from the source domain, the k labelled "
-        f"target images per class and, with --unlabelled, the unlabelled target images. Methods: {methods}.",
+        f"target images per class and, with --self-train, the unlabelled target images. Methods: {methods}.",
     )
     transfer.add_argument("--out", required=True, help="run folder (a half-finished run there resumes)")
     transfer.add_argument("--config", help="YAML file of TransferConfig values; options given here override it")
@@ -68,7 +68,7 @@ def run_transfer(args: argparse.Namespace) -> int:
 
     config = config_from_args(TransferConfig, args)
     metrics = transfer(config, args.out, data_options(args), args.stages_dir, progress_bar=not args.no_progress)
-    summary = {key: metrics[key] for key in ("method", "source", "target", "k", "seed", "unlabelled",
+    summary = {key: metrics[key] for key in ("method", "source", "target", "k", "seed", "self_train",
                                               "target_test_accuracy", "wall_seconds")}
     print_json({"out": args.out, **summary})
     return 0

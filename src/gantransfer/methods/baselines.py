@@ -26,7 +26,7 @@ def init_of(context: TransferContext, default: str) -> str:
 
 
 def build_source_only(context: TransferContext) -> MethodPlan:
-    if not context.config.unlabelled and context.config.init in (None, "source"):
+    if not context.config.self_train and context.config.init in (None, "source"):
         return MethodPlan(model=context.source_classifier().eval())
     sources = [s for s in context.labelled_sources(include_source=True) if s.name == "source"]
     return _supervised(context, init_of(context, "source"), sources)
@@ -47,7 +47,7 @@ def build_oracle(context: TransferContext) -> MethodPlan:
 
 
 register_method(Method("source-only", build_source_only, "source",
-                       "classifier trained on the labelled source only (with --unlabelled: plus self-training)"))
+                       "classifier trained on the labelled source only (with --self-train: self-training alone)"))
 register_method(Method("target-only", build_target_only, "random", "trained from scratch on the k target labels"))
 register_method(Method("finetune", build_finetune, "source",
                        "source classifier fine-tuned on the k target labels", kind="model transfer"))

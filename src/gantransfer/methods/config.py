@@ -95,14 +95,14 @@ class TransferConfig:
         init: how the classifier starts: ``random``, ``source`` (the source
             classifier), ``gan`` (the source GAN's discriminator trunk); None:
             the method's own choice. Lets methods compose (gan-augment on a gan trunk).
-        unlabelled: also use the unlabelled target train images (self-training).
+        self_train: add self-training (mean teacher) on the unlabelled target train images.
         source_weight: also train on the labelled source images, with this loss weight (0: not).
         trunk_lr_scale: learning rate of a transferred trunk relative to the head.
         image_size, channels: the image format of both domains.
         classifier: the classifier network.
         training: the target classifier's training.
         source_training: the source classifier's training (a shared stage).
-        self_training: options of the unlabelled loss (when ``unlabelled``).
+        self_training: options of the self-training loss (when ``self_train``).
         gan_checkpoint: a pretrained GAN (run folder or .pt); None: pretrain ``gan``
             as a shared stage.
         gan: how the source GAN is pretrained when no checkpoint is given.
@@ -118,7 +118,7 @@ class TransferConfig:
     k: int = 10
     seed: int = 0
     init: str | None = None
-    unlabelled: bool = False
+    self_train: bool = False
     source_weight: float = 0.0
     trunk_lr_scale: float = 0.1
     image_size: int = 28

@@ -159,7 +159,7 @@ class TransferContext:
                 f"method {config.method!r} has nothing labelled to learn from: use k > 0 or source_weight > 0"
             )
         unlabelled = None
-        if config.unlabelled:
+        if config.self_train:
             images = self.data.target_train
             unlabelled = BatchStream((images.images,), config.self_training.batch_size, seed=config.seed * 100 + 3)
         return ClassifierTask(

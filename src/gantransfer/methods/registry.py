@@ -39,6 +39,8 @@ class Method:
         summary: one line for ``--help`` and the README.
         reference: the paper it follows, if any.
         kind: which transfer it is (instance, feature, model; or a baseline).
+        uses_unlabelled: whether it always learns from the unlabelled target
+            train images (unsupervised adaptation methods do).
     """
 
     name: str
@@ -47,6 +49,7 @@ class Method:
     summary: str
     reference: str = ""
     kind: str = "baseline"
+    uses_unlabelled: bool = False
 
 
 METHODS: dict[str, Method] = {}
