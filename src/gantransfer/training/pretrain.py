@@ -20,7 +20,7 @@ from torch.optim.swa_utils import AveragedModel
 from ..config import from_dict, to_dict
 from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, load_domain
 from ..data.augment import diff_augment
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError, first_line
 from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
 from ..models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TrunkConfig
@@ -337,11 +337,14 @@ def load_gan(path: str | os.PathLike, device="cpu") -> PretrainedGan:
     num_classes = len(class_names)
     generator = Generator(config.generator_config(num_classes))
     ema = AveragedModel(generator, use_buffers=True)
-    ema.load_state_dict(state["modules"]["generator_ema"])
     raw = Generator(config.generator_config(num_classes))
-    raw.load_state_dict(state["modules"]["generator"])
     discriminator = Discriminator(config.discriminator_config(num_classes))
-    discriminator.load_state_dict(state["modules"]["discriminator"])
+    try:
+        ema.load_state_dict(state["modules"]["generator_ema"])
+        raw.load_state_dict(state["modules"]["generator"])
+        discriminator.load_state_dict(state["modules"]["discriminator"])
+    except (RuntimeError, KeyError) as error:
+        raise CheckpointError(f"{path}: weights do not fit the stored config ({first_line(error)})") from None
     return PretrainedGan(
         generator=ema.module.to(device).eval(),
         discriminator=discriminator.to(device).eval(),
