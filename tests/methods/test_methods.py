@@ -158,3 +158,18 @@ def test_methods_without_labels_explain_themselves(tiny):
     with pytest.raises(ConfigError, match="nothing labelled to learn from"):
         transfer(replace(config, method="target-only", k=0), tmp_path / "none", stages_dir=tmp_path / "s",
                  progress_bar=False)
+
+
+def test_validation_split_is_held_out_and_reported(tiny):
+    config, tmp_path = tiny
+    config = replace(config, validation_per_class=3)
+    data = TransferData.load(config, DataOptions())
+    assert len(data.target_validation) == 30
+    assert len(data.target_train) == 200 - 30
+    held_out = {tuple(image.flatten()[:50].tolist()) for image in data.target_validation.images}
+    assert not any(tuple(image.flatten()[:50].tolist()) in held_out for image in data.target_labelled.images)
+    other_seed = TransferData.load(replace(config, seed=5), DataOptions())
+    assert torch.equal(other_seed.target_validation.images, data.target_validation.images)
+    metrics = transfer(replace(config, method="target-only"), tmp_path / "v", stages_dir=tmp_path / "s",
+                       progress_bar=False)
+    assert 0 <= metrics["target_validation_accuracy"] <= 1

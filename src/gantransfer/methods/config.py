@@ -109,6 +109,9 @@ class TransferConfig:
         features: options of a transferred GAN trunk.
         generation: options of ``gan-augment``.
         stage_seed: seed of the shared source stages; None: the run's seed.
+        validation_per_class: hold out this many labelled target train images
+            per class (one fixed draw) for tuning; they are never trained on, and
+            metrics.json then also reports target_validation_accuracy.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
     """
 
@@ -132,11 +135,12 @@ class TransferConfig:
     features: GanFeatureOptions = field(default_factory=GanFeatureOptions)
     generation: GanAugmentOptions = field(default_factory=GanAugmentOptions)
     stage_seed: int | None = None
+    validation_per_class: int = 0
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        if self.k < 0:
-            raise ConfigError(f"k must be >= 0, got {self.k}")
+        if self.k < 0 or self.validation_per_class < 0:
+            raise ConfigError(f"k and validation_per_class must be >= 0, got {self.k}, {self.validation_per_class}")
         if self.init is not None and self.init not in INITS:
             raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         if self.source_weight < 0 or self.trunk_lr_scale < 0:

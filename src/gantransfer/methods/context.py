@@ -18,22 +18,29 @@ from .config import TransferConfig
 from .stages import StageCache
 
 
+VALIDATION_SEED = 10_000
+
+
 @dataclass
 class TransferData:
     """The images of one transfer run.
 
     Attributes:
         source: the labelled source train set.
-        target_train: the whole target train set; its labels are read only by
-            the ``oracle`` baseline, its images by self-training.
+        target_train: the target train set (less any validation images); its
+            labels are read only by the ``oracle`` baseline, its images by
+            methods that learn from unlabelled target images.
         target_labelled: ``k`` labelled target images per class, drawn with the run's seed.
         target_test: the target test set, used once, for the final evaluation.
+        target_validation: labelled target train images held out for tuning
+            (``validation_per_class``), never trained on; None when not asked for.
     """
 
     source: ImageSet
     target_train: ImageSet
     target_labelled: ImageSet
     target_test: ImageSet
+    target_validation: ImageSet | None = None
 
     @classmethod
     def load(cls, config: TransferConfig, data: DataOptions) -> "TransferData":
@@ -48,8 +55,12 @@ class TransferData:
                     f"{part.name}: has {part.num_classes} classes, the source {source.name} only {source.num_classes}"
                 )
             check_labels(part.labels, source.num_classes, part.name)
+        validation = None
+        if config.validation_per_class:
+            # One fixed draw, whatever the run's seed, so that every run is tuned on the same images.
+            validation, target_train = few_shot_split(target_train, config.validation_per_class, VALIDATION_SEED)
         labelled, _ = few_shot_split(target_train, config.k, config.seed)
-        return cls(source, target_train, labelled, target_test)
+        return cls(source, target_train, labelled, target_test, validation)
 
     @property
     def num_classes(self) -> int:

@@ -99,6 +99,9 @@ def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:
         "self_train": config.self_train,
         "uses_unlabelled_target": config.self_train or get_method(config.method).uses_unlabelled,
         "init": config.init or get_method(config.method).default_init,
+        "target_validation_accuracy": (
+            evaluate_classifier(model, data.target_validation).accuracy if data.target_validation is not None else None
+        ),
         "wall_seconds": round(time.time() - started, 1),
         "notes": context.notes,
         "version": __version__,
