@@ -29,7 +29,8 @@ def export_classifier(saved: SavedClassifier, output: str | os.PathLike) -> Path
             raise ConfigError("ONNX export needs the onnx and onnxscript packages: pip install 'gantransfer[onnx]'") from None
         try:
             torch.onnx.export(model, (example,), str(output), input_names=["images"], output_names=["logits"],
-                              dynamic_shapes={"images": {0: torch.export.Dim("batch")}}, dynamo=True)
+                              dynamic_shapes={"images": {0: torch.export.Dim("batch")}}, dynamo=True,
+                              verbose=False)
         except Exception as error:  # exporter failures come in many types
             raise ConfigError(f"ONNX export failed: {first_line(error)}") from None
         return output

@@ -101,3 +101,13 @@ def test_bad_classifier_file(tmp_path, capsys):
 def test_unknown_method(tmp_path, capsys):
     assert main(["transfer", "--method", "magic", "--out", str(tmp_path / "x")]) == 2
     assert "unknown method 'magic'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_export_onnx_matches(trained_run, tmp_path):
+    onnxruntime = pytest.importorskip("onnxruntime")  # in the dev extra, so CI runs this test
+    assert main(["export", str(trained_run), "--output", str(tmp_path / "model.onnx")]) == 0
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    images = torch.rand(5, 1, 28, 28) * 2 - 1
+    (logits,) = session.run(None, {"images": images.numpy()})
+    assert np.allclose(logits, load_classifier(trained_run).model(images).detach().numpy(), atol=1e-4)
