@@ -12,10 +12,15 @@
 The two updates alternate, one of each per step. Beyond the paper, and off
 unless asked: the k labelled target images (k > 0) add their cross-entropy
 through ``M_t`` and the frozen ``C``; ``source_weight > 0`` adds the labelled
-source images' cross-entropy through ``M_t``, which keeps the target
-encoder discriminative if pure alignment drifts (the discriminator sees
-augmented images of both domains either way); ``self_train`` trains a mean
-teacher of ``C(M_t(.))`` on top.
+source images' cross-entropy through ``M_t`` (meant to keep the target
+encoder discriminative; on MNIST -> USPS, seed 0, 500 steps, weight 1 it
+gave 85 % against 96 % without, so it is not the default); ``self_train``
+trains a mean teacher of ``C(M_t(.))`` on top. Both domains' images get the
+same augmentation, so the discriminator cannot tell them apart by it.
+
+The target encoder learns at ``training.optimizer.lr * trunk_lr_scale``
+(1e-4 by default; at 1e-3, with a discriminator lr of 2e-4, it collapsed to
+35 % in the same test).
 """
 
 from __future__ import annotations

@@ -5,10 +5,15 @@ One network, three losses in one backward pass:
 - cross-entropy on the labelled source images (and on the k labelled target
   images when k > 0), as the source classifier was trained;
 - a domain discriminator ``D`` on the trunk's features learns to tell source
-  (1) from unlabelled target (0) features: ``L_d = BCE(D(f_s), 1) + BCE(D(f_t), 0)``;
+  (1) from unlabelled target (0) features:
+  ``L_d = (BCE(D(f_s), 1) + BCE(D(f_t), 0)) / 2``;
 - the trunk receives ``-lambda * dL_d/df`` through a gradient reversal
   layer, i.e. it learns features ``D`` cannot separate, with lambda rising
-  along ``2 / (1 + exp(-10 p)) - 1``.
+  along ``domain_weight * (2 / (1 + exp(-10 p)) - 1)``. ``D`` itself always
+  learns from ``L_d`` at full strength.
+
+Source and target batches go through the trunk together, so BatchNorm
+normalises (and keeps running statistics of) both domains at once.
 
 The classifier starts from the shared source classifier (``init: source``)
 and keeps the same network, augmentation and labelled source loss, so DANN
