@@ -1,13 +1,16 @@
-"""Transfer methods (baselines, GAN feature transfer, GAN data augmentation) behind one API."""
+"""Transfer methods (baselines, GAN feature transfer, GAN data augmentation, unsupervised
+adaptation) behind one API."""
 
 from . import baselines, gan_augment, gan_features  # noqa: F401  (register the methods)
-from .config import ClassifierOptions, GanAugmentOptions, GanFeatureOptions, TransferConfig
+from . import adda, dann  # noqa: F401  (register the unsupervised adaptation methods)
+from .config import ClassifierOptions, DomainAdaptationOptions, GanAugmentOptions, GanFeatureOptions, TransferConfig
 from .registry import METHODS, Method, MethodPlan, get_method, register_method
 from .transfer import transfer
 
 __all__ = [
     "METHODS",
     "ClassifierOptions",
+    "DomainAdaptationOptions",
     "GanAugmentOptions",
     "GanFeatureOptions",
     "Method",

@@ -71,6 +71,37 @@ class GanAugmentOptions:
     augment_synthetic: bool = True
 
 
+@dataclass(frozen=True)
+class DomainAdaptationOptions:
+    """Feature-level adaptation on the unlabelled target (methods ``dann`` and ``adda``).
+
+    Args:
+        domain_weight: weight of the feature-alignment term in the feature
+            extractor's loss: DANN's largest gradient-reversal coefficient
+            (lambda), ADDA's weight of the inverted-label GAN loss.
+        grl_schedule: DANN: raise lambda from 0 to ``domain_weight`` along
+            Ganin et al.'s schedule 2 / (1 + exp(-10 p)) - 1 (p: fraction of
+            training done) instead of using it from the first step.
+        discriminator_hidden: units of each hidden layer of the domain discriminator.
+        discriminator_layers: hidden layers of the domain discriminator.
+        discriminator_lr: Adam learning rate of the domain discriminator.
+    """
+
+    domain_weight: float = 1.0
+    grl_schedule: bool = True
+    discriminator_hidden: int = 500
+    discriminator_layers: int = 2
+    discriminator_lr: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.domain_weight < 0:
+            raise ConfigError(f"adaptation.domain_weight must be >= 0, got {self.domain_weight}")
+        if self.discriminator_hidden < 1 or self.discriminator_layers < 1:
+            raise ConfigError("adaptation.discriminator_hidden and discriminator_layers must be >= 1")
+        if self.discriminator_lr <= 0:
+            raise ConfigError(f"adaptation.discriminator_lr must be > 0, got {self.discriminator_lr}")
+
+
 def _source_training() -> ClassifierTraining:
     return ClassifierTraining(steps=4000, batch_size=128)
 
@@ -108,6 +139,7 @@ class TransferConfig:
         gan: how the source GAN is pretrained when no checkpoint is given.
         features: options of a transferred GAN trunk.
         generation: options of ``gan-augment``.
+        adaptation: options of the unsupervised adaptation methods ``dann`` and ``adda``.
         stage_seed: seed of the shared source stages; None: the run's seed.
         validation_per_class: hold out this many labelled target train images
             per class (one fixed draw) for tuning; they are never trained on, and
@@ -134,6 +166,7 @@ class TransferConfig:
     gan: PretrainConfig = field(default_factory=_gan)
     features: GanFeatureOptions = field(default_factory=GanFeatureOptions)
     generation: GanAugmentOptions = field(default_factory=GanAugmentOptions)
+    adaptation: DomainAdaptationOptions = field(default_factory=DomainAdaptationOptions)
     stage_seed: int | None = None
     validation_per_class: int = 0
     device: str = "cpu"

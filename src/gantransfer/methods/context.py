@@ -94,6 +94,17 @@ class TransferContext:
         """Batches of ``images`` seeded by the run's seed and a per-stream ``salt``."""
         return BatchStream((images.images, images.labels), batch_size, seed=self.config.seed * 100 + salt)
 
+    def images_only(self, images: ImageSet, batch_size: int, salt: int) -> BatchStream:
+        """Batches ``(images,)`` of ``images``, their labels left out (e.g. the unlabelled target)."""
+        return BatchStream((images.images,), batch_size, seed=self.config.seed * 100 + salt)
+
+    def self_training_stream(self) -> BatchStream | None:
+        """The unlabelled target batches of self-training, or None when ``self_train`` is off."""
+        config = self.config
+        if not config.self_train:
+            return None
+        return self.images_only(self.data.target_train, config.self_training.batch_size, 3)
+
     def labelled_sources(self, include_source: bool = False) -> list[LabelledSource]:
         """The k labelled target images, and the source set when asked or when ``source_weight > 0``."""
         config, data = self.config, self.data
@@ -169,12 +180,8 @@ class TransferContext:
             raise ConfigError(
                 f"method {config.method!r} has nothing labelled to learn from: use k > 0 or source_weight > 0"
             )
-        unlabelled = None
-        if config.self_train:
-            images = self.data.target_train
-            unlabelled = BatchStream((images.images,), config.self_training.batch_size, seed=config.seed * 100 + 3)
         return ClassifierTask(
             classifier, sources, config.training, device=self.device, parameter_groups=groups,
-            unlabelled=unlabelled, self_training=config.self_training,
+            unlabelled=self.self_training_stream(), self_training=config.self_training,
         )
 

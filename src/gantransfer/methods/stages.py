@@ -14,10 +14,13 @@ import fcntl
 import hashlib
 import json
 import os
+import random
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..config import to_dict
 from ..data import BatchStream, DataOptions, ImageSet
@@ -25,6 +28,7 @@ from ..fileio import write_json
 from ..models import Classifier
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
 from ..paths import resolve_cache_dir
+from ..training.checkpoint import capture_rng_state, restore_rng_state
 from ..training.device import resolve_device
 from ..training.pretrain import PretrainConfig, PretrainedGan, load_gan, pretrain
 from ..training.run_folder import RunFolder
@@ -49,6 +53,19 @@ def _locked(folder: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _caller_randomness():
+    """Training a stage reseeds every generator; give the caller its states back after,
+    so that a run draws the same numbers whether its stages were cached or trained now."""
+    saved = capture_rng_state(), random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        restore_rng_state(saved[0])
+        random.setstate(saved[1])
+        np.random.set_state(saved[2])
 
 
 @dataclass
@@ -81,16 +98,18 @@ class StageCache:
         with _locked(folder):
             if (folder / DONE).is_file():
                 return load_classifier(folder / "classifier.safetensors", resolve_device(device))
-            seed_everything(seed)
-            stream = BatchStream((source.images, source.labels), training.batch_size, seed=seed)
-            task = ClassifierTask(classifier, [LabelledSource("source", stream)], training, device=resolve_device(device))
-            run = RunFolder(folder)
-            resume = run.has_run()
-            run.prepare(identity, resume=resume)
-            Trainer(task, run, LoopConfig(steps=training.steps, eval_every=0, checkpoint_every=500,
-                                          progress_bar=progress_bar), identity).fit(resume=resume)
-            save_classifier(folder / "classifier.safetensors", task.final_model, source.class_names, source.format,
-                            info={"stage": "source-classifier", "source": source_name})
+            with _caller_randomness():
+                seed_everything(seed)
+                stream = BatchStream((source.images, source.labels), training.batch_size, seed=seed)
+                task = ClassifierTask(classifier, [LabelledSource("source", stream)], training,
+                                      device=resolve_device(device))
+                run = RunFolder(folder)
+                resume = run.has_run()
+                run.prepare(identity, resume=resume)
+                Trainer(task, run, LoopConfig(steps=training.steps, eval_every=0, checkpoint_every=500,
+                                              progress_bar=progress_bar), identity).fit(resume=resume)
+                save_classifier(folder / "classifier.safetensors", task.final_model, source.class_names,
+                                source.format, info={"stage": "source-classifier", "source": source_name})
             write_json(folder / DONE, identity)
         return load_classifier(folder / "classifier.safetensors", resolve_device(device))
 
@@ -101,7 +120,8 @@ class StageCache:
         with _locked(folder):
             if not (folder / DONE).is_file():
                 resume = RunFolder(folder).has_run()
-                result = pretrain(config, folder, data, resume=resume, progress_bar=progress_bar)
+                with _caller_randomness():
+                    result = pretrain(config, folder, data, resume=resume, progress_bar=progress_bar)
                 if result.interrupted:
                     raise KeyboardInterrupt
                 write_json(folder / DONE, identity)

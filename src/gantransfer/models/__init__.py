@@ -2,6 +2,7 @@
 
 from .classifier import Classifier, ClassifierConfig
 from .discriminator import Discriminator, DiscriminatorConfig
+from .domain import DomainDiscriminator, DomainDiscriminatorConfig
 from .generator import Generator, GeneratorConfig
 from .trunk import ConvTrunk, TrunkConfig
 
@@ -11,6 +12,8 @@ __all__ = [
     "ConvTrunk",
     "Discriminator",
     "DiscriminatorConfig",
+    "DomainDiscriminator",
+    "DomainDiscriminatorConfig",
     "Generator",
     "GeneratorConfig",
     "TrunkConfig",

@@ -67,7 +67,7 @@ class MeanTeacher(nn.Module):
 
     @torch.no_grad()
     def update(self, student: nn.Module) -> None:
-        """teacher <- decay * teacher + (1 - decay) * student, for parameters only.
+        """teacher <- decay * teacher + (1 - decay) * student, for the student's trained parameters only.
 
         BatchNorm statistics are not copied: the teacher collects its own
         from the target batches it sees in :meth:`loss`, so at test time it
@@ -75,7 +75,8 @@ class MeanTeacher(nn.Module):
         """
         decay = self.options.teacher_decay
         for t, s in zip(self.teacher.parameters(), student.parameters()):
-            t.mul_(decay).add_(s.detach(), alpha=1 - decay)
+            if s.requires_grad:  # a frozen weight stays bit-exact (the average would drift by rounding)
+                t.mul_(decay).add_(s.detach(), alpha=1 - decay)
 
     def loss(self, student: nn.Module, images: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Unlabelled loss on target images (N, C, S, S) in [-1, 1] and its parts."""

@@ -71,6 +71,9 @@ class ClassifierTask(TrainingTask):
     """Cross-entropy on a weighted sum of sources; one step draws one batch from each."""
 
     kind = "classifier"
+    #: whether constructing one without labelled sources is a mistake (adversarial
+    #: subclasses whose loss needs no labels turn it off)
+    requires_labelled_sources = True
 
     def __init__(
         self,
@@ -83,7 +86,7 @@ class ClassifierTask(TrainingTask):
         unlabelled: BatchStream | None = None,
         self_training: SelfTraining | None = None,
     ) -> None:
-        if not sources:
+        if not sources and self.requires_labelled_sources:
             raise ConfigError("a classifier needs at least one labelled source")
         self.classifier = classifier.to(device)
         self.sources = sources
@@ -125,11 +128,15 @@ class ClassifierTask(TrainingTask):
             images = random_affine(images, self.training.augment)
         return images, labels.to(self.device)
 
-    def train_step(self) -> dict[str, float]:
-        batches = [self._batch(source) for source in self.sources]
-        # One forward pass over all sources, so BatchNorm sees them together.
-        logits = self.classifier(torch.cat([images for images, _ in batches]))
-        losses: dict[str, float] = {}
+    def labelled_batches(self) -> list[tuple[Tensor, Tensor]]:
+        """One batch ``(images, labels)`` from each source, augmented where the source asks, on the device."""
+        return [self._batch(source) for source in self.sources]
+
+    def labelled_loss(
+        self, logits: Tensor, batches: list[tuple[Tensor, Tensor]], losses: dict[str, float]
+    ) -> Tensor:
+        """The sources' weighted cross-entropy; ``logits`` are those of the batches' images
+        concatenated in order. Records each source's loss in ``losses``."""
         total: Tensor | float = 0.0
         start = 0
         for source, (images, labels) in zip(self.sources, batches):
@@ -138,14 +145,42 @@ class ClassifierTask(TrainingTask):
             loss = F.cross_entropy(part, labels, label_smoothing=self.training.label_smoothing)
             losses[f"loss_{source.name}"] = loss.item()
             total = total + source.weight * loss
-        if self.mean_teacher is not None:
-            (images,) = next(self.unlabelled)[:1]
-            unlabelled_loss, stats = self.mean_teacher.loss(self.classifier, images.to(self.device))
-            total = total + unlabelled_loss
-            losses.update(stats)
-        self.optimizer.zero_grad(set_to_none=True)
+        return total
+
+    def unlabelled_loss(self, losses: dict[str, float]) -> Tensor | float:
+        """The self-training loss on one unlabelled batch (0 without self-training)."""
+        if self.mean_teacher is None:
+            return 0.0
+        (images,) = next(self.unlabelled)[:1]
+        loss, stats = self.mean_teacher.loss(self.classifier, images.to(self.device))
+        losses.update(stats)
+        return loss
+
+    def objective(self) -> tuple[Tensor, dict[str, float]]:
+        """The loss of one step, with its graph, and its parts as floats.
+
+        Subclasses that add terms (a domain loss, say) override this and keep
+        :meth:`train_step`, which owns the update, the schedule and the teacher.
+        """
+        losses: dict[str, float] = {}
+        batches = self.labelled_batches()
+        # One forward pass over all sources, so BatchNorm sees them together.
+        logits = self.classifier(torch.cat([images for images, _ in batches]))
+        total = self.labelled_loss(logits, batches, losses)
+        return total + self.unlabelled_loss(losses), losses
+
+    def stepped_optimizers(self) -> list[torch.optim.Optimizer]:
+        """The optimisers that one :meth:`train_step` updates from the objective's gradient."""
+        return [self.optimizer]
+
+    def train_step(self) -> dict[str, float]:
+        total, losses = self.objective()
+        optimizers = self.stepped_optimizers()
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
         total.backward()
-        self.optimizer.step()
+        for optimizer in optimizers:
+            optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
         if self.mean_teacher is not None:

@@ -1,0 +1,222 @@
+"""``dann``: domain-adversarial training (Ganin & Lempitsky 2015; Ganin et al. 2016, JMLR).
+
+One network, three losses in one backward pass:
+
+- cross-entropy on the labelled source images (and on the k labelled target
+  images when k > 0), as the source classifier was trained;
+- a domain discriminator ``D`` on the trunk's features learns to tell source
+  (1) from unlabelled target (0) features:
+  ``L_d = (BCE(D(f_s), 1) + BCE(D(f_t), 0)) / 2``;
+- the trunk receives ``-lambda * dL_d/df`` through a gradient reversal
+  layer, i.e. it learns features ``D`` cannot separate, with lambda rising
+  along ``domain_weight * (2 / (1 + exp(-10 p)) - 1)``. ``D`` itself always
+  learns from ``L_d`` at full strength.
+
+Source and target batches go through the trunk together, so BatchNorm
+normalises (and keeps running statistics of) both domains at once.
+
+The classifier starts from the shared source classifier (``init: source``)
+and keeps the same network, augmentation and labelled source loss, so DANN
+starts where source-only ends instead of from scratch. With ``self_train``
+a mean teacher is trained on top and is the model evaluated.
+
+:func:`build_dann_task` runs the same on any list of labelled sources, e.g.
+source images translated to the target style (CyCADA's feature-level stage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import accumulate
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..data import BatchStream, random_affine
+from ..errors import ConfigError
+from ..losses.domain import GradientReversal, domain_accuracy, domain_adversarial_loss, grl_coefficient
+from ..models import Classifier, DomainDiscriminator, DomainDiscriminatorConfig
+from ..objectives.optim import OptimizerConfig
+from ..training.self_training import SelfTraining
+from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
+from .baselines import init_of
+from .config import DomainAdaptationOptions
+from .context import TransferContext
+from .registry import Method, MethodPlan, register_method
+
+#: salt of the unlabelled target batches that feature alignment reads
+TARGET_SALT = 6
+
+
+def domain_discriminator(feature_dim: int, options: DomainAdaptationOptions) -> DomainDiscriminator:
+    """The domain discriminator ``options`` describe, on features of length ``feature_dim``."""
+    return DomainDiscriminator(
+        DomainDiscriminatorConfig(feature_dim, options.discriminator_hidden, options.discriminator_layers)
+    )
+
+
+def discriminator_optimizer(discriminator: DomainDiscriminator, options: DomainAdaptationOptions):
+    # beta1 = 0.5 as for GAN discriminators (Radford et al. 2016): the target it chases keeps moving.
+    return OptimizerConfig("adam", options.discriminator_lr, (0.5, 0.999)).build(discriminator.parameters())
+
+
+class DomainAdversarialTask(ClassifierTask):
+    """:class:`ClassifierTask` plus DANN's domain loss through a gradient reversal layer.
+
+    Args:
+        classifier: a :class:`~gantransfer.models.Classifier` (it needs ``features`` and ``head``).
+        sources: labelled sources, as for :class:`ClassifierTask`.
+        training: the classifier's training; ``training.steps`` also sets the GRL schedule's length.
+        target: unlabelled target batches ``(images,)``, (N, C, S, S) in [-1, 1].
+        discriminator: the domain discriminator on ``classifier.features``.
+        options: domain weight, schedule and discriminator learning rate.
+        source_domain: names of the ``sources`` whose images form the source side
+            of the domain loss (the others, e.g. the k labelled target images,
+            only add their cross-entropy).
+        device, parameter_groups, unlabelled, self_training: as for :class:`ClassifierTask`.
+    """
+
+    kind = "dann"
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        sources: list[LabelledSource],
+        training: ClassifierTraining,
+        target: BatchStream,
+        discriminator: DomainDiscriminator,
+        options: DomainAdaptationOptions,
+        source_domain: Sequence[str],
+        device="cpu",
+        parameter_groups: list[dict] | None = None,
+        unlabelled: BatchStream | None = None,
+        self_training: SelfTraining | None = None,
+    ) -> None:
+        super().__init__(classifier, sources, training, device=device, parameter_groups=parameter_groups,
+                         unlabelled=unlabelled, self_training=self_training)
+        self.source_domain = [i for i, source in enumerate(sources) if source.name in set(source_domain)]
+        if not self.source_domain:
+            raise ConfigError(f"dann: none of the labelled sources {[s.name for s in sources]} is in the "
+                              f"source domain {list(source_domain)}")
+        self.target = target
+        self.discriminator = discriminator.to(device)
+        self.options = options
+        self.reversal = GradientReversal(0.0)
+        self.discriminator_optimizer = discriminator_optimizer(self.discriminator, options)
+        self.steps_done = 0
+
+    # -- the domain loss ------------------------------------------------------
+    def coefficient(self) -> float:
+        """The gradient reversal's lambda at the current step."""
+        weight = self.options.domain_weight
+        if not self.options.grl_schedule:
+            return weight
+        return weight * grl_coefficient(self.steps_done / self.training.steps)
+
+    def domain_loss(self, source_features: Tensor, target_features: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """The domain discriminator's loss on features (N, F) and (M, F), seen through the
+        gradient reversal: minimising it trains the discriminator and *un*-trains the features."""
+        self.reversal.coefficient = self.coefficient()
+        logits = self.discriminator(self.reversal(torch.cat([source_features, target_features])))
+        source_logits, target_logits = logits[: len(source_features)], logits[len(source_features) :]
+        loss = domain_adversarial_loss(source_logits, target_logits)
+        return loss, {"loss_domain": loss.item(), "domain_accuracy": domain_accuracy(source_logits, target_logits),
+                      "grl_coefficient": self.reversal.coefficient}
+
+    # -- one step ---------------------------------------------------------------
+    def target_batch(self) -> Tensor:
+        """An augmented unlabelled target batch: the discriminator must not tell the
+        domains apart by augmentation alone, so both get the same."""
+        (images,) = next(self.target)[:1]
+        return random_affine(images.to(self.device), self.training.augment)
+
+    def objective(self) -> tuple[Tensor, dict[str, float]]:
+        losses: dict[str, float] = {}
+        batches = self.labelled_batches()
+        target = self.target_batch()
+        # One trunk pass over every batch, so BatchNorm normalises source and target together.
+        features = self.classifier.features(torch.cat([images for images, _ in batches] + [target]))
+        labelled = features[: len(features) - len(target)]
+        total = self.labelled_loss(self.classifier.head(labelled), batches, losses)
+        starts = [0, *accumulate(len(images) for images, _ in batches)]
+        source_features = torch.cat([features[starts[i] : starts[i + 1]] for i in self.source_domain])
+        domain, stats = self.domain_loss(source_features, features[len(labelled) :])
+        losses.update(stats)
+        return total + domain + self.unlabelled_loss(losses), losses
+
+    def stepped_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.optimizer, self.discriminator_optimizer]
+
+    def train_step(self) -> dict[str, float]:
+        losses = super().train_step()
+        self.steps_done += 1
+        return losses
+
+    # -- checkpoints --------------------------------------------------------------
+    def modules(self):
+        return {**super().modules(), "discriminator": self.discriminator}
+
+    def optimizers(self):
+        return {**super().optimizers(), "discriminator": self.discriminator_optimizer}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "target": self.target.state_dict(), "steps_done": self.steps_done}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.target.load_state_dict(state["target"])
+        self.steps_done = int(state["steps_done"])
+
+
+def build_dann_task(
+    context: TransferContext,
+    labelled_sources: list[LabelledSource],
+    source_domain: Sequence[str] | None = None,
+    classifier: Classifier | None = None,
+) -> DomainAdversarialTask:
+    """DANN on ``labelled_sources`` against the unlabelled target train set of ``context``.
+
+    Args:
+        context: the run (config, data, stages).
+        labelled_sources: what the cross-entropy learns from, e.g. source images
+            translated to the target style plus ``context.labelled_sources()``'s k target images.
+        source_domain: names of the sources aligned with the target; default:
+            every source except the labelled target images (named ``target``).
+        classifier: the network to start from; default: ``config.init`` or the source classifier.
+            Its trunk learns ``trunk_lr_scale`` times slower than its head.
+    """
+    config = context.config
+    if classifier is None:
+        classifier, groups = context.initial_classifier(init_of(context, "source"))
+    else:
+        groups = context._parameter_groups(classifier)
+    if source_domain is None:
+        source_domain = [source.name for source in labelled_sources if source.name != "target"]
+    target = context.images_only(context.data.target_train, config.training.batch_size, TARGET_SALT)
+    discriminator = domain_discriminator(classifier.trunk.feature_dim, config.adaptation)
+    return DomainAdversarialTask(
+        classifier, labelled_sources, config.training, target, discriminator, config.adaptation, source_domain,
+        device=context.device, parameter_groups=groups, unlabelled=context.self_training_stream(),
+        self_training=config.self_training,
+    )
+
+
+def build_dann(context: TransferContext) -> MethodPlan:
+    # The labelled source loss stays on throughout (weight source_weight, or 1).
+    task = build_dann_task(context, context.labelled_sources(include_source=True))
+    return MethodPlan(task=task, steps=context.config.training.steps)
+
+
+register_method(
+    Method(
+        "dann",
+        build_dann,
+        "source",
+        "domain-adversarial training: source classifier + domain discriminator on its features through a "
+        "gradient reversal layer, on the unlabelled target train images",
+        "Ganin & Lempitsky 2015 (ICML); Ganin et al. 2016 (JMLR), Domain-Adversarial Training of Neural Networks",
+        kind="feature-level domain adaptation",
+        uses_unlabelled=True,
+    )
+)

@@ -1,0 +1,220 @@
+"""``dann`` and ``adda`` on tiny real data: the adversarial mechanics, then whole runs."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from gantransfer.data import AffineAugment, DataOptions
+from gantransfer.errors import ConfigError
+from gantransfer.methods import DomainAdaptationOptions, TransferConfig, get_method, transfer
+from gantransfer.methods.adda import build_adda
+from gantransfer.methods.config import ClassifierOptions
+from gantransfer.methods.context import TransferContext, TransferData
+from gantransfer.methods.dann import build_dann_task
+from gantransfer.methods.stages import StageCache
+from gantransfer.models.saving import load_classifier
+from gantransfer.training.run_folder import RunFolder
+from gantransfer.training.seeding import seed_everything
+from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.supervised import ClassifierTraining, LabelledSource
+from gantransfer.training.trainer import LoopConfig, Trainer
+
+
+@pytest.fixture(scope="module")
+def stages(tmp_path_factory):
+    """One source-classifier stage for the whole module (it is the same tiny config throughout)."""
+    return tmp_path_factory.mktemp("stages")
+
+
+@pytest.fixture
+def tiny(mnist_subset_npz, usps_subset_npz):
+    """Unsupervised MNIST -> USPS on 300 / 200 real images with networks that train in seconds."""
+    return TransferConfig(
+        source=str(mnist_subset_npz),
+        target=str(usps_subset_npz),
+        method="dann",
+        k=0,
+        classifier=ClassifierOptions(width=8, feature_dim=32),
+        training=ClassifierTraining(steps=4, batch_size=16),
+        source_training=ClassifierTraining(steps=6, batch_size=16),
+        self_training=SelfTraining(batch_size=16),
+        adaptation=DomainAdaptationOptions(discriminator_hidden=16),
+    )
+
+
+def _context(config, tmp_path, stages) -> TransferContext:
+    run = RunFolder(tmp_path / "ctx")
+    run.root.mkdir(parents=True, exist_ok=True)
+    return TransferContext(config, TransferData.load(config, DataOptions()), StageCache(stages), run,
+                           DataOptions(), progress_bar=False)
+
+
+def _weights(module) -> dict[str, torch.Tensor]:
+    """Trainable tensors only (BatchNorm running statistics move in any forward pass in train mode)."""
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
+
+
+def _same(a: dict, b: dict) -> bool:
+    return all(torch.equal(a[name], b[name]) for name in a)
+
+
+# -- DANN ----------------------------------------------------------------------------------------------
+
+
+def test_dann_trunk_gets_the_reversed_domain_gradient_and_discriminator_the_plain_one(tiny, tmp_path, stages):
+    # No augmentation, so repeated objectives on the same batches are identical.
+    config = replace(tiny, training=replace(tiny.training, augment=AffineAugment()))
+    context = _context(config, tmp_path, stages)
+    task = build_dann_task(context, context.labelled_sources(include_source=True))
+    saved = copy.deepcopy(task.state_dict())
+    trunk = list(task.classifier.trunk.parameters())
+    critic = list(task.discriminator.parameters())
+
+    def gradients(coefficient: float):
+        task.load_state_dict(copy.deepcopy(saved))  # the same batches each time
+        task.coefficient = lambda: coefficient
+        total, losses = task.objective()
+        assert losses["grl_coefficient"] == coefficient
+        grads = torch.autograd.grad(total, trunk + critic)
+        return grads[: len(trunk)], grads[len(trunk) :]
+
+    trunk_none, critic_none = gradients(0.0)  # cross-entropy only reaches the trunk
+    trunk_reversed, critic_reversed = gradients(0.5)  # DANN
+    trunk_plain, critic_plain = gradients(-0.5)  # as if the trunk helped the discriminator
+    for none, rev, plain in zip(trunk_none, trunk_reversed, trunk_plain):
+        assert torch.allclose(rev - none, -(plain - none), atol=1e-5)  # float32 sums over conv windows
+    assert max(float((rev - none).abs().max()) for none, rev in zip(trunk_none, trunk_reversed)) > 1e-3
+    # The discriminator itself learns to classify domains whatever lambda is, and really learns.
+    for a, b, c in zip(critic_none, critic_reversed, critic_plain):
+        assert torch.allclose(a, b) and torch.allclose(a, c)
+    assert all(g.abs().sum() > 0 for g in critic_reversed)
+
+
+def test_dann_step_updates_both_networks_and_follows_the_schedule(tiny, tmp_path, stages):
+    context = _context(tiny, tmp_path, stages)
+    task = build_dann_task(context, context.labelled_sources(include_source=True))
+    trunk, critic = _weights(task.classifier.trunk), _weights(task.discriminator)
+    first = task.train_step()
+    assert first["grl_coefficient"] == 0.0  # Ganin's schedule starts at zero
+    assert {"loss_source", "loss_domain", "domain_accuracy", "loss"} <= set(first)
+    second = task.train_step()
+    assert 0 < second["grl_coefficient"] < 1
+    assert not _same(trunk, _weights(task.classifier.trunk))
+    assert not _same(critic, _weights(task.discriminator))
+
+
+def test_dann_on_other_labelled_sources_aligns_those(tiny, tmp_path, stages):
+    """The hook for pixel-level methods: DANN on, e.g., source images translated to the target style."""
+    context = _context(tiny, tmp_path, stages)
+    translated = LabelledSource("translated", context.stream(context.data.source, 16, 9))
+    task = build_dann_task(context, [translated])
+    assert task.source_domain == [0]
+    assert "loss_translated" in task.train_step()
+    with pytest.raises(ConfigError, match="source domain"):
+        build_dann_task(context, [translated], source_domain=["source"])
+
+
+# -- ADDA ----------------------------------------------------------------------------------------------
+
+
+def test_adda_discriminator_learns_and_encoder_step_leaves_it_and_the_head_alone(tiny, tmp_path, stages):
+    context = _context(replace(tiny, method="adda"), tmp_path, stages)
+    task = build_adda(context).task
+    source = context.source_classifier()
+    head, critic = _weights(task.classifier.head), _weights(task.discriminator)
+    source_encoder, target_encoder = _weights(task.source_encoder), _weights(task.classifier.trunk)
+    assert _same(source_encoder, _weights(source.trunk)) and _same(target_encoder, source_encoder)  # M_t = M_s
+
+    stats = task.discriminator_step()
+    assert 0 <= stats["domain_accuracy"] <= 1
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in task.discriminator.parameters())
+    assert not _same(critic, _weights(task.discriminator))
+
+    task.discriminator_optimizer.zero_grad(set_to_none=True)
+    total, losses = task.objective()
+    total.backward()
+    assert set(losses) == {"loss_adversarial"}  # k = 0, source_weight = 0: pure ADDA
+    assert all(p.grad is None for p in task.discriminator.parameters())
+    assert all(p.grad is None for p in task.classifier.head.parameters())
+    assert sum(float(p.grad.abs().sum()) for p in task.classifier.trunk.parameters()) > 0
+
+    for _ in range(3):
+        task.train_step()
+    assert _same(head, _weights(task.classifier.head))
+    assert _same(source_encoder, _weights(task.source_encoder))
+    assert not _same(target_encoder, _weights(task.classifier.trunk))
+
+
+def test_adda_uses_k_target_and_source_labels_when_given(tiny, tmp_path, stages):
+    context = _context(replace(tiny, method="adda", k=2, source_weight=0.5), tmp_path, stages)
+    _, losses = build_adda(context).task.objective()
+    assert {"loss_adversarial", "loss_target", "loss_source"} <= set(losses)
+
+
+def test_adda_refuses_other_inits(tiny, tmp_path, stages):
+    with pytest.raises(ConfigError, match="init must be 'source'"):
+        build_adda(_context(replace(tiny, method="adda", init="random"), tmp_path, stages))
+
+
+# -- both, end to end ----------------------------------------------------------------------------------
+
+
+# Each method with k = 0 and k = 2, and with and without self-training (not all eight pairs: time).
+@pytest.mark.parametrize("method, k, self_train",
+                         [("dann", 0, False), ("dann", 2, True), ("adda", 0, True), ("adda", 2, False)])
+def test_runs_end_to_end(tiny, tmp_path, stages, method, k, self_train):
+    out = tmp_path / "run"
+    metrics = transfer(replace(tiny, method=method, k=k, self_train=self_train), out, stages_dir=stages,
+                       progress_bar=False)
+    written = json.loads((out / "metrics.json").read_text())
+    assert written["target_test_accuracy"] == metrics["target_test_accuracy"]
+    assert 0 <= metrics["target_test_accuracy"] <= 1
+    assert metrics["uses_unlabelled_target"] is True and metrics["init"] == "source" and metrics["k"] == k
+    checkpoint = torch.load(out / "checkpoints" / "latest.pt", weights_only=True)
+    assert "discriminator" in checkpoint["modules"] and "discriminator" in checkpoint["optimizers"]
+    assert ("teacher" in checkpoint["modules"]) == self_train
+    saved = load_classifier(out / "classifier.safetensors").model
+    if self_train:  # the teacher is what gets evaluated and saved
+        teacher = checkpoint["modules"]["teacher"]
+        assert all(torch.equal(tensor, teacher[name]) for name, tensor in saved.state_dict().items())
+    if method == "adda":  # C(M_t(.)): the source head, unchanged
+        source = load_classifier(next(stages.glob("source-classifier-*")) / "classifier.safetensors").model
+        assert _same(_weights(source.head), _weights(saved.head))
+    losses = [r for r in RunFolder(out).read_metrics() if r["phase"] == "train"]
+    assert losses and "domain_accuracy" in losses[-1]
+
+
+@pytest.mark.parametrize("method", ["dann", "adda"])
+def test_resume_gives_the_same_weights(tiny, tmp_path, stages, method):
+    config = replace(tiny, method=method, self_train=True)
+
+    def fit(folder, steps, resume):
+        seed_everything(config.seed)  # as transfer() does: the discriminator's initial weights
+        plan = get_method(method).build(_context(config, tmp_path / folder, stages))
+        loop = LoopConfig(steps=steps, progress_bar=False, tensorboard=False)
+        Trainer(plan.task, RunFolder(tmp_path / folder), loop, {}).fit(resume=resume)
+        return plan.task
+
+    straight = fit("straight", 4, False)
+    fit("halves", 2, False)
+    resumed = fit("halves", 4, True)
+    for name, module in straight.modules().items():
+        other = resumed.modules()[name].state_dict()
+        assert all(torch.equal(t, other[key]) for key, t in module.state_dict().items()), name
+
+
+def test_options_are_validated_and_reach_the_command_line(tmp_path):
+    from gantransfer.cli.main import build_parser
+    from gantransfer.cli.options import config_from_args
+
+    with pytest.raises(ConfigError, match="domain_weight"):
+        DomainAdaptationOptions(domain_weight=-1.0)
+    args = build_parser().parse_args(["transfer", "--out", str(tmp_path), "--method", "dann", "--k", "0",
+                                      "--adaptation-domain-weight", "0.3", "--no-adaptation-grl-schedule"])
+    config = config_from_args(TransferConfig, args)
+    assert config.adaptation.domain_weight == 0.3 and config.adaptation.grl_schedule is False
