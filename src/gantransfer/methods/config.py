@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from ..data import ImageFormat
 from ..errors import ConfigError
 from ..models import ClassifierConfig, TrunkConfig
+from ..training.acceleration import Acceleration, check_precision
 from ..training.pretrain import PretrainConfig
 from ..training.self_training import SelfTraining
 from ..training.supervised import ClassifierTraining
@@ -110,6 +111,12 @@ class TransferConfig:
         generation: options of ``gan-augment``.
         stage_seed: seed of the shared source stages; None: the run's seed.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        precision: CUDA only: ``auto`` (bf16 where supported), ``bf16``, ``fp16`` or ``fp32``.
+        channels_last: CUDA only: NHWC memory format for the convolutions.
+        compile: CUDA only: ``torch.compile`` the networks being trained.
+
+    Under ``torchrun``, every batch size is a global batch, split evenly over
+    the processes (see :mod:`gantransfer.training.distributed`).
     """
 
     source: str = "mnist"
@@ -133,8 +140,12 @@ class TransferConfig:
     generation: GanAugmentOptions = field(default_factory=GanAugmentOptions)
     stage_seed: int | None = None
     device: str = "cpu"
+    precision: str = "auto"
+    channels_last: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
+        check_precision(self.precision)
         if self.k < 0:
             raise ConfigError(f"k must be >= 0, got {self.k}")
         if self.init is not None and self.init not in INITS:
@@ -148,6 +159,10 @@ class TransferConfig:
         return ImageFormat(self.image_size, self.channels)
 
     @property
+    def acceleration(self) -> Acceleration:
+        return Acceleration(self.precision, self.channels_last, self.compile)
+
+    @property
     def shared_seed(self) -> int:
         return self.seed if self.stage_seed is None else self.stage_seed
 
@@ -159,8 +174,9 @@ class TransferConfig:
         return ClassifierConfig(trunk or self.trunk(), num_classes, self.classifier.dropout)
 
     def gan_config(self) -> PretrainConfig:
-        """The source GAN's config, tied to this run's source, format, seed and device."""
+        """The source GAN's config, tied to this run's source, format, seed and device options."""
         return replace(self.gan, source=self.source, image_size=self.image_size, channels=self.channels,
-                       seed=self.shared_seed, device=self.device)
+                       seed=self.shared_seed, device=self.device, precision=self.precision,
+                       channels_last=self.channels_last, compile=self.compile)
 
 

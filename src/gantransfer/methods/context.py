@@ -10,7 +10,7 @@ from ..data import BatchStream, DataOptions, ImageSet, few_shot_split, load_doma
 from ..data.images import check_labels
 from ..errors import ConfigError, DataError
 from ..models import Classifier
-from ..training.device import resolve_device
+from ..training.distributed import setup
 from ..training.pretrain import PretrainedGan, load_gan
 from ..training.run_folder import RunFolder
 from ..training.supervised import ClassifierTask, LabelledSource
@@ -74,14 +74,16 @@ class TransferContext:
         self.run = run
         self.data_options = data_options
         self.progress_bar = progress_bar
-        self.device = resolve_device(config.device)
+        self.distributed = setup(config.device)
+        self.device = self.distributed.device
         self._gan: PretrainedGan | None = None
         self.notes: dict[str, object] = {}
 
     # -- data ----------------------------------------------------------------
     def stream(self, images: ImageSet, batch_size: int, salt: int) -> BatchStream:
-        """Batches of ``images`` seeded by the run's seed and a per-stream ``salt``."""
-        return BatchStream((images.images, images.labels), batch_size, seed=self.config.seed * 100 + salt)
+        """Batches of ``images`` seeded by the run's seed and a per-stream ``salt``
+        (this rank's slices of them under torchrun)."""
+        return self.distributed.stream((images.images, images.labels), batch_size, seed=self.config.seed * 100 + salt)
 
     def labelled_sources(self, include_source: bool = False) -> list[LabelledSource]:
         """The k labelled target images, and the source set when asked or when ``source_weight > 0``."""
@@ -101,6 +103,7 @@ class TransferContext:
         saved = self.stages.source_classifier(
             self.data.source, config.source, Classifier(config.classifier_config(self.data.num_classes)),
             config.source_training, config.shared_seed, config.device, self.progress_bar,
+            distributed=self.distributed, acceleration=config.acceleration,
         )
         return saved.model
 
@@ -161,9 +164,11 @@ class TransferContext:
         unlabelled = None
         if config.self_train:
             images = self.data.target_train
-            unlabelled = BatchStream((images.images,), config.self_training.batch_size, seed=config.seed * 100 + 3)
+            unlabelled = self.distributed.stream((images.images,), config.self_training.batch_size,
+                                                 seed=config.seed * 100 + 3, name="self_training.batch_size")
         return ClassifierTask(
             classifier, sources, config.training, device=self.device, parameter_groups=groups,
             unlabelled=unlabelled, self_training=config.self_training,
+            distributed=self.distributed, acceleration=config.acceleration,
         )
 

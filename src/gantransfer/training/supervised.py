@@ -18,6 +18,8 @@ from ..data import AffineAugment, BatchStream, ImageSet, random_affine
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..objectives.optim import OptimizerConfig
+from .acceleration import Acceleration, MixedPrecision, compiled, to_channels_last
+from .distributed import DistributedContext
 from .logger import RunLogger
 from .run_folder import RunFolder
 from .self_training import MeanTeacher, SelfTraining
@@ -68,7 +70,14 @@ class LabelledSource:
 
 
 class ClassifierTask(TrainingTask):
-    """Cross-entropy on a weighted sum of sources; one step draws one batch from each."""
+    """Cross-entropy on a weighted sum of sources; one step draws one batch from each.
+
+    ``classifier`` stays the plain network (what checkpoints and
+    :attr:`final_model` hold); a step calls it through the wrappers that
+    ``distributed`` (DistributedDataParallel; the streams must then be this
+    rank's slices) and ``acceleration`` (mixed precision, channels-last,
+    ``torch.compile``, on CUDA) ask for.
+    """
 
     kind = "classifier"
 
@@ -82,10 +91,13 @@ class ClassifierTask(TrainingTask):
         parameter_groups: list[dict] | None = None,
         unlabelled: BatchStream | None = None,
         self_training: SelfTraining | None = None,
+        distributed: DistributedContext | None = None,
+        acceleration: Acceleration | None = None,
     ) -> None:
         if not sources:
             raise ConfigError("a classifier needs at least one labelled source")
-        self.classifier = classifier.to(device)
+        acceleration = acceleration or Acceleration()
+        self.classifier = to_channels_last(classifier.to(device), acceleration, device)
         self.sources = sources
         self.training = training
         self.monitor = monitor
@@ -103,6 +115,8 @@ class ClassifierTask(TrainingTask):
         self.mean_teacher = None
         if unlabelled is not None:
             self.mean_teacher = MeanTeacher(self.classifier, self_training or SelfTraining()).to(device)
+        self.precision = MixedPrecision(acceleration.precision, device)
+        self.network = compiled((distributed or DistributedContext()).wrap(self.classifier), acceleration, device)
 
     def modules(self) -> dict[str, nn.Module]:
         modules = {"classifier": self.classifier}
@@ -127,25 +141,25 @@ class ClassifierTask(TrainingTask):
 
     def train_step(self) -> dict[str, float]:
         batches = [self._batch(source) for source in self.sources]
-        # One forward pass over all sources, so BatchNorm sees them together.
-        logits = self.classifier(torch.cat([images for images, _ in batches]))
         losses: dict[str, float] = {}
         total: Tensor | float = 0.0
-        start = 0
-        for source, (images, labels) in zip(self.sources, batches):
-            part = logits[start : start + len(images)]
-            start += len(images)
-            loss = F.cross_entropy(part, labels, label_smoothing=self.training.label_smoothing)
-            losses[f"loss_{source.name}"] = loss.item()
-            total = total + source.weight * loss
-        if self.mean_teacher is not None:
-            (images,) = next(self.unlabelled)[:1]
-            unlabelled_loss, stats = self.mean_teacher.loss(self.classifier, images.to(self.device))
-            total = total + unlabelled_loss
-            losses.update(stats)
+        with self.precision.autocast():
+            # One forward pass over all sources, so BatchNorm sees them together.
+            logits = self.network(torch.cat([images for images, _ in batches])).float()
+            start = 0
+            for source, (images, labels) in zip(self.sources, batches):
+                part = logits[start : start + len(images)]
+                start += len(images)
+                loss = F.cross_entropy(part, labels, label_smoothing=self.training.label_smoothing)
+                losses[f"loss_{source.name}"] = loss.item()
+                total = total + source.weight * loss
+            if self.mean_teacher is not None:
+                (images,) = next(self.unlabelled)[:1]
+                unlabelled_loss, stats = self.mean_teacher.loss(self.network, images.to(self.device))
+                total = total + unlabelled_loss
+                losses.update(stats)
         self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        self.optimizer.step()
+        self.precision.backward_step(total, self.optimizer)
         if self.scheduler is not None:
             self.scheduler.step()
         if self.mean_teacher is not None:
@@ -165,6 +179,8 @@ class ClassifierTask(TrainingTask):
             state["unlabelled"] = self.unlabelled.state_dict()
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
+        if self.precision.scaled:
+            state["loss_scalers"] = self.precision.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -175,6 +191,7 @@ class ClassifierTask(TrainingTask):
             self.unlabelled.load_state_dict(state["unlabelled"])
         if self.scheduler is not None and "scheduler" in state:
             self.scheduler.load_state_dict(state["scheduler"])
+        self.precision.load_state_dict(state.get("loss_scalers", {}))
 
 
 def _stream_state(stream) -> dict | None:
