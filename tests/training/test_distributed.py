@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -166,17 +167,12 @@ def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return done
 
 
-def _flat_parameters(modules: dict, name: str) -> torch.Tensor:
-    return torch.cat([t.flatten().double() for key, t in sorted(modules[name].items()) if t.is_floating_point()])
-
-
 @pytest.mark.slow
 def test_pretrain_on_two_processes_resumes_across_process_counts(mnist_subset_npz, tmp_path):
     """1 process trains 6 steps; 2 processes resume it to 12; 1 process resumes that to 18."""
     config = _tiny_gan(mnist_subset_npz, objective="wgan-gp", steps=6, batch_size=32, eval_every=6)
     pretrain(config, tmp_path / "single", progress_bar=False)
-    pretrain(config, tmp_path / "mixed", progress_bar=False)
-    at6 = load_checkpoint(tmp_path / "single" / "checkpoints" / "latest.pt")
+    shutil.copytree(tmp_path / "single", tmp_path / "mixed")
     pretrain(replace(config, steps=12), tmp_path / "single", resume=True, progress_bar=False)
 
     options = yaml.safe_dump({k: v for k, v in config.__dict__.items() if v is not None})
@@ -194,14 +190,15 @@ def test_pretrain_on_two_processes_resumes_across_process_counts(mnist_subset_np
     one = load_checkpoint(tmp_path / "single" / "checkpoints" / "latest.pt")
     assert two["step"] == 12
     assert two["task_state"] == one["task_state"], "2 processes consumed exactly the single process's global batches"
-    # Agreement: noise differs per rank, so weights differ, but they moved the same way from step 6.
-    for network in ("generator", "discriminator"):
-        start = _flat_parameters(at6["modules"], network)
-        moved_one = _flat_parameters(one["modules"], network) - start
-        moved_two = _flat_parameters(two["modules"], network) - start
-        assert moved_two.norm() > 0
-        assert (moved_two - moved_one).norm() < 0.5 * moved_one.norm(), network
-        assert torch.nn.functional.cosine_similarity(moved_one, moved_two, dim=0) > 0.9, network
+    # Agreement: the noise differs per rank, so weights differ, but the losses of steps 7-12 agree
+    # (2 processes: the mean over both) far closer than they moved since step 6.
+    single = [json.loads(line) for line in (tmp_path / "single" / "metrics.jsonl").read_text().splitlines()]
+    at6, at12 = (next(r for r in single if r["step"] == s and r["phase"] == "train") for s in (6, 12))
+    mixed12 = next(r for r in records if r["step"] == 12 and r["phase"] == "train")
+    for key in ("d_adversarial", "gradient_penalty", "real_score", "fake_score", "g_loss"):
+        tolerance = 0.1 + 0.05 * abs(at12[key])
+        assert abs(mixed12[key] - at12[key]) < tolerance, (key, mixed12[key], at12[key])
+    assert abs(at12["d_adversarial"] - at6["d_adversarial"]) > 3 * (0.1 + 0.05 * abs(at12["d_adversarial"]))
 
     # And back to one process.
     result = pretrain(replace(config, steps=18), run, resume=True, progress_bar=False)
@@ -211,12 +208,13 @@ def test_pretrain_on_two_processes_resumes_across_process_counts(mnist_subset_np
 @pytest.mark.slow
 def test_transfer_on_two_processes_matches_one_process(mnist_subset_npz, usps_subset_npz, tmp_path):
     """Without noise or BatchNorm, 2 processes on halves of each batch equal 1 process up to rounding."""
-    no_augment = {"degrees": 0.0, "translate": 0.0, "scale": 0.0}
+    # SGD, unlike Adam, would also notice gradients summed instead of averaged over processes.
+    training = {"steps": 8, "batch_size": 16, "augment": {"degrees": 0.0, "translate": 0.0, "scale": 0.0},
+                "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}
     settings = {
         "source": str(mnist_subset_npz), "target": str(usps_subset_npz), "method": "finetune", "k": 2,
         "classifier": {"width": 8, "feature_dim": 32, "norm": "layer"},
-        "training": {"steps": 8, "batch_size": 16, "augment": no_augment},
-        "source_training": {"steps": 8, "batch_size": 16, "augment": no_augment},
+        "training": training, "source_training": training,
     }
     (tmp_path / "transfer.yaml").write_text(yaml.safe_dump(settings))
     done = _torchrun(["transfer", "--out", "two", "--config", "transfer.yaml", "--stages-dir", "stages2"], tmp_path)

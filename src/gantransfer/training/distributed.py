@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,9 @@ from torch.nn.parallel import DistributedDataParallel
 from ..data import BatchStream
 from ..errors import ConfigError
 from .device import resolve_device
+
+#: how long a rank waits in a collective before the run fails
+TIMEOUT = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,9 @@ def setup(device: str = "auto") -> DistributedContext:
     elif resolved.type == "mps":
         raise ConfigError("multi-process training needs CUDA GPUs or the CPU (gloo), not Apple MPS")
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if resolved.type == "cuda" else "gloo")
+        # Ranks wait in collectives while rank 0 alone evaluates, or waits for a shared stage
+        # that another run is training: allow that much longer than the default minutes.
+        dist.init_process_group(backend="nccl" if resolved.type == "cuda" else "gloo", timeout=TIMEOUT)
     elif dist.get_world_size() != world_size:
         raise ConfigError("a process group of another size is already initialised")
     return DistributedContext(rank=dist.get_rank(), world_size=world_size, local_rank=local_rank, device=resolved)

@@ -115,8 +115,12 @@ class ClassifierTask(TrainingTask):
         self.mean_teacher = None
         if unlabelled is not None:
             self.mean_teacher = MeanTeacher(self.classifier, self_training or SelfTraining()).to(device)
+        self.distributed = distributed or DistributedContext(device=torch.device(device))
+        self.acceleration = acceleration
         self.precision = MixedPrecision(acceleration.precision, device)
-        self.network = compiled((distributed or DistributedContext()).wrap(self.classifier), acceleration, device)
+        # Every training forward goes through this wrapper: DDP only averages the gradients of
+        # parameters used through its own forward (a call of self.classifier.features would bypass it).
+        self.network = compiled(self.distributed.wrap(self.classifier), acceleration, device)
 
     def modules(self) -> dict[str, nn.Module]:
         modules = {"classifier": self.classifier}
