@@ -66,7 +66,7 @@ def test_gradient_penalty_uses_the_interpolates():
     # f(x) = sum(x^2)/2 has gradient x; with mix = 1 the point is the real sample.
     real = torch.tensor([[0.6, 0.8], [3.0, 4.0]])
     penalty = gradient_penalty(lambda x: 0.5 * x.square().sum(1), real, torch.zeros_like(real), mix=torch.ones(2))
-    assert math.isclose(float(penalty), (0 + 16) / 2, rel_tol=1e-6)
+    assert math.isclose(penalty.item(), (0 + 16) / 2, rel_tol=1e-6)
 
 
 def test_clip_weights():
@@ -74,4 +74,4 @@ def test_clip_weights():
     with torch.no_grad():
         layer.weight.mul_(100)
     clip_weights_(layer, 0.01)
-    assert all(float(p.abs().max()) <= 0.01 for p in layer.parameters())
+    assert all(p.abs().max().item() <= 0.01 for p in layer.parameters())

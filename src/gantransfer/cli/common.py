@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from ..data import DataOptions
 
@@ -22,4 +23,6 @@ def data_options(args: argparse.Namespace) -> DataOptions:
 
 
 def print_json(data) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True))
+    """Print ``data`` as JSON, once: under torchrun only rank 0 prints."""
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(data, indent=2, sort_keys=True))

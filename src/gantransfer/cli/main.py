@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"gantransfer {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        from ..training.distributed import cleanup
+
+        cleanup()  # leave torchrun's process group, if the command joined one
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ from ..errors import ConfigError
 from ..losses.adversarial import non_saturating_generator_loss
 from ..losses.domain import domain_accuracy, domain_adversarial_loss
 from ..models import Classifier, DomainDiscriminator
-from ..training.self_training import SelfTraining
 from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
 from .config import DomainAdaptationOptions
 from .context import TransferContext
@@ -62,7 +61,8 @@ class AdversarialDiscriminativeTask(ClassifierTask):
         discriminator: the domain discriminator on the encoders' features.
         options: the adversarial weight and discriminator learning rate.
         encoder_lr: the target encoder's learning rate (``training.optimizer`` otherwise).
-        device, unlabelled, self_training: as for :class:`ClassifierTask`.
+        task_options: as for :class:`ClassifierTask` (device, distributed, acceleration,
+            unlabelled, self_training).
     """
 
     kind = "adda"
@@ -78,22 +78,20 @@ class AdversarialDiscriminativeTask(ClassifierTask):
         discriminator: DomainDiscriminator,
         options: DomainAdaptationOptions,
         encoder_lr: float,
-        device="cpu",
-        unlabelled: BatchStream | None = None,
-        self_training: SelfTraining | None = None,
+        **task_options: Any,
     ) -> None:
         classifier = copy.deepcopy(source_classifier).train()
         classifier.head.requires_grad_(False)
         groups = [{"params": list(classifier.trunk.parameters()), "lr": encoder_lr}]
-        super().__init__(classifier, sources, training, device=device, parameter_groups=groups,
-                         unlabelled=unlabelled, self_training=self_training)
+        super().__init__(classifier, sources, training, parameter_groups=groups, **task_options)
         # M_s: fixed weights, but in train mode like M_t: both normalise with their batch's
         # own statistics, or D could tell the domains apart by the normalisation alone.
         # (M_s's running statistics are never used: only C(M_t(.)) is evaluated.)
-        self.source_encoder = copy.deepcopy(source_classifier.trunk).to(device).train().requires_grad_(False)
+        self.source_encoder = copy.deepcopy(source_classifier.trunk).to(self.device).train().requires_grad_(False)
         self.source_images = source_images
         self.target = target
-        self.discriminator = discriminator.to(device)
+        self.discriminator = discriminator.to(self.device)
+        self.discriminator_network = self.distributed.wrap(self.discriminator)
         self.options = options
         self.discriminator_optimizer = discriminator_optimizer(self.discriminator, options)
 
@@ -107,7 +105,9 @@ class AdversarialDiscriminativeTask(ClassifierTask):
         with torch.no_grad():
             source_features = self.source_encoder(source)
             target_features = self.classifier.features(target)
-        source_logits, target_logits = self.discriminator(source_features), self.discriminator(target_features)
+        # One forward through the (possibly DDP-wrapped) discriminator per backward.
+        logits = self.discriminator_network(torch.cat([source_features, target_features]))
+        source_logits, target_logits = logits[: len(source_features)], logits[len(source_features) :]
         loss = domain_adversarial_loss(source_logits, target_logits)
         self.discriminator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -119,8 +119,9 @@ class AdversarialDiscriminativeTask(ClassifierTask):
         losses: dict[str, float] = {}
         batches = self.labelled_batches()
         target = self._augmented(self.target)
-        features = self.classifier.features(torch.cat([target] + [images for images, _ in batches]))
-        # D is the judge here, not a learner: no gradient into its weights.
+        features, logits = self.network(torch.cat([target] + [images for images, _ in batches]))
+        # D is the judge here, not a learner: no gradient into its weights (so the plain
+        # module, not its DDP wrapper, which would wait for gradients that never come).
         self.discriminator.requires_grad_(False)
         try:
             adversarial = non_saturating_generator_loss(self.discriminator(features[: len(target)]))
@@ -129,7 +130,7 @@ class AdversarialDiscriminativeTask(ClassifierTask):
         losses["loss_adversarial"] = adversarial.item()
         total = self.options.domain_weight * adversarial
         if batches:
-            total = total + self.labelled_loss(self.classifier.head(features[len(target) :]), batches, losses)
+            total = total + self.labelled_loss(logits[len(target) :].float(), batches, losses)
         return total + self.unlabelled_loss(losses), losses
 
     def train_step(self) -> dict[str, float]:
@@ -171,9 +172,7 @@ def build_adda(context: TransferContext) -> MethodPlan:
         domain_discriminator(source_classifier.trunk.feature_dim, config.adaptation),
         config.adaptation,
         encoder_lr=config.training.optimizer.lr * config.trunk_lr_scale,
-        device=context.device,
-        unlabelled=context.self_training_stream(),
-        self_training=config.self_training,
+        **context.task_options(),
     )
     return MethodPlan(task=task, steps=config.training.steps)
 

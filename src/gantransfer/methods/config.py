@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from ..data import ImageFormat
 from ..errors import ConfigError
 from ..models import ClassifierConfig, TrunkConfig
+from ..training.acceleration import Acceleration, check_precision
 from ..training.pretrain import PretrainConfig
 from ..training.self_training import SelfTraining
 from ..training.supervised import ClassifierTraining
@@ -145,6 +146,12 @@ class TransferConfig:
             per class (one fixed draw) for tuning; they are never trained on, and
             metrics.json then also reports target_validation_accuracy.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        precision: CUDA only: ``auto`` (bf16 where supported), ``bf16``, ``fp16`` or ``fp32``.
+        channels_last: CUDA only: NHWC memory format for the convolutions.
+        compile: CUDA only: ``torch.compile`` the networks being trained.
+
+    Under ``torchrun``, every batch size is a global batch, split evenly over
+    the processes (see :mod:`gantransfer.training.distributed`).
     """
 
     source: str = "mnist"
@@ -170,8 +177,12 @@ class TransferConfig:
     stage_seed: int | None = None
     validation_per_class: int = 0
     device: str = "cpu"
+    precision: str = "auto"
+    channels_last: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
+        check_precision(self.precision)
         if self.k < 0 or self.validation_per_class < 0:
             raise ConfigError(f"k and validation_per_class must be >= 0, got {self.k}, {self.validation_per_class}")
         if self.init is not None and self.init not in INITS:
@@ -185,6 +196,10 @@ class TransferConfig:
         return ImageFormat(self.image_size, self.channels)
 
     @property
+    def acceleration(self) -> Acceleration:
+        return Acceleration(self.precision, self.channels_last, self.compile)
+
+    @property
     def shared_seed(self) -> int:
         return self.seed if self.stage_seed is None else self.stage_seed
 
@@ -196,8 +211,9 @@ class TransferConfig:
         return ClassifierConfig(trunk or self.trunk(), num_classes, self.classifier.dropout)
 
     def gan_config(self) -> PretrainConfig:
-        """The source GAN's config, tied to this run's source, format, seed and device."""
+        """The source GAN's config, tied to this run's source, format, seed and device options."""
         return replace(self.gan, source=self.source, image_size=self.image_size, channels=self.channels,
-                       seed=self.shared_seed, device=self.device)
+                       seed=self.shared_seed, device=self.device, precision=self.precision,
+                       channels_last=self.channels_last, compile=self.compile)
 
 

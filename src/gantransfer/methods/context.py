@@ -10,7 +10,7 @@ from ..data import BatchStream, DataOptions, ImageSet, few_shot_split, load_doma
 from ..data.images import check_labels
 from ..errors import ConfigError, DataError
 from ..models import Classifier
-from ..training.device import resolve_device
+from ..training.distributed import setup
 from ..training.pretrain import PretrainedGan, load_gan
 from ..training.run_folder import RunFolder
 from ..training.supervised import ClassifierTask, LabelledSource
@@ -85,25 +85,28 @@ class TransferContext:
         self.run = run
         self.data_options = data_options
         self.progress_bar = progress_bar
-        self.device = resolve_device(config.device)
+        self.distributed = setup(config.device)
+        self.device = self.distributed.device
         self._gan: PretrainedGan | None = None
         self.notes: dict[str, object] = {}
 
     # -- data ----------------------------------------------------------------
     def stream(self, images: ImageSet, batch_size: int, salt: int) -> BatchStream:
-        """Batches of ``images`` seeded by the run's seed and a per-stream ``salt``."""
-        return BatchStream((images.images, images.labels), batch_size, seed=self.config.seed * 100 + salt)
+        """Batches of ``images`` seeded by the run's seed and a per-stream ``salt``
+        (this rank's slices of them under torchrun)."""
+        return self.distributed.stream((images.images, images.labels), batch_size, seed=self.config.seed * 100 + salt)
 
-    def images_only(self, images: ImageSet, batch_size: int, salt: int) -> BatchStream:
-        """Batches ``(images,)`` of ``images``, their labels left out (e.g. the unlabelled target)."""
-        return BatchStream((images.images,), batch_size, seed=self.config.seed * 100 + salt)
+    def images_only(self, images: ImageSet, batch_size: int, salt: int, name: str = "batch_size") -> BatchStream:
+        """Batches ``(images,)`` of ``images``, their labels left out (e.g. the unlabelled target);
+        this rank's slices of them under torchrun."""
+        return self.distributed.stream((images.images,), batch_size, seed=self.config.seed * 100 + salt, name=name)
 
     def self_training_stream(self) -> BatchStream | None:
         """The unlabelled target batches of self-training, or None when ``self_train`` is off."""
         config = self.config
         if not config.self_train:
             return None
-        return self.images_only(self.data.target_train, config.self_training.batch_size, 3)
+        return self.images_only(self.data.target_train, config.self_training.batch_size, 3, "self_training.batch_size")
 
     def labelled_sources(self, include_source: bool = False) -> list[LabelledSource]:
         """The k labelled target images, and the source set when asked or when ``source_weight > 0``."""
@@ -123,6 +126,7 @@ class TransferContext:
         saved = self.stages.source_classifier(
             self.data.source, config.source, Classifier(config.classifier_config(self.data.num_classes)),
             config.source_training, config.shared_seed, config.device, self.progress_bar,
+            distributed=self.distributed, acceleration=config.acceleration,
         )
         return saved.model
 
@@ -180,8 +184,12 @@ class TransferContext:
             raise ConfigError(
                 f"method {config.method!r} has nothing labelled to learn from: use k > 0 or source_weight > 0"
             )
-        return ClassifierTask(
-            classifier, sources, config.training, device=self.device, parameter_groups=groups,
-            unlabelled=self.self_training_stream(), self_training=config.self_training,
-        )
+        return ClassifierTask(classifier, sources, config.training, parameter_groups=groups, **self.task_options())
+
+    def task_options(self) -> dict:
+        """What every :class:`ClassifierTask`-based task takes from the run: the device,
+        the process group, the acceleration options and self-training (when asked)."""
+        config = self.config
+        return {"device": self.device, "distributed": self.distributed, "acceleration": config.acceleration,
+                "unlabelled": self.self_training_stream(), "self_training": config.self_training}
 

@@ -38,7 +38,6 @@ from ..errors import ConfigError
 from ..losses.domain import GradientReversal, domain_accuracy, domain_adversarial_loss, grl_coefficient
 from ..models import Classifier, DomainDiscriminator, DomainDiscriminatorConfig
 from ..objectives.optim import OptimizerConfig
-from ..training.self_training import SelfTraining
 from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
 from .baselines import init_of
 from .config import DomainAdaptationOptions
@@ -74,7 +73,8 @@ class DomainAdversarialTask(ClassifierTask):
         source_domain: names of the ``sources`` whose images form the source side
             of the domain loss (the others, e.g. the k labelled target images,
             only add their cross-entropy).
-        device, parameter_groups, unlabelled, self_training: as for :class:`ClassifierTask`.
+        parameter_groups, task_options: as for :class:`ClassifierTask` (device, distributed,
+            acceleration, unlabelled, self_training).
     """
 
     kind = "dann"
@@ -88,19 +88,17 @@ class DomainAdversarialTask(ClassifierTask):
         discriminator: DomainDiscriminator,
         options: DomainAdaptationOptions,
         source_domain: Sequence[str],
-        device="cpu",
         parameter_groups: list[dict] | None = None,
-        unlabelled: BatchStream | None = None,
-        self_training: SelfTraining | None = None,
+        **task_options: Any,
     ) -> None:
-        super().__init__(classifier, sources, training, device=device, parameter_groups=parameter_groups,
-                         unlabelled=unlabelled, self_training=self_training)
+        super().__init__(classifier, sources, training, parameter_groups=parameter_groups, **task_options)
         self.source_domain = [i for i, source in enumerate(sources) if source.name in set(source_domain)]
         if not self.source_domain:
             raise ConfigError(f"dann: none of the labelled sources {[s.name for s in sources]} is in the "
                               f"source domain {list(source_domain)}")
         self.target = target
-        self.discriminator = discriminator.to(device)
+        self.discriminator = discriminator.to(self.device)
+        self.discriminator_network = self.distributed.wrap(self.discriminator)
         self.options = options
         self.reversal = GradientReversal(0.0)
         self.discriminator_optimizer = discriminator_optimizer(self.discriminator, options)
@@ -118,7 +116,7 @@ class DomainAdversarialTask(ClassifierTask):
         """The domain discriminator's loss on features (N, F) and (M, F), seen through the
         gradient reversal: minimising it trains the discriminator and *un*-trains the features."""
         self.reversal.coefficient = self.coefficient()
-        logits = self.discriminator(self.reversal(torch.cat([source_features, target_features])))
+        logits = self.discriminator_network(self.reversal(torch.cat([source_features, target_features])))
         source_logits, target_logits = logits[: len(source_features)], logits[len(source_features) :]
         loss = domain_adversarial_loss(source_logits, target_logits)
         return loss, {"loss_domain": loss.item(), "domain_accuracy": domain_accuracy(source_logits, target_logits),
@@ -136,9 +134,9 @@ class DomainAdversarialTask(ClassifierTask):
         batches = self.labelled_batches()
         target = self.target_batch()
         # One trunk pass over every batch, so BatchNorm normalises source and target together.
-        features = self.classifier.features(torch.cat([images for images, _ in batches] + [target]))
+        features, logits = self.network(torch.cat([images for images, _ in batches] + [target]))
         labelled = features[: len(features) - len(target)]
-        total = self.labelled_loss(self.classifier.head(labelled), batches, losses)
+        total = self.labelled_loss(logits[: len(labelled)].float(), batches, losses)
         starts = [0, *accumulate(len(images) for images, _ in batches)]
         source_features = torch.cat([features[starts[i] : starts[i + 1]] for i in self.source_domain])
         domain, stats = self.domain_loss(source_features, features[len(labelled) :])
@@ -197,8 +195,7 @@ def build_dann_task(
     discriminator = domain_discriminator(classifier.trunk.feature_dim, config.adaptation)
     return DomainAdversarialTask(
         classifier, labelled_sources, config.training, target, discriminator, config.adaptation, source_domain,
-        device=context.device, parameter_groups=groups, unlabelled=context.self_training_stream(),
-        self_training=config.self_training,
+        parameter_groups=groups, **context.task_options(),
     )
 
 

@@ -40,7 +40,8 @@ def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:
         return gan
     folder = context.run.root / "target_gan"
     done = folder / "done.json"
-    if not done.is_file():
+    distributed = context.distributed
+    if not distributed.broadcast(done.is_file()):
         adapt_config = replace(
             gan.config,
             source=config.target,
@@ -54,10 +55,15 @@ def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:
             eval_every=options.adapt_steps,
             seed=config.seed,
             device=config.device,
+            precision=config.precision,
+            channels_last=config.channels_last,
+            compile=config.compile,
         )
         train_gan(adapt_config, context.data.target_labelled, folder, context.data_options, init=gan,
                   resume=RunFolder(folder).has_run(), progress_bar=context.progress_bar)
-        write_json(done, {"steps": options.adapt_steps})
+        if distributed.is_main:
+            write_json(done, {"steps": options.adapt_steps})
+        distributed.barrier()  # the adapted GAN's files exist before any rank reads them
     context.notes["gan_adapted"] = True
     return load_gan(folder, context.device)
 
@@ -71,6 +77,8 @@ def synthetic_set(context: TransferContext, gan: PretrainedGan) -> ImageSet:
 
 
 def save_samples_per_class(context: TransferContext, synthetic: ImageSet, columns: int = 10) -> None:
+    if not context.distributed.is_main:
+        return
     per_class = context.config.generation.synthetic_per_class
     rows = [synthetic.images[c * per_class : c * per_class + min(columns, per_class)]
             for c in range(context.data.num_classes)]

@@ -4,8 +4,10 @@ A stage (the source classifier, the source GAN) lives in a folder named by
 its kind and a hash of the config that made it, so any run asking for the
 same config finds it, and a changed config never picks up a stale model.
 Stages train through the same trainer as everything else, so an
-interrupted stage resumes; a file lock keeps two processes from training
-the same stage at once.
+interrupted stage resumes; a file lock keeps two runs from training the
+same stage at once. Under torchrun every rank trains the stage together
+(data-parallel); rank 0 alone holds the lock and writes the files, and the
+others wait for them.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from typing import Any
 import numpy as np
 
 from ..config import to_dict
-from ..data import BatchStream, DataOptions, ImageSet
+from ..data import DataOptions, ImageSet
 from ..fileio import write_json
 from ..models import Classifier
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
 from ..paths import resolve_cache_dir
+from ..training.acceleration import Acceleration
 from ..training.checkpoint import capture_rng_state, restore_rng_state
-from ..training.device import resolve_device
+from ..training.distributed import DistributedContext, setup
 from ..training.pretrain import PretrainConfig, PretrainedGan, load_gan, pretrain
 from ..training.run_folder import RunFolder
 from ..training.seeding import seed_everything
@@ -39,18 +42,38 @@ from ..training.trainer import LoopConfig, Trainer
 DONE = "done.json"
 
 
+# Options that change only how fast a stage trains, not what it learns.
+_SPEED_ONLY = ("channels_last", "compile")
+
+
+def stage_identity(config: dict[str, Any]) -> dict[str, Any]:
+    """The config values that name a stage: speed-only options left out, and
+    ``precision`` only when it is not the default (so stages cached before the
+    option existed keep their names)."""
+    identity = {k: v for k, v in config.items() if k not in _SPEED_ONLY}
+    if identity.get("precision") == "auto":
+        del identity["precision"]
+    return identity
+
+
 def stage_key(kind: str, config: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
     return f"{kind}-{digest}"
 
 
 @contextmanager
-def _locked(folder: Path):
+def _locked(folder: Path, distributed: DistributedContext):
+    """Hold the stage's file lock on rank 0; at the end, every rank waits for rank 0's files."""
+    if not distributed.is_main:
+        yield
+        distributed.barrier()
+        return
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
+            distributed.barrier()
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -90,40 +113,52 @@ class StageCache:
         seed: int,
         device: str = "cpu",
         progress_bar: bool = True,
+        distributed: DistributedContext | None = None,
+        acceleration: Acceleration | None = None,
     ) -> SavedClassifier:
-        """A classifier trained on the whole labelled ``source`` set (with augmentation)."""
+        """A classifier trained on the whole labelled ``source`` set (with augmentation).
+
+        ``distributed``: train it data-parallel (default: this process's
+        torchrun context); ``acceleration``: GPU options (not part of the stage's name).
+        """
         identity = {"source": source_name, "classifier": to_dict(classifier.config),
                     "training": to_dict(training), "seed": seed, "format": to_dict(source.format)}
         folder = self.folder("source-classifier", identity)
-        with _locked(folder):
-            if (folder / DONE).is_file():
-                return load_classifier(folder / "classifier.safetensors", resolve_device(device))
-            with _caller_randomness():
-                seed_everything(seed)
-                stream = BatchStream((source.images, source.labels), training.batch_size, seed=seed)
-                task = ClassifierTask(classifier, [LabelledSource("source", stream)], training,
-                                      device=resolve_device(device))
-                run = RunFolder(folder)
-                resume = run.has_run()
-                run.prepare(identity, resume=resume)
-                Trainer(task, run, LoopConfig(steps=training.steps, eval_every=0, checkpoint_every=500,
-                                              progress_bar=progress_bar), identity).fit(resume=resume)
-                save_classifier(folder / "classifier.safetensors", task.final_model, source.class_names,
-                                source.format, info={"stage": "source-classifier", "source": source_name})
-            write_json(folder / DONE, identity)
-        return load_classifier(folder / "classifier.safetensors", resolve_device(device))
+        distributed = distributed or setup(device)
+        with _locked(folder, distributed):
+            # Rank 0 looked under the lock; the others take its answer.
+            if not distributed.broadcast((folder / DONE).is_file()):
+                with _caller_randomness():
+                    seed_everything(seed)
+                    stream = distributed.stream((source.images, source.labels), training.batch_size, seed=seed)
+                    task = ClassifierTask(classifier, [LabelledSource("source", stream)], training,
+                                          device=distributed.device, distributed=distributed,
+                                          acceleration=acceleration)
+                    run = RunFolder(folder)
+                    resume = run.has_run()
+                    run.prepare(identity, resume=resume, write=distributed.is_main)
+                    loop = LoopConfig(steps=training.steps, eval_every=0, checkpoint_every=500,
+                                      progress_bar=progress_bar)
+                    Trainer(task, run, loop, identity, distributed=distributed, seed=seed).fit(resume=resume)
+                if distributed.is_main:
+                    save_classifier(folder / "classifier.safetensors", task.final_model, source.class_names,
+                                    source.format, info={"stage": "source-classifier", "source": source_name})
+                    write_json(folder / DONE, identity)
+        return load_classifier(folder / "classifier.safetensors", distributed.device)
 
     def source_gan(self, config: PretrainConfig, data: DataOptions, progress_bar: bool = True) -> PretrainedGan:
-        """The GAN pretrained with ``config`` on its source domain."""
-        identity = to_dict(config)
+        """The GAN pretrained with ``config`` on its source domain (data-parallel under torchrun)."""
+        identity = stage_identity(to_dict(config))
         folder = self.folder("source-gan", identity)
-        with _locked(folder):
-            if not (folder / DONE).is_file():
+        distributed = setup(config.device)
+        with _locked(folder, distributed):
+            if not distributed.broadcast((folder / DONE).is_file()):
                 resume = RunFolder(folder).has_run()
                 with _caller_randomness():
                     result = pretrain(config, folder, data, resume=resume, progress_bar=progress_bar)
                 if result.interrupted:
                     raise KeyboardInterrupt
-                write_json(folder / DONE, identity)
-        return load_gan(folder, resolve_device(config.device))
+                if distributed.is_main:
+                    write_json(folder / DONE, identity)
+        return load_gan(folder, distributed.device)
 

@@ -29,7 +29,8 @@ from ..evaluation.classification import evaluate_classifier
 from ..evaluation.plots import save_confusion_matrix
 from ..fileio import write_json
 from ..models.saving import save_classifier
-from ..training.run_folder import RunFolder
+from ..training.distributed import setup
+from ..training.run_folder import RunFolder, changed_keys
 from ..training.seeding import seed_everything
 from ..training.trainer import LoopConfig, Trainer
 from .config import TransferConfig
@@ -58,24 +59,27 @@ def transfer(
     finished = run.root / METRICS_FILE
     if finished.is_file():
         metrics = json.loads(finished.read_text())
-        if metrics.get("config") != stored:
+        if not isinstance(metrics.get("config"), dict) or changed_keys(metrics["config"], stored):
             raise ConfigError(f"{run.root} holds a finished run of another config; choose another --out")
         return metrics
     started = time.time()
-    run.prepare(stored, resume=True)
+    distributed = setup(config.device)
+    run.prepare(stored, resume=True, write=distributed.is_main)
     seed_everything(config.seed)
     context = TransferContext(config, TransferData.load(config, data), StageCache.default(data, stages_dir), run,
                               data, progress_bar)
     plan = method.build(context)
     if plan.task is not None:
         loop = LoopConfig(steps=plan.steps, checkpoint_every=500, progress_bar=progress_bar)
-        result = Trainer(plan.task, run, loop, stored).fit(resume=run.has_run())
+        result = Trainer(plan.task, run, loop, stored, distributed=distributed, seed=config.seed).fit(
+            resume=run.has_run())
         if result.interrupted:
             raise KeyboardInterrupt
         model = plan.task.final_model
     else:
         model = plan.model
-    return _finish(context, model, started)
+    # Rank 0 evaluates and writes; every rank returns its metrics.
+    return distributed.broadcast(_finish(context, model, started) if distributed.is_main else None)
 
 
 def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:

@@ -62,3 +62,21 @@ class Classifier(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         """(N, C, S, S) in [-1, 1] -> logits (N, num_classes), in train and eval mode alike."""
         return self.head(self.trunk(images))
+
+
+class FeaturesAndLogits(nn.Module):
+    """A classifier seen as ``images -> (features (N, F), logits (N, K))`` in one forward.
+
+    Training code calls the classifier through this one module, so that a loss
+    on the features (a domain loss, say) and the classification loss share a
+    single trunk pass, and DistributedDataParallel, which wraps this module,
+    sees every parameter used through its own forward.
+    """
+
+    def __init__(self, classifier: Classifier) -> None:
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        features = self.classifier.features(images)
+        return features, self.classifier.head(features)

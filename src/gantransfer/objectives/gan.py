@@ -25,6 +25,7 @@ from ..losses.adversarial import (
 )
 from ..models.discriminator import Discriminator
 from ..models.generator import Generator
+from ..models.wrappers import unwrap
 from .optim import OptimizerConfig
 
 
@@ -111,6 +112,10 @@ class GanObjective:
 
     For a conditional pair, fakes are drawn for the labels of the real batch,
     so generated classes follow the data's class frequencies.
+
+    The networks may come wrapped (DistributedDataParallel, ``torch.compile``):
+    the objective calls them as given and reads their settings from the
+    network inside.
     """
 
     def __init__(
@@ -122,7 +127,7 @@ class GanObjective:
     ) -> None:
         """``augment``, if given, transforms every discriminator input, real and
         generated alike (differentiable augmentation for few real images)."""
-        if generator.config.conditional != discriminator.config.conditional:
+        if unwrap(generator).config.conditional != unwrap(discriminator).config.conditional:
             raise ConfigError("generator and discriminator must both be conditional or both unconditional")
         self.spec = spec
         self.generator = generator
@@ -134,13 +139,13 @@ class GanObjective:
 
     @property
     def conditional(self) -> bool:
-        return self.generator.config.conditional
+        return unwrap(self.generator).config.conditional
 
     def _labels(self, labels: Tensor | None) -> Tensor | None:
         return labels if self.conditional else None
 
     def generate(self, n: int, labels: Tensor | None, device=None) -> Tensor:
-        z = self.generator.sample_latent(n, device=device)
+        z = unwrap(self.generator).sample_latent(n, device=device)
         return self.generator(z, self._labels(labels))
 
     def discriminator_losses(self, real: Tensor, labels: Tensor | None = None) -> dict[str, Tensor]:
@@ -156,13 +161,16 @@ class GanObjective:
         labels = self._labels(labels)
         with torch.no_grad():
             fake = self.generate(real.shape[0], labels, real.device)
-        real_logits = self._score(real, labels)
-        fake_logits = self._score(fake, labels)
+        # Losses in fp32 even when the networks run under autocast (.float() is a no-op otherwise).
+        real_logits = self._score(real, labels).float()
+        fake_logits = self._score(fake, labels).float()
         adversarial = self.spec.discriminator_loss(real_logits, fake_logits)
         losses = {"d_adversarial": adversarial}
         total = adversarial
         if self.spec.gradient_penalty:
-            penalty = gradient_penalty(lambda x: self.discriminator(x, labels), real, fake)
+            # Double backward in bf16/fp16 is not shown to be safe: the penalty runs in fp32.
+            with torch.autocast(real.device.type, enabled=False):
+                penalty = gradient_penalty(lambda x: self.discriminator(x, labels), real.float(), fake.float())
             losses["gradient_penalty"] = penalty
             total = total + self.spec.gradient_penalty * penalty
         losses["d_loss"] = total
@@ -173,4 +181,4 @@ class GanObjective:
     def generator_losses(self, batch_size: int, labels: Tensor | None = None, device=None) -> dict[str, Tensor]:
         """Losses of one generator update: ``{"g_loss": ...}``."""
         fake = self.generate(batch_size, self._labels(labels), device)
-        return {"g_loss": self.spec.generator_loss(self._score(fake, self._labels(labels)))}
+        return {"g_loss": self.spec.generator_loss(self._score(fake, self._labels(labels)).float())}

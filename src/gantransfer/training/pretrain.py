@@ -25,8 +25,9 @@ from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
 from ..models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TrunkConfig
 from ..objectives import GanObjective, OptimizerConfig, get_objective
+from .acceleration import Acceleration, MixedPrecision, check_precision, compiled, to_channels_last
 from .checkpoint import load_checkpoint
-from .device import resolve_device
+from .distributed import DistributedContext, setup
 from .logger import RunLogger
 from .run_folder import RunFolder
 from .seeding import seed_everything
@@ -63,6 +64,14 @@ class PretrainConfig:
         eval_every: steps between evaluations (sample grid, quality metrics).
         quality_samples: images generated per quality evaluation (0: grids only).
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+        precision: CUDA only: ``auto`` (bf16 where supported), ``bf16``,
+            ``fp16`` or ``fp32``; the gradient penalty always runs in fp32.
+        channels_last: CUDA only: NHWC memory format for the convolutions.
+        compile: CUDA only: ``torch.compile`` the networks (the discriminator
+            not under a gradient penalty).
+
+    Under ``torchrun``, ``batch_size`` is the global batch, split evenly over
+    the processes (see :mod:`.distributed`).
     """
 
     source: str = "mnist"
@@ -89,9 +98,13 @@ class PretrainConfig:
     eval_every: int = 500
     quality_samples: int = 2000
     device: str = "cpu"
+    precision: str = "auto"
+    channels_last: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
         get_objective(self.objective)  # raises for unknown names
+        check_precision(self.precision)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.steps < 0 or self.epochs < 0 or (self.steps == 0 and self.epochs <= 0):
@@ -112,6 +125,10 @@ class PretrainConfig:
     @property
     def format(self) -> ImageFormat:
         return ImageFormat(self.image_size, self.channels)
+
+    @property
+    def acceleration(self) -> Acceleration:
+        return Acceleration(self.precision, self.channels_last, self.compile)
 
     @property
     def critic_updates(self) -> int:
@@ -162,7 +179,13 @@ def ema_with_warmup(decay: float):
 
 
 class GanTask(TrainingTask):
-    """One step = ``n_critic`` discriminator updates, then one generator update."""
+    """One step = ``n_critic`` discriminator updates, then one generator update.
+
+    ``generator`` and ``discriminator`` are the plain networks (what
+    checkpoints hold); the objective calls them through whatever
+    ``distributed`` and the config's acceleration options wrap around them
+    (DistributedDataParallel, channels-last, ``torch.compile``).
+    """
 
     kind = KIND
 
@@ -173,9 +196,11 @@ class GanTask(TrainingTask):
         stream: BatchStream,
         device,
         init: "PretrainedGan | None" = None,
+        distributed: DistributedContext | None = None,
     ) -> None:
         """``init``: start from a pretrained GAN's weights (TransferGAN, Wang et al.
-        2018) instead of random ones; its architecture must match ``config``."""
+        2018) instead of random ones; its architecture must match ``config``.
+        ``distributed``: train data-parallel (``stream`` must then be this rank's slice)."""
         self.config = config
         self.class_names = class_names
         self.stream = stream
@@ -192,7 +217,8 @@ class GanTask(TrainingTask):
             stage.requires_grad_(False)
         self.ema = AveragedModel(self.generator, avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
         augment = diff_augment if config.diff_augment else None
-        self.objective = GanObjective(config.spec, self.generator, self.discriminator, augment)
+        self.precision = MixedPrecision(config.precision, device)
+        self.objective = GanObjective(config.spec, *self._training_networks(distributed or DistributedContext()), augment)
         self.g_optimizer = config.optimizer(config.lr_generator).build(self.generator.parameters())
         trainable = [p for p in self.discriminator.parameters() if p.requires_grad]
         self.d_optimizer = config.optimizer(config.lr_discriminator).build(trainable)
@@ -203,6 +229,16 @@ class GanTask(TrainingTask):
         self.fixed_noise = torch.randn(rows * 8, config.latent_dim, generator=fixed).to(device)
         self.fixed_labels = torch.arange(rows).repeat_interleave(8).to(device) if config.conditional else None
         self.quality = None
+
+    def _training_networks(self, distributed: DistributedContext) -> tuple[nn.Module, nn.Module]:
+        """The networks as a training step calls them (each wrapper only where it applies)."""
+        acceleration, device = self.config.acceleration, self.device
+        generator = compiled(distributed.wrap(to_channels_last(self.generator, acceleration, device)),
+                             acceleration, device)
+        discriminator = distributed.wrap(to_channels_last(self.discriminator, acceleration, device))
+        if not self.config.spec.gradient_penalty:  # torch.compile does not support its double backward
+            discriminator = compiled(discriminator, acceleration, device)
+        return generator, discriminator
 
     def modules(self) -> dict[str, nn.Module]:
         return {"generator": self.generator, "discriminator": self.discriminator, "generator_ema": self.ema}
@@ -215,17 +251,17 @@ class GanTask(TrainingTask):
         logs: dict[str, float] = {}
         for _ in range(self.config.critic_updates):
             real, labels = (t.to(self.device) for t in next(self.stream))
-            losses = self.objective.discriminator_losses(real, labels)
+            with self.precision.autocast():
+                losses = self.objective.discriminator_losses(real, labels)
             self.d_optimizer.zero_grad(set_to_none=True)
-            losses["d_loss"].backward()
-            self.d_optimizer.step()
+            self.precision.backward_step(losses["d_loss"], self.d_optimizer, "discriminator")
             if spec.weight_clip is not None:
                 clip_weights_(self.discriminator, spec.weight_clip)
         logs.update({key: value.item() for key, value in losses.items()})
-        g_losses = self.objective.generator_losses(real.shape[0], labels, self.device)
+        with self.precision.autocast():
+            g_losses = self.objective.generator_losses(real.shape[0], labels, self.device)
         self.g_optimizer.zero_grad(set_to_none=True)
-        g_losses["g_loss"].backward()
-        self.g_optimizer.step()
+        self.precision.backward_step(g_losses["g_loss"], self.g_optimizer, "generator")
         self.ema.update_parameters(self.generator)
         logs["g_loss"] = g_losses["g_loss"].item()
         return logs
@@ -247,10 +283,14 @@ class GanTask(TrainingTask):
         return self.quality(generator)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"stream": self.stream.state_dict()}
+        state: dict[str, Any] = {"stream": self.stream.state_dict()}
+        if self.precision.scaled:
+            state["loss_scalers"] = self.precision.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.stream.load_state_dict(state["stream"])
+        self.precision.load_state_dict(state.get("loss_scalers", {}))
 
 
 def pretrain(
@@ -284,10 +324,11 @@ def train_gan(
     from ..evaluation.gan_quality import GanQuality
 
     seed_everything(config.seed)
-    device = resolve_device(config.device)
-    stream = BatchStream((images.images, images.labels), config.batch_size, seed=config.seed)
-    task = GanTask(config, images.class_names, stream, device, init=init)
-    if config.quality_samples:
+    distributed = setup(config.device)
+    device = distributed.device
+    stream = distributed.stream((images.images, images.labels), config.batch_size, seed=config.seed)
+    task = GanTask(config, images.class_names, stream, device, init=init, distributed=distributed)
+    if config.quality_samples and distributed.is_main:  # only rank 0 evaluates
         task.quality = GanQuality.for_domain(
             config.source, config.format, data, samples=config.quality_samples,
             num_classes=images.num_classes, seed=config.seed, device=device,
@@ -301,8 +342,8 @@ def train_gan(
     )
     run = RunFolder(out)
     stored = {**to_dict(config), "class_names": list(images.class_names)}
-    run.prepare(stored, resume)
-    return Trainer(task, run, loop, stored).fit(resume=resume)
+    run.prepare(stored, resume, write=distributed.is_main)
+    return Trainer(task, run, loop, stored, distributed=distributed, seed=config.seed).fit(resume=resume)
 
 
 @dataclass

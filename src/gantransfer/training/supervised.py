@@ -18,6 +18,9 @@ from ..data import AffineAugment, BatchStream, ImageSet, random_affine
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..objectives.optim import OptimizerConfig
+from ..models.classifier import FeaturesAndLogits
+from .acceleration import Acceleration, MixedPrecision, compiled, to_channels_last
+from .distributed import DistributedContext
 from .logger import RunLogger
 from .run_folder import RunFolder
 from .self_training import MeanTeacher, SelfTraining
@@ -68,7 +71,14 @@ class LabelledSource:
 
 
 class ClassifierTask(TrainingTask):
-    """Cross-entropy on a weighted sum of sources; one step draws one batch from each."""
+    """Cross-entropy on a weighted sum of sources; one step draws one batch from each.
+
+    ``classifier`` stays the plain network (what checkpoints and
+    :attr:`final_model` hold); a step calls it through the wrappers that
+    ``distributed`` (DistributedDataParallel; the streams must then be this
+    rank's slices) and ``acceleration`` (mixed precision, channels-last,
+    ``torch.compile``, on CUDA) ask for.
+    """
 
     kind = "classifier"
     #: whether constructing one without labelled sources is a mistake (adversarial
@@ -85,10 +95,13 @@ class ClassifierTask(TrainingTask):
         parameter_groups: list[dict] | None = None,
         unlabelled: BatchStream | None = None,
         self_training: SelfTraining | None = None,
+        distributed: DistributedContext | None = None,
+        acceleration: Acceleration | None = None,
     ) -> None:
         if not sources and self.requires_labelled_sources:
             raise ConfigError("a classifier needs at least one labelled source")
-        self.classifier = classifier.to(device)
+        acceleration = acceleration or Acceleration()
+        self.classifier = to_channels_last(classifier.to(device), acceleration, device)
         self.sources = sources
         self.training = training
         self.monitor = monitor
@@ -106,6 +119,16 @@ class ClassifierTask(TrainingTask):
         self.mean_teacher = None
         if unlabelled is not None:
             self.mean_teacher = MeanTeacher(self.classifier, self_training or SelfTraining()).to(device)
+        self.distributed = distributed or DistributedContext(device=torch.device(device))
+        self.acceleration = acceleration
+        self.precision = MixedPrecision(acceleration.precision, device)
+        # Every training forward goes through this wrapper: DDP only averages the gradients of
+        # parameters used through its own forward (a call of self.classifier.features would bypass it).
+        self.network = compiled(self.distributed.wrap(FeaturesAndLogits(self.classifier)), acceleration, device)
+
+    def logits(self, images: Tensor) -> Tensor:
+        """Training-mode logits (N, K) through :attr:`network`."""
+        return self.network(images)[1]
 
     def modules(self) -> dict[str, nn.Module]:
         modules = {"classifier": self.classifier}
@@ -152,7 +175,7 @@ class ClassifierTask(TrainingTask):
         if self.mean_teacher is None:
             return 0.0
         (images,) = next(self.unlabelled)[:1]
-        loss, stats = self.mean_teacher.loss(self.classifier, images.to(self.device))
+        loss, stats = self.mean_teacher.loss(self.logits, images.to(self.device))
         losses.update(stats)
         return loss
 
@@ -165,7 +188,7 @@ class ClassifierTask(TrainingTask):
         losses: dict[str, float] = {}
         batches = self.labelled_batches()
         # One forward pass over all sources, so BatchNorm sees them together.
-        logits = self.classifier(torch.cat([images for images, _ in batches]))
+        logits = self.logits(torch.cat([images for images, _ in batches])).float()
         total = self.labelled_loss(logits, batches, losses)
         return total + self.unlabelled_loss(losses), losses
 
@@ -174,13 +197,12 @@ class ClassifierTask(TrainingTask):
         return [self.optimizer]
 
     def train_step(self) -> dict[str, float]:
-        total, losses = self.objective()
+        with self.precision.autocast():
+            total, losses = self.objective()
         optimizers = self.stepped_optimizers()
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        for optimizer in optimizers:
-            optimizer.step()
+        self.precision.backward_step(total, optimizers)
         if self.scheduler is not None:
             self.scheduler.step()
         if self.mean_teacher is not None:
@@ -200,6 +222,8 @@ class ClassifierTask(TrainingTask):
             state["unlabelled"] = self.unlabelled.state_dict()
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
+        if self.precision.scaled:
+            state["loss_scalers"] = self.precision.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -210,6 +234,7 @@ class ClassifierTask(TrainingTask):
             self.unlabelled.load_state_dict(state["unlabelled"])
         if self.scheduler is not None and "scheduler" in state:
             self.scheduler.load_state_dict(state["scheduler"])
+        self.precision.load_state_dict(state.get("loss_scalers", {}))
 
 
 def _stream_state(stream) -> dict | None:

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Optimizer
 from tqdm.auto import tqdm
 
 from .. import __version__
 from ..errors import CheckpointError, ConfigError
+from ..models.wrappers import unwrap
 from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from .distributed import DistributedContext
 from .logger import RunLogger
 from .run_folder import RunFolder
 
@@ -141,16 +142,32 @@ class Trainer:
         loop: the schedule.
         config: the full run config (plain values), stored in every checkpoint.
         is_main_process: False on non-zero ranks: they neither log nor save.
+        distributed: this process's place in a data-parallel run (see
+            :mod:`.distributed`); overrides ``is_main_process``. Under several
+            processes only rank 0 evaluates, logs and saves; logged losses are
+            averaged over ranks; a stop request on any rank stops all at the
+            same step.
+        seed: under several processes, each rank's random draws at step t
+            are seeded from ``(seed, rank, t)``; None: ``config["seed"]``.
     """
 
     def __init__(
-        self, task: TrainingTask, run: RunFolder, loop: LoopConfig, config: dict[str, Any], is_main_process: bool = True
+        self,
+        task: TrainingTask,
+        run: RunFolder,
+        loop: LoopConfig,
+        config: dict[str, Any],
+        is_main_process: bool = True,
+        distributed: DistributedContext | None = None,
+        seed: int | None = None,
     ) -> None:
         self.task = task
         self.run = run
         self.loop = loop
         self.config = config
-        self.is_main = is_main_process
+        self.distributed = distributed or DistributedContext(rank=0 if is_main_process else 1, world_size=1)
+        self.is_main = self.distributed.is_main
+        self.seed = int(config.get("seed", 0)) if seed is None else seed
         self.step = 0
         self.best_value: float | None = None
         self.best_step: int | None = None
@@ -162,7 +179,7 @@ class Trainer:
             "kind": self.task.kind,
             "config": self.config,
             "step": self.step,
-            "modules": {name: _unwrap(m).state_dict() for name, m in self.task.modules().items()},
+            "modules": {name: unwrap(m).state_dict() for name, m in self.task.modules().items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.task.optimizers().items()},
             "task_state": self.task.state_dict(),
             "rng": capture_rng_state(),
@@ -181,7 +198,7 @@ class Trainer:
             raise CheckpointError(f"{path}: holds networks {sorted(state['modules'])}, expected {sorted(modules)}")
         try:
             for name, module in modules.items():
-                _unwrap(module).load_state_dict(state["modules"][name])
+                unwrap(module).load_state_dict(state["modules"][name])
             for name, optimizer in optimizers.items():
                 optimizer.load_state_dict(state["optimizers"][name])
         except (RuntimeError, KeyError, ValueError) as error:
@@ -213,17 +230,22 @@ class Trainer:
         )
         sums: dict[str, float] = {}
         count = 0
+        parallel = self.distributed.enabled
         try:
             with _StopRequest() as stop:
                 while self.step < self.loop.steps:
+                    if parallel:
+                        self.distributed.seed_step(self.seed, self.step)
                     losses = self.task.train_step()
                     self.step += 1
                     bar.update(1)
                     for key, value in losses.items():
                         sums[key] = sums.get(key, 0.0) + value
                     count += 1
-                    if self.step % self.loop.log_every == 0 or self.step == self.loop.steps or stop.requested:
-                        means = {key: total / count for key, total in sums.items()}
+                    # Every rank must take the same branches below, or their collectives would not pair up.
+                    stopping = self.distributed.any(stop.requested) if parallel else stop.requested
+                    if self.step % self.loop.log_every == 0 or self.step == self.loop.steps or stopping:
+                        means = self.distributed.mean({key: total / count for key, total in sums.items()})
                         logger.log(self.step, "train", {**means, **self.task.progress()})
                         bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()}, refresh=False)
                         sums, count = {}, 0
@@ -232,10 +254,12 @@ class Trainer:
                         last_metrics = evaluated
                     if evaluated is not None or self._checkpoint_due():
                         self.save(self.run.latest_checkpoint)
-                    if stop.requested:
+                    if stopping:
                         interrupted = True
                         self.save(self.run.latest_checkpoint)
                         break
+            if parallel:
+                self.distributed.check_in_sync(self.task.modules())
         finally:
             bar.close()
             logger.close()
@@ -249,6 +273,8 @@ class Trainer:
         every = self.loop.eval_every
         if not (self.step == self.loop.steps or (every and self.step % every == 0)):
             return None
+        if not self.is_main:
+            return {}  # rank 0 evaluates; no collective runs inside evaluate, so the others go on
         metrics = self.task.evaluate(self.step, self.run, logger)
         if metrics:
             logger.log(self.step, "eval", metrics)
@@ -263,7 +289,3 @@ class Trainer:
                 self.save(self.run.best_checkpoint)
         return metrics
 
-
-def _unwrap(module: nn.Module) -> nn.Module:
-    """The module inside a DistributedDataParallel wrapper (other modules as they are)."""
-    return module.module if isinstance(module, DistributedDataParallel) else module
