@@ -13,7 +13,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from ..config import from_dict, load_yaml
+from ..config import from_dict, load_yaml, merge
 
 _SEP = "."
 
@@ -81,16 +81,6 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def _option_names(cls: type, prefix: str = "") -> set[str]:
     names = set()
     hints = typing.get_type_hints(cls)
@@ -111,7 +101,7 @@ def config_values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
         values = load_yaml(config_file)
     names = _option_names(cls)
     given = {name: value for name, value in vars(args).items() if name in names}
-    return _merge(values, _nest(given))
+    return merge(values, _nest(given))
 
 
 def config_from_args(cls: type, args: argparse.Namespace):
