@@ -43,10 +43,21 @@ def _field_help(cls: type, name: str) -> str:
 
 
 def add_config_arguments(
-    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "", group=None
+    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "", group=None,
+    defaults: Any = None,
 ) -> None:
-    """Add an option for each scalar field of dataclass ``cls``, recursing into nested dataclasses."""
+    """Add an option for each scalar field of dataclass ``cls``, recursing into nested dataclasses.
+
+    ``defaults``: the instance whose values the help shows (default: ``cls()``), so that a
+    nested config shows its parent's default for it (``--training-batch-size`` of a
+    TransferConfig: 64), not its own class's.
+    """
     hints = typing.get_type_hints(cls)
+    if defaults is None:
+        try:
+            defaults = cls()
+        except (TypeError, ValueError):
+            defaults = None
     if group is None:
         group = parser.add_argument_group(f"{cls.__name__} options (also settable in a --config YAML file)")
     for field in dataclasses.fields(cls):
@@ -56,9 +67,13 @@ def add_config_arguments(
         dest = prefix + field.name
         flag = "--" + dest.replace(_SEP, "-").replace("_", "-")
         if dataclasses.is_dataclass(hint):
-            add_config_arguments(parser, hint, prefix=dest + _SEP, group=group)
+            add_config_arguments(parser, hint, prefix=dest + _SEP, group=group,
+                                 defaults=getattr(defaults, field.name, None))
             continue
-        default = field.default if field.default is not dataclasses.MISSING else None
+        if defaults is not None:
+            default = getattr(defaults, field.name)
+        else:
+            default = field.default if field.default is not dataclasses.MISSING else None
         help_text = _field_help(cls, field.name)
         if default is not None:
             help_text = f"{help_text} (default: {default})".strip()
