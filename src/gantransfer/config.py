@@ -35,11 +35,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") -> T:
-    """Build dataclass ``cls`` from ``data``, starting from its defaults.
+def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config", base: T | None = None) -> T:
+    """Build dataclass ``cls`` from ``data``, starting from its defaults (or from ``base``).
 
-    Nested dataclass fields take nested dicts. Raises :class:`ConfigError`
-    naming the key (``where.key``) for unknown keys and mistyped values.
+    Nested dataclass fields take nested dicts, applied on top of that
+    field's own default: ``{"gan": {"steps": 300}}`` changes one value of
+    the default ``gan`` config rather than starting it from scratch.
+    Raises :class:`ConfigError` naming the key (``where.key``) for unknown
+    keys and mistyped values.
     """
     if data is None:
         data = {}
@@ -50,16 +53,25 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config") 
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(fields))})")
-    values = {name: _convert(hints[name], value, f"{where}.{name}") for name, value in data.items()}
+    values = {}
+    for name, value in data.items():
+        default = (getattr(base, name) if base is not None else _default(fields[name])) if isinstance(value, dict) else None
+        values[name] = _convert(hints[name], value, f"{where}.{name}", default)
     try:
-        return cls(**values)
+        return dataclasses.replace(base, **values) if base is not None else cls(**values)
     except ConfigError as error:
         raise ConfigError(f"{where}: {error}") from None
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{where}: {error}") from None
 
 
-def _convert(hint: Any, value: Any, where: str) -> Any:
+def _default(field: dataclasses.Field) -> Any:
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None if field.default is dataclasses.MISSING else field.default
+
+
+def _convert(hint: Any, value: Any, where: str, default: Any = None) -> Any:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(hint)
@@ -70,12 +82,14 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
             if option is type(None):
                 continue
             try:
-                return _convert(option, value, where)
+                return _convert(option, value, where, default)
             except ConfigError as error:
                 errors.append(str(error))
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
     if dataclasses.is_dataclass(hint):
-        return value if isinstance(value, hint) else from_dict(hint, value, where)
+        if isinstance(value, hint):
+            return value
+        return from_dict(hint, value, where, base=default if isinstance(default, hint) else None)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
@@ -106,6 +120,17 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
     if hint is typing.Any:
         return value
     return value
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` applied: nested mappings merge key by key, other values are replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import sys
 
 from .. import __version__
 from ..errors import GanTransferError
-from . import gan_commands, transfer_commands
+from . import experiment_commands, gan_commands, transfer_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     gan_commands.register(commands)
     transfer_commands.register(commands)
+    experiment_commands.register(commands)
     return parser
 
 

@@ -13,7 +13,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from ..config import from_dict, load_yaml
+from ..config import from_dict, load_yaml, merge
 
 _SEP = "."
 
@@ -43,10 +43,21 @@ def _field_help(cls: type, name: str) -> str:
 
 
 def add_config_arguments(
-    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "", group=None
+    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "", group=None,
+    defaults: Any = None,
 ) -> None:
-    """Add an option for each scalar field of dataclass ``cls``, recursing into nested dataclasses."""
+    """Add an option for each scalar field of dataclass ``cls``, recursing into nested dataclasses.
+
+    ``defaults``: the instance whose values the help shows (default: ``cls()``), so that a
+    nested config shows its parent's default for it (``--training-batch-size`` of a
+    TransferConfig: 64), not its own class's.
+    """
     hints = typing.get_type_hints(cls)
+    if defaults is None:
+        try:
+            defaults = cls()
+        except (TypeError, ValueError):
+            defaults = None
     if group is None:
         group = parser.add_argument_group(f"{cls.__name__} options (also settable in a --config YAML file)")
     for field in dataclasses.fields(cls):
@@ -56,9 +67,13 @@ def add_config_arguments(
         dest = prefix + field.name
         flag = "--" + dest.replace(_SEP, "-").replace("_", "-")
         if dataclasses.is_dataclass(hint):
-            add_config_arguments(parser, hint, prefix=dest + _SEP, group=group)
+            add_config_arguments(parser, hint, prefix=dest + _SEP, group=group,
+                                 defaults=getattr(defaults, field.name, None))
             continue
-        default = field.default if field.default is not dataclasses.MISSING else None
+        if defaults is not None:
+            default = getattr(defaults, field.name)
+        else:
+            default = field.default if field.default is not dataclasses.MISSING else None
         help_text = _field_help(cls, field.name)
         if default is not None:
             help_text = f"{help_text} (default: {default})".strip()
@@ -81,16 +96,6 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def _option_names(cls: type, prefix: str = "") -> set[str]:
     names = set()
     hints = typing.get_type_hints(cls)
@@ -111,7 +116,7 @@ def config_values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
         values = load_yaml(config_file)
     names = _option_names(cls)
     given = {name: value for name, value in vars(args).items() if name in names}
-    return _merge(values, _nest(given))
+    return merge(values, _nest(given))
 
 
 def config_from_args(cls: type, args: argparse.Namespace):

@@ -1,0 +1,258 @@
+"""Run a whole benchmark grid into one folder, resumably, and render its report.
+
+::
+
+    DIR/benchmark.json     the grid as last run: name, cells, stages folder
+    DIR/results.jsonl      one line per finished cell (see :mod:`.results`)
+    DIR/report.md, DIR/report.html, DIR/figures/
+    DIR/cells/<direction>/<variant>/k<k>/seed<seed>/
+                           one transfer run folder per cell (metrics.json,
+                           classifier.safetensors, ...) and its result.json line
+    DIR/stages/            shared stages (source classifier, source GAN, ...),
+                           each trained once and reused, keyed by its config
+    DIR/tensorboard/       the HParams table of finished cells
+
+Running the same command again continues where it stopped: a finished
+cell (its ``metrics.json`` has the cell's config) is not recomputed, a
+half-finished one resumes from its latest checkpoint (or restarts cleanly
+when it had none), and ``results.jsonl`` is rebuilt from the cell folders,
+so an interruption at any moment loses and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import to_dict
+from ..data import DataOptions
+from ..errors import ConfigError, GanTransferError
+from ..fileio import write_json
+from ..methods.transfer import METRICS_FILE, transfer
+from ..training.device import resolve_device
+from ..training.run_folder import RunFolder
+from .grid import BenchmarkConfig, Cell
+from .results import RESULTS_FILE, append_result, cell_record, write_results
+from .tracking import Trackers
+
+CELLS = "cells"
+RESULT_FILE = "result.json"
+BENCHMARK_FILE = "benchmark.json"
+
+
+def run_benchmark(
+    grid: BenchmarkConfig,
+    out: str | os.PathLike,
+    data: DataOptions = DataOptions(),
+    stages_dir: str | os.PathLike | None = None,
+    progress_bar: bool = True,
+    wandb_project: str | None = None,
+    report: bool = True,
+    log: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Run every cell of ``grid`` into ``out`` (skipping finished ones) and return their results lines.
+
+    Args:
+        grid: the study.
+        out: the benchmark folder (created; an existing one is continued).
+        data: where the datasets are.
+        stages_dir: folder of shared stages (default ``out/stages``, so the study is self-contained).
+        progress_bar: show the training progress bars of each cell.
+        wandb_project: also log each finished cell to this W&B project.
+        report: render ``report.md`` and ``report.html`` at the end.
+        log: receives one line per cell start and finish.
+    """
+    out = Path(out)
+    stages = Path(stages_dir) if stages_dir else out / "stages"
+    cells = grid.cells()
+    check_cell_folders(cells, out)
+    trackers = Trackers(out, grid.name, wandb_project)  # fails now, not after the first cell, without wandb
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / BENCHMARK_FILE, {"name": grid.name, "description": grid.description, "grid": grid.as_dict(),
+                                      "stages_dir": _portable(stages, out), "cells": [cell.id for cell in cells]})
+    records = {cell.id: record for cell in cells if (record := finished_record(cell, out)) is not None}
+    write_results(out / RESULTS_FILE, collect_records(out, [cell.id for cell in cells]))
+    progress = Progress(len(cells), records.values(), log)
+    log(f"benchmark {grid.name!r}: {len(cells)} cells, {len(records)} finished earlier; stages in {stages}")
+    try:
+        for index, cell in enumerate(cells, 1):
+            if cell.id in records:
+                continue
+            progress.started(index, cell, [c for c in cells[index - 1:] if c.id not in records])
+            record = run_cell(cell, out, data, stages, progress_bar)
+            append_result(out / RESULTS_FILE, record)
+            trackers.cell_finished(record)
+            records[cell.id] = record
+            progress.finished(index, cell, record)
+    except KeyboardInterrupt:
+        log(f"interrupted; run the same command again to continue ({len(records)} of {len(cells)} cells finished)")
+        raise
+    finally:
+        trackers.close()
+    if report:
+        from .report import render_report
+
+        path = render_report(out, data, log=log)
+        log(f"report: {path} and {path.with_suffix('.html')}")
+    return [records[cell.id] for cell in cells]
+
+
+def _portable(path: Path, out: Path) -> str:
+    """``path`` relative to ``out`` when inside it (the folder can move), else absolute."""
+    try:
+        return path.resolve().relative_to(out.resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def cell_folder(out: Path, cell: Cell) -> Path:
+    return out / CELLS / cell.id
+
+
+def run_cell(cell: Cell, out: Path, data: DataOptions, stages: Path, progress_bar: bool) -> dict[str, Any]:
+    """Train and evaluate one cell (resuming it if half-finished); write and return its results line."""
+    folder = cell_folder(out, cell)
+    clear_unresumable(folder)
+    try:
+        metrics = transfer(cell.config, folder, data, stages, progress_bar=progress_bar)
+    except GanTransferError as error:
+        raise type(error)(f"cell {cell.id}: {error}") from None
+    record = cell_record(cell, metrics, describe_machine(cell.config.device))
+    write_json(folder / RESULT_FILE, record)
+    return record
+
+
+def finished_record(cell: Cell, out: Path) -> dict[str, Any] | None:
+    """The results line of a cell that already finished (None if it did not);
+    written to ``result.json`` if an interruption came between the two files."""
+    folder = cell_folder(out, cell)
+    if not (folder / METRICS_FILE).is_file():
+        return None
+    if (folder / RESULT_FILE).is_file():
+        return json.loads((folder / RESULT_FILE).read_text())
+    metrics = json.loads((folder / METRICS_FILE).read_text())
+    record = cell_record(cell, metrics, describe_machine(cell.config.device))
+    write_json(folder / RESULT_FILE, record)
+    return record
+
+
+def collect_records(out: Path, order: list[str]) -> list[dict[str, Any]]:
+    """Every finished cell's line under ``out/cells``: the grid's cells in grid
+    order, then cells of earlier grids run into the same folder (kept, not lost)."""
+    rank = {cell_id: index for index, cell_id in enumerate(order)}
+    records = []
+    for path in sorted((out / CELLS).glob(f"**/{RESULT_FILE}")):
+        if (path.parent / METRICS_FILE).is_file():
+            records.append(json.loads(path.read_text()))
+    return sorted(records, key=lambda r: (rank.get(r.get("cell"), len(rank)), r.get("cell", "")))
+
+
+def check_cell_folders(cells: list[Cell], out: Path) -> None:
+    """Refuse to start when a cell's folder holds a run of another config (an
+    edited grid), before anything runs, instead of failing hours later."""
+    for cell in cells:
+        folder = cell_folder(out, cell)
+        for name in (METRICS_FILE, "config.json"):
+            path = folder / name
+            if not path.is_file():
+                continue
+            stored = json.loads(path.read_text())
+            stored = stored.get("config", {}) if name == METRICS_FILE else stored
+            changed = changed_keys(stored, to_dict(cell.config))
+            if changed:
+                raise ConfigError(
+                    f"{folder} holds a run of another config (changed: {', '.join(changed[:4])}); "
+                    "use another --out, or delete that folder to redo the cell"
+                )
+            break
+
+
+def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of the values that differ between two nested mappings."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        keys = sorted(set(old) | set(new))
+        return [path for key in keys for path in changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def clear_unresumable(folder: Path) -> bool:
+    """A cell stopped before its first checkpoint restarts from step 0: drop its
+    partial training log so the new one is not appended to it."""
+    run = RunFolder(folder)
+    if not folder.is_dir() or run.has_run() or (folder / METRICS_FILE).is_file():
+        return False
+    stale = [path for path in (run.metrics_path, run.tensorboard) if path.exists()]
+    for path in stale:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return bool(stale)
+
+
+def describe_machine(device: str) -> str:
+    """``2 CPU cores`` or ``NVIDIA H200`` (with the CPU count): what the protocol asks to report."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    machine = f"{cores} CPU cores"
+    try:
+        resolved = resolve_device(device)
+    except ConfigError:
+        return machine
+    if resolved.type == "cuda":
+        return f"{torch.cuda.get_device_name(resolved)}, {machine}"
+    if resolved.type == "mps":
+        return f"Apple MPS, {machine}"
+    return machine
+
+
+class Progress:
+    """One line per cell start and finish, with an estimate of the time left.
+
+    A remaining cell is expected to take the mean wall time of the finished
+    cells of its variant (earlier runs included), else of all finished cells.
+    """
+
+    def __init__(self, total: int, finished: Any, log: Callable[[str], None]) -> None:
+        self.total = total
+        self.log = log
+        self.times: dict[str, list[float]] = {}
+        for record in finished:
+            self._add(record)
+
+    def _add(self, record: dict[str, Any]) -> None:
+        if isinstance(record.get("wall_seconds"), (int, float)):
+            self.times.setdefault(record.get("variant", ""), []).append(float(record["wall_seconds"]))
+
+    def estimate(self, remaining: list[Cell]) -> float | None:
+        every = [t for times in self.times.values() for t in times]
+        if not every:
+            return None
+        overall = statistics.fmean(every)
+        return sum(statistics.fmean(self.times[c.variant]) if c.variant in self.times else overall
+                   for c in remaining)
+
+    def started(self, index: int, cell: Cell, remaining: list[Cell]) -> None:
+        """``remaining``: the cells still to run, this one included."""
+        eta = self.estimate(remaining)
+        left = f"{len(remaining)} to run" + (f", about {format_duration(eta)} left" if eta is not None else "")
+        self.log(f"[{index}/{self.total}] {cell.id}: running ({left})")
+
+    def finished(self, index: int, cell: Cell, record: dict[str, Any]) -> None:
+        self._add(record)
+        self.log(f"[{index}/{self.total}] {cell.id}: accuracy {100 * record['target_test_accuracy']:.1f}% "
+                 f"in {format_duration(record['wall_seconds'])}")
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

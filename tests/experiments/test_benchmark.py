@@ -1,0 +1,274 @@
+"""The benchmark runner end to end on tiny real data: results, report, resume, errors, trackers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+
+from gantransfer.cli.main import main
+from gantransfer.experiments import load_benchmark, read_results, run_benchmark
+from gantransfer.experiments import runner
+from gantransfer.experiments.tracking import Trackers
+from gantransfer.training.supervised import ClassifierTask
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Networks small enough to train in seconds (as in tests/methods/test_methods.py).
+TINY = {
+    "classifier": {"width": 8, "feature_dim": 32},
+    "training": {"steps": 6, "batch_size": 16},
+    "source_training": {"steps": 6, "batch_size": 16},
+    "self_training": {"batch_size": 16},
+    "gan": {"conditional": True, "steps": 4, "batch_size": 16, "generator_width": 8, "discriminator_width": 8,
+            "feature_dim": 32, "latent_dim": 8, "quality_samples": 0},
+}
+
+
+@pytest.fixture
+def tiny_grid(mnist_subset_npz, usps_subset_npz, tmp_path):
+    """A two-cell grid (source-only at k=0, finetune at k=2, seed 0) as a YAML file."""
+    grid = {
+        "name": "tiny",
+        "directions": [{"source": str(mnist_subset_npz), "target": str(usps_subset_npz)}],
+        "k": [2],
+        "seeds": [0],
+        "defaults": copy.deepcopy(TINY),
+        "methods": [{"method": "source-only", "k": [0]}, "finetune"],
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    return path, grid
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_tiny_grid_runs_end_to_end_and_writes_results_and_report(tiny_grid, tmp_path, capsys):
+    config, _ = tiny_grid
+    out = tmp_path / "bench"
+    assert main(["benchmark", str(config), "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "[1/2] mnist300-usps200/source-only/k0/seed0: running" in printed
+    assert "[2/2] mnist300-usps200/finetune/k2/seed0: accuracy" in printed
+
+    lines = _lines(out / "results.jsonl")
+    assert [line["cell"] for line in lines] == ["mnist300-usps200/source-only/k0/seed0",
+                                                "mnist300-usps200/finetune/k2/seed0"]
+    for line in lines:
+        cell = out / "cells" / line["cell"]
+        assert line["target_test_accuracy"] == json.loads((cell / "metrics.json").read_text())["target_test_accuracy"]
+        assert line["wall_seconds"] >= 0 and "CPU cores" in line["machine"]
+    # The shared source classifier was trained once, inside the benchmark folder.
+    assert len(list((out / "stages").glob("source-classifier-*"))) == 1
+
+    report = (out / "report.md").read_text()
+    assert "| finetune | target labels only |" in report and "| source-only |" in report
+    finetune = lines[1]["target_test_accuracy"]
+    assert f"{100 * finetune:.1f}" in report
+    page = (out / "report.html").read_text()
+    assert "<table>" in page and "http://" not in page and "https://" not in page  # nothing fetched
+    pictures = [line.split("](")[1].rstrip(")") for line in report.splitlines() if line.startswith("![")]
+    names = " ".join(pictures)
+    assert "accuracy_vs_k" in names and "confusion_" in names and "embedding_" in names
+    for picture in pictures:
+        assert Image.open(out / picture).format == "PNG"
+        assert f'src="{picture}"' in page
+    # The t-SNE map is cached in the cell, so re-rendering does not recompute it.
+    assert (out / "cells" / lines[1]["cell"] / "embedding_tsne.png").is_file()
+    # TensorBoard: one HParams run per finished cell.
+    assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_interrupted_benchmark_resumes_without_recomputing_finished_cells(tiny_grid, tmp_path, monkeypatch):
+    config, grid_dict = tiny_grid
+    grid = load_benchmark(config)
+    out = tmp_path / "bench"
+    real_transfer, real_step = runner.transfer, ClassifierTask.train_step
+    steps = {"n": 0}
+
+    def counting_step(task):
+        steps["n"] += 1
+        return real_step(task)
+
+    def interrupting_transfer(config, *args, **kwargs):
+        if config.method == "finetune":  # Ctrl-C in the middle of the second cell's training
+            def step(task):
+                steps["n"] += 1
+                if steps["n"] == 3:
+                    os.kill(os.getpid(), signal.SIGINT)
+                return real_step(task)
+            monkeypatch.setattr(ClassifierTask, "train_step", step)
+        return real_transfer(config, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "transfer", interrupting_transfer)
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(grid, out, progress_bar=False, report=False, log=lambda line: None)
+    first = out / "cells" / "mnist300-usps200/source-only/k0/seed0"
+    second = out / "cells" / "mnist300-usps200/finetune/k2/seed0"
+    assert (first / "metrics.json").is_file() and not (second / "metrics.json").is_file()
+    assert (second / "checkpoints" / "latest.pt").is_file(), "the interrupted cell saved where it stopped"
+    finished_at = (first / "metrics.json").stat().st_mtime_ns
+    assert len(_lines(out / "results.jsonl")) == 1
+    with open(out / "results.jsonl", "a") as handle:  # as if killed while appending a line
+        handle.write('{"cell": "torn')
+
+    calls = []
+
+    def counting_transfer(config, *args, **kwargs):
+        calls.append(config.method)
+        return real_transfer(config, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "transfer", counting_transfer)
+    monkeypatch.setattr(ClassifierTask, "train_step", counting_step)
+    steps["n"] = 0
+    records = run_benchmark(grid, out, progress_bar=False, report=False, log=lambda line: None)
+    assert calls == ["finetune"], "the finished cell must not run again"
+    assert steps["n"] == grid_dict["defaults"]["training"]["steps"] - 3, "the half-finished cell resumed at step 3"
+    assert (first / "metrics.json").stat().st_mtime_ns == finished_at
+    lines = _lines(out / "results.jsonl")
+    assert [line["cell"] for line in lines] == [r["cell"] for r in records] and len(lines) == 2
+
+    # A later edit of the grid that changes a finished cell's config is refused before anything runs.
+    grid_dict["defaults"]["training"]["steps"] = 7
+    config.write_text(yaml.safe_dump(grid_dict))
+    with pytest.raises(Exception, match=r"another config \(changed: training\.steps\)"):
+        run_benchmark(load_benchmark(config), out, progress_bar=False, report=False, log=lambda line: None)
+
+
+def test_a_cell_stopped_before_its_first_checkpoint_restarts_cleanly(tmp_path):
+    folder = tmp_path / "cell"
+    (folder / "tensorboard").mkdir(parents=True)
+    (folder / "metrics.jsonl").write_text('{"step": 50}\n')
+    assert runner.clear_unresumable(folder)
+    assert not (folder / "metrics.jsonl").exists() and not (folder / "tensorboard").exists()
+    (folder / "checkpoints").mkdir()
+    (folder / "checkpoints" / "latest.pt").write_bytes(b"x")
+    (folder / "metrics.jsonl").write_text('{"step": 50}\n')
+    assert not runner.clear_unresumable(folder), "a resumable cell keeps its log"
+
+
+def _write_results(path: Path, lines: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_report_renders_from_a_hand_written_results_file(tmp_path, capsys):
+    out = tmp_path / "study"
+    lines = [
+        {"source": "mnist", "target": "usps", "method": "finetune", "k": 10, "seed": s, "target_test_accuracy": a,
+         "wall_seconds": 10.0}
+        for s, a in ((0, 0.90), (1, 0.92), (2, 0.94))
+    ] + [
+        {"source": "mnist", "target": "usps", "method": "finetune", "k": 1, "seed": 0, "target_test_accuracy": 0.8},
+        {"source": "mnist", "target": "usps", "method": "source-only", "k": 0, "seed": 0,
+         "target_test_accuracy": 0.75, "self_train": True, "confusion_matrix": [[3, 1], [0, 4]]},
+        {"source": "mnist", "target": "usps", "method": "oracle", "k": 0, "seed": 0, "target_test_accuracy": 0.96},
+    ]
+    _write_results(out / "results.jsonl", lines)
+    assert main(["report", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    # finetune at k=10: mean 92.0, sample std 2.0 over three seeds; k=1 has one seed.
+    assert "| finetune | target labels only |  | 80.0 (n=1) | 92.0 ± 2.0 |  | 10s |" in report
+    assert "| source-only-self-train | with unlabelled target images |" in report
+    assert "96.0 (n=1)" in report and "all labels" in report
+    # Published numbers appear in their own, marked table, not in ours.
+    ours, published = report.split("Reference numbers", 1)
+    assert "ADDA" not in ours and "89.4" in published and "not produced by this run" in published
+    assert (out / "figures" / "accuracy_vs_k_mnist-usps.png").is_file()
+    assert (out / "figures" / "confusion_mnist-usps_source-only-self-train_k0.png").is_file()
+    assert "classifier file is not there" in report  # t-SNE skipped with a note, not a crash
+    assert (out / "report.html").is_file()
+
+
+@pytest.mark.parametrize("line, message", [
+    ({"method": "finetune", "seed": 0, "target_test_accuracy": 0.9}, "line 1: missing key 'k'"),
+    ({"method": "finetune", "k": 1, "seed": 0, "target_test_accuracy": 91.0}, "a fraction in [0, 1]"),
+])
+def test_a_bad_results_line_is_a_one_line_error(tmp_path, capsys, line, message):
+    _write_results(tmp_path / "results.jsonl", [line])
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda g: g["methods"].append({"method": "finetune", "label": "ft2", "options": {"training": {"stepz": 3}}}),
+     "methods[2].options.training: unknown key 'stepz'"),
+    (lambda g: g["methods"].append("dann-typo"), "methods[2].method: unknown method 'dann-typo'"),
+    (lambda g: g.update(k="ten"), "k: expected integers >= 0, got 'ten'"),
+    (lambda g: g["defaults"].update(seed=3), "defaults.seed: set per cell by the grid; use seeds instead"),
+    (lambda g: g.update(metods=[]), "unknown key 'metods'"),
+    (lambda g: g["methods"].append("finetune"), "'finetune' appears twice"),
+    (lambda g: g["defaults"]["training"].update(steps="many"), "defaults.training.steps: expected an integer"),
+])
+def test_a_broken_config_is_a_one_line_error_naming_the_key(tiny_grid, tmp_path, capsys, edit, message):
+    path, grid = tiny_grid
+    edit(grid)
+    path.write_text(yaml.safe_dump(grid))
+    assert main(["benchmark", str(path), "--out", str(tmp_path / "never")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err, err
+    assert len(err.splitlines()) == 1 and str(path) in err
+    assert not (tmp_path / "never").exists()
+
+
+def test_shipped_configs_load_and_cover_the_protocol(capsys):
+    quick = load_benchmark(REPO / "examples" / "mnist_usps_quick.yaml")
+    assert 4 <= len(quick.cells()) <= 16
+    full = load_benchmark(REPO / "examples" / "mnist_usps_full.yaml")
+    directions = {(d.source, d.target) for d in full.directions}
+    assert directions == {("mnist", "usps"), ("usps", "mnist")} and full.seeds == (0, 1, 2)
+    methods = {m.method for m in full.methods}
+    assert {"source-only", "target-only", "finetune", "oracle"} <= methods
+    assert any(True in m.self_train for m in full.methods if m.method == "source-only"), "self-training alone"
+    assert {1, 5, 10} <= set(full.k)
+    assert main(["benchmark", str(REPO / "examples" / "mnist_usps_quick.yaml"), "--out", "unused", "--dry-run"]) == 0
+    assert f"{len(quick.cells())} cells; nothing run" in capsys.readouterr().out
+
+
+def test_wandb_missing_is_a_one_line_error(tiny_grid, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb raises ImportError
+    path, _ = tiny_grid
+    assert main(["benchmark", str(path), "--out", str(tmp_path / "b"), "--wandb"]) == 2
+    assert "pip install 'gantransfer[wandb]'" in capsys.readouterr().err
+
+
+def test_wandb_gets_each_cell_offline_by_default(tmp_path, monkeypatch):
+    calls = []
+
+    class Run:
+        def log(self, values):
+            calls.append(("log", values))
+
+        def finish(self):
+            calls.append(("finish",))
+
+    fake = types.ModuleType("wandb")
+    fake.init = lambda **kwargs: calls.append(("init", kwargs)) or Run()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    record = {"cell": "a-b/finetune/k1/seed0", "direction": "a-b", "variant": "finetune", "method": "finetune",
+              "k": 1, "seed": 0, "target_test_accuracy": 0.5, "wall_seconds": 2.0,
+              "per_class_accuracy": {"0": 1.0, "1": 0.0}, "config": {"k": 1}}
+    trackers = Trackers(tmp_path, "tiny", wandb_project="proj")
+    trackers.cell_finished(record)
+    monkeypatch.setenv("WANDB_MODE", "online")
+    trackers.cell_finished({**record, "cell": "a-b/finetune/k1/seed1", "seed": 1})
+    trackers.close()
+    inits = [c[1] for c in calls if c[0] == "init"]
+    assert [i["mode"] for i in inits] == ["offline", "online"]
+    assert inits[0]["dir"] == str(tmp_path) and inits[0]["project"] == "proj" and inits[0]["group"] == "tiny"
+    assert inits[0]["config"]["k"] == 1 and inits[0]["config"]["transfer"] == {"k": 1}
+    logged = [c[1] for c in calls if c[0] == "log"]
+    assert logged[0]["target_test_accuracy"] == 0.5 and logged[0]["per_class_accuracy/1"] == 0.0
+    assert [c[0] for c in calls].count("finish") == 2

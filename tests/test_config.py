@@ -1,0 +1,29 @@
+"""Config diffs: a nested diff changes only the values it names."""
+
+from __future__ import annotations
+
+import pytest
+
+from gantransfer.config import from_dict, merge
+from gantransfer.errors import ConfigError
+from gantransfer.methods import TransferConfig
+
+
+def test_a_nested_diff_starts_from_the_fields_own_default():
+    # TransferConfig's default GAN is conditional and its target training runs 1500 steps of 64
+    # images; a diff of one value must keep the rest of those defaults, not PretrainConfig's or
+    # ClassifierTraining's class defaults (an unconditional GAN, batches of 128).
+    default = TransferConfig()
+    config = from_dict(TransferConfig, {"gan": {"steps": 300}, "training": {"steps": 7}})
+    assert config.gan.steps == 300 and config.gan.conditional == default.gan.conditional is True
+    assert config.gan.quality_samples == default.gan.quality_samples == 0
+    assert config.training.steps == 7 and config.training.batch_size == default.training.batch_size == 64
+    assert config.source_training == default.source_training
+    with pytest.raises(ConfigError, match=r"config\.gan: unknown key 'stepz'"):
+        from_dict(TransferConfig, {"gan": {"stepz": 1}})
+
+
+def test_merge_is_recursive_and_leaves_its_inputs_alone():
+    base = {"a": {"b": 1, "c": 2}, "d": 3}
+    assert merge(base, {"a": {"b": 5}, "e": 6}) == {"a": {"b": 5, "c": 2}, "d": 3, "e": 6}
+    assert base == {"a": {"b": 1, "c": 2}, "d": 3}
