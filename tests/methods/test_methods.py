@@ -18,6 +18,7 @@ from gantransfer.training.pretrain import PretrainConfig, load_gan
 from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.self_training import SelfTraining
 from gantransfer.training.supervised import ClassifierTraining
+from gantransfer.training.translation import TranslationTraining
 
 
 @pytest.fixture
@@ -35,6 +36,8 @@ def tiny(mnist_subset_npz, usps_subset_npz, tmp_path):
                            feature_dim=32, latent_dim=8, quality_samples=0),
         generation=GanAugmentOptions(adapt_steps=3, adapt_batch_size=8, synthetic_per_class=4,
                                      synthetic_batch_size=8),
+        translation=TranslationTraining(steps=2, batch_size=8, translator_width=4, residual_blocks=1,
+                                        discriminator_width=4),
     )
     return config, tmp_path
 

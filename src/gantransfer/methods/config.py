@@ -10,6 +10,7 @@ from ..models import ClassifierConfig, TrunkConfig
 from ..training.pretrain import PretrainConfig
 from ..training.self_training import SelfTraining
 from ..training.supervised import ClassifierTraining
+from ..training.translation import TranslationTraining
 
 INITS = ("random", "source", "gan")
 
@@ -108,6 +109,7 @@ class TransferConfig:
         gan: how the source GAN is pretrained when no checkpoint is given.
         features: options of a transferred GAN trunk.
         generation: options of ``gan-augment``.
+        translation: the source <-> target translators of ``pixel-da`` (a shared stage).
         stage_seed: seed of the shared source stages; None: the run's seed.
         device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
     """
@@ -131,6 +133,7 @@ class TransferConfig:
     gan: PretrainConfig = field(default_factory=_gan)
     features: GanFeatureOptions = field(default_factory=GanFeatureOptions)
     generation: GanAugmentOptions = field(default_factory=GanAugmentOptions)
+    translation: TranslationTraining = field(default_factory=TranslationTraining)
     stage_seed: int | None = None
     device: str = "cpu"
 
