@@ -91,7 +91,7 @@ def test_translated_source_keeps_labels_changes_images_and_is_cached(tiny):
     source = context.data.source
     assert torch.equal(translated.labels, source.labels) and translated.images.shape == source.images.shape
     assert float(translated.images.abs().max()) <= 1.0
-    assert (translated.images - source.images).abs().mean() > 1e-3, "six steps should move away from the identity"
+    assert (translated.images - source.images).abs().mean() > 0.1
     # 8-bit storage: within half a grey level of translating afresh.
     fresh = translation.source_to_target(source.images[:16]).detach()
     assert (fresh - translated.images[:16]).abs().max() <= 1 / 127.5 + 1e-6
@@ -116,13 +116,13 @@ def test_self_training_and_cli_options_compose(tiny):
         "--self-train", "--self-training-batch-size", "8", "--training-steps", "4", "--training-batch-size", "8",
         "--source-training-steps", "4", "--classifier-width", "8", "--classifier-feature-dim", "16",
         "--translation-steps", "2", "--translation-batch-size", "4", "--translation-translator-width", "4",
-        "--translation-residual-blocks", "0", "--translation-discriminator-width", "4", "--no-translation-skip",
+        "--translation-residual-blocks", "0", "--translation-discriminator-width", "4", "--translation-skip",
         "--translation-cycle-weight", "5", "--stages-dir", str(tmp_path / "stages"), "--out", str(out),
         "--no-progress",
     ])
     assert code == 0
     stored = json.loads((out / "config.json").read_text())
-    assert stored["translation"]["steps"] == 2 and stored["translation"]["skip"] is False
+    assert stored["translation"]["steps"] == 2 and stored["translation"]["skip"] is True
     assert stored["translation"]["cycle_weight"] == 5.0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["self_train"] is True

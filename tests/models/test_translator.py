@@ -37,14 +37,14 @@ def test_residual_blocks_and_width_change_the_network():
 
 
 def test_every_parameter_gets_a_gradient():
-    translator = Translator(TranslatorConfig(width=4, residual_blocks=1, skip=False))
+    translator = Translator(TranslatorConfig(width=4, residual_blocks=1))
     translator(torch.rand(2, 1, 28, 28)).square().mean().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in translator.parameters())
 
 
 def test_a_skip_translator_leaves_the_identity_after_one_step():
     torch.manual_seed(0)
-    translator = Translator(TranslatorConfig(width=4, residual_blocks=1))
+    translator = Translator(TranslatorConfig(width=4, residual_blocks=1, skip=True))
     images = torch.rand(2, 1, 28, 28) * 1.8 - 0.9
     optimizer = torch.optim.Adam(translator.parameters(), lr=1e-2)
     for _ in range(2):  # the zero last layer moves first, then the layers below it get gradients
@@ -65,8 +65,8 @@ def test_invalid_configs_raise_config_errors(values):
 
 def test_an_untrained_skip_translator_is_the_identity_and_a_plain_one_is_not():
     images = torch.rand(2, 1, 28, 28) * 1.8 - 0.9
-    identity = Translator(TranslatorConfig(width=4, residual_blocks=1))
+    identity = Translator(TranslatorConfig(width=4, residual_blocks=1, skip=True))
     assert torch.allclose(identity(images), images, atol=1e-6)
     assert torch.allclose(identity(torch.full((1, 1, 28, 28), -1.0)), torch.tensor(-0.98), atol=1e-6)
-    plain = Translator(TranslatorConfig(width=4, residual_blocks=1, skip=False))
+    plain = Translator(TranslatorConfig(width=4, residual_blocks=1))
     assert (plain(images) - images).abs().mean() > 0.1
