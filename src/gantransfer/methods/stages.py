@@ -1,9 +1,9 @@
 """Shared stages: models that many transfer runs start from, trained once and reused.
 
 A stage (the source classifier, the source GAN, the source <-> target
-translators) lives in a folder named by
-its kind and a hash of the config that made it, so any run asking for the
-same config finds it, and a changed config never picks up a stale model.
+translators) lives in a folder named by its kind and a hash of the config
+that made it, so any run asking for the same config finds it, and a changed
+config never picks up a stale model.
 Stages train through the same trainer as everything else, so an
 interrupted stage resumes; a file lock keeps two processes from training
 the same stage at once.
@@ -108,7 +108,6 @@ class StageCache:
                     raise KeyboardInterrupt
                 write_json(folder / DONE, identity)
         return load_gan(folder, resolve_device(config.device))
-
 
     def translation(
         self,

@@ -90,15 +90,15 @@ class TranslationTraining:
             raise ConfigError("translation loss weights must be >= 0")
         spec = get_objective(self.objective)
         if spec.weight_clip is not None or spec.gradient_penalty:
-            raise ConfigError(
-                f"translation objective {self.objective!r} needs a constrained critic; use minimax, least-squares or hinge"
-            )
+            raise ConfigError(f"translation objective {self.objective!r} needs a constrained critic; "
+                              "use minimax, least-squares or hinge")
         TrunkConfig(norm=self.discriminator_norm, width=self.discriminator_width)  # raises for bad values
 
     def translator_config(self, fmt: ImageFormat) -> TranslatorConfig:
         return TranslatorConfig(fmt.channels, fmt.size, self.translator_width, self.residual_blocks, skip=self.skip)
 
     def discriminator_config(self, fmt: ImageFormat) -> DiscriminatorConfig:
+        """An unconditional discriminator on the shared trunk (feature length 8 x width)."""
         width = self.discriminator_width
         return DiscriminatorConfig(TrunkConfig(fmt.channels, fmt.size, width, 8 * width, self.discriminator_norm))
 
@@ -162,7 +162,8 @@ class TranslationTask(TrainingTask):
 
     Args:
         options: the losses, networks and optimiser.
-        source: labelled source images (labels only pick the preview grid's images).
+        source: labelled source images; the labels only pick the preview grid's
+            images and score ``translated_label_agreement``.
         target: target images; their labels are never read.
         classifier: the frozen source classifier of the semantic loss (None
             when ``semantic_weight`` is 0); kept in eval mode.
@@ -301,7 +302,8 @@ class TranslationTask(TrainingTask):
             "cycle_error_target": float(cycle_consistency_loss(self.monitor_target, round_trip)),
         }
         if self.classifier is not None:
-            predicted = torch.cat([self.classifier(part.to(self.device)).argmax(1).cpu() for part in translated.split(500)])
+            predicted = torch.cat([self.classifier(part.to(self.device)).argmax(1).cpu()
+                                   for part in translated.split(500)])
             metrics["translated_label_agreement"] = float((predicted == self.monitor_labels).float().mean())
         return metrics
 
