@@ -11,6 +11,8 @@ from gantransfer.losses.adversarial import (
     clip_weights_,
     gradient_penalty,
     hinge_discriminator_loss,
+    least_squares_discriminator_loss,
+    least_squares_generator_loss,
     minimax_discriminator_loss,
     non_saturating_generator_loss,
     saturating_generator_loss,
@@ -50,6 +52,14 @@ def test_wasserstein_losses():
 def test_hinge_is_zero_beyond_the_margin():
     assert float(hinge_discriminator_loss(torch.tensor([2.0]), torch.tensor([-2.0]))) == 0.0
     assert float(hinge_discriminator_loss(torch.tensor([0.0]), torch.tensor([0.0]))) == 2.0
+
+
+def test_least_squares_losses():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0])
+    # D: ((0 + 4) / 2 + (0 + 4) / 2) / 2 = 2; G: ((1 + 9) / 2) / 2 = 2.5
+    assert float(least_squares_discriminator_loss(real, fake)) == 2.0
+    assert float(least_squares_generator_loss(fake)) == 2.5
+    assert float(least_squares_discriminator_loss(torch.ones(3), torch.zeros(3))) == 0.0
 
 
 def test_gradient_penalty_of_linear_critic_is_closed_form():

@@ -18,6 +18,7 @@ from gantransfer.training.pretrain import PretrainConfig, load_gan
 from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.self_training import SelfTraining
 from gantransfer.training.supervised import ClassifierTraining
+from gantransfer.training.translation import TranslationTraining
 
 
 @pytest.fixture
@@ -35,6 +36,8 @@ def tiny(mnist_subset_npz, usps_subset_npz, tmp_path):
                            feature_dim=32, latent_dim=8, quality_samples=0),
         generation=GanAugmentOptions(adapt_steps=3, adapt_batch_size=8, synthetic_per_class=4,
                                      synthetic_batch_size=8),
+        translation=TranslationTraining(steps=2, batch_size=8, translator_width=4, residual_blocks=1,
+                                        discriminator_width=4),
     )
     return config, tmp_path
 
@@ -63,6 +66,21 @@ def test_every_method_writes_a_complete_run(tiny, method):
         grid = Image.open(out / "generated_samples.png")
         assert grid.size[1] > grid.size[0] / 2  # ten rows, one per class
         assert (out / "target_gan" / "checkpoints" / "latest.pt").is_file()
+    if method in ("pixel-da", "cycada"):
+        assert Image.open(out / "translations.png").format == "PNG"
+        assert metrics["uses_unlabelled_target"] is True
+
+
+def test_cycada_aligns_the_translated_source_with_the_target(tiny):
+    config, tmp_path = tiny
+    out = tmp_path / "cycada"
+    transfer(replace(config, method="cycada"), out, stages_dir=tmp_path / "stages", progress_bar=False)
+    state = torch.load(out / "checkpoints" / "latest.pt", weights_only=True)
+    assert set(state["modules"]) == {"classifier", "discriminator"}, "feature-level: a domain discriminator"
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["phase"] == "train"][-1]
+    assert "loss_translated_source" in train and "loss_domain" in train
+    assert "loss_source" not in train, "pixel-level: the translated images replace the source images"
 
 
 def test_finished_run_is_returned_not_recomputed(tiny):

@@ -16,7 +16,7 @@ def register(commands) -> None:
     pretrain = commands.add_parser(
         "pretrain",
         help="train a GAN on a labelled source domain",
-        description="Train a GAN (minimax, wgan, wgan-gp or hinge; --conditional for a cGAN) on the "
+        description="Train a GAN (minimax, wgan, wgan-gp, hinge or least-squares; --conditional for a cGAN) on the "
         "source domain's train split. Writes checkpoints, metrics.jsonl, sample grids and "
         "TensorBoard logs to --out.",
     )

@@ -55,6 +55,19 @@ def hinge_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor
     return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
 
 
+def least_squares_discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """LSGAN (Mao et al. 2017) with targets 1 (real) and 0 (fake):
+    ``E[(real - 1)^2] / 2 + E[fake^2] / 2``. Unlike the minimax loss, a fake
+    far on the real side of the boundary is still penalised, which keeps
+    gradients alive for the generator (CycleGAN's choice)."""
+    return 0.5 * (real_logits - 1.0).square().mean() + 0.5 * fake_logits.square().mean()
+
+
+def least_squares_generator_loss(fake_logits: Tensor) -> Tensor:
+    """Generator side of LSGAN: ``E[(fake - 1)^2] / 2``."""
+    return 0.5 * (fake_logits - 1.0).square().mean()
+
+
 def gradient_penalty(
     critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, mix: Tensor | None = None
 ) -> Tensor:

@@ -15,7 +15,8 @@ from .context import TransferContext
 from .registry import Method, MethodPlan, register_method
 
 
-def _supervised(context: TransferContext, init: str, sources: list[LabelledSource]) -> MethodPlan:
+def supervised_plan(context: TransferContext, init: str, sources: list[LabelledSource]) -> MethodPlan:
+    """A plan that trains the classifier started by ``init`` on ``sources`` (with self-training when asked)."""
     classifier, groups = context.initial_classifier(init)
     task = context.classifier_task(classifier, groups, sources)
     return MethodPlan(task=task, steps=context.config.training.steps)
@@ -29,21 +30,21 @@ def build_source_only(context: TransferContext) -> MethodPlan:
     if not context.config.self_train and context.config.init in (None, "source"):
         return MethodPlan(model=context.source_classifier().eval())
     sources = [s for s in context.labelled_sources(include_source=True) if s.name == "source"]
-    return _supervised(context, init_of(context, "source"), sources)
+    return supervised_plan(context, init_of(context, "source"), sources)
 
 
 def build_target_only(context: TransferContext) -> MethodPlan:
     sources = [s for s in context.labelled_sources() if s.name == "target"]
-    return _supervised(context, init_of(context, "random"), sources)
+    return supervised_plan(context, init_of(context, "random"), sources)
 
 
 def build_finetune(context: TransferContext) -> MethodPlan:
-    return _supervised(context, init_of(context, "source"), context.labelled_sources())
+    return supervised_plan(context, init_of(context, "source"), context.labelled_sources())
 
 
 def build_oracle(context: TransferContext) -> MethodPlan:
     everything = context.stream(context.data.target_train, context.config.training.batch_size, 4)
-    return _supervised(context, init_of(context, "random"), [LabelledSource("target_all", everything)])
+    return supervised_plan(context, init_of(context, "random"), [LabelledSource("target_all", everything)])
 
 
 register_method(Method("source-only", build_source_only, "source",

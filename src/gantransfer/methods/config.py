@@ -11,6 +11,7 @@ from ..training.acceleration import Acceleration, check_precision
 from ..training.pretrain import PretrainConfig
 from ..training.self_training import SelfTraining
 from ..training.supervised import ClassifierTraining
+from ..training.translation import TranslationTraining
 
 INITS = ("random", "source", "gan")
 
@@ -141,6 +142,7 @@ class TransferConfig:
         features: options of a transferred GAN trunk.
         generation: options of ``gan-augment``.
         adaptation: options of the unsupervised adaptation methods ``dann`` and ``adda``.
+        translation: the source <-> target translators of ``pixel-da`` (a shared stage).
         stage_seed: seed of the shared source stages; None: the run's seed.
         validation_per_class: hold out this many labelled target train images
             per class (one fixed draw) for tuning; they are never trained on, and
@@ -174,6 +176,7 @@ class TransferConfig:
     features: GanFeatureOptions = field(default_factory=GanFeatureOptions)
     generation: GanAugmentOptions = field(default_factory=GanAugmentOptions)
     adaptation: DomainAdaptationOptions = field(default_factory=DomainAdaptationOptions)
+    translation: TranslationTraining = field(default_factory=TranslationTraining)
     stage_seed: int | None = None
     validation_per_class: int = 0
     device: str = "cpu"

@@ -27,7 +27,7 @@ from ..fileio import write_json
 from ..training.pretrain import PretrainedGan, load_gan, train_gan
 from ..training.run_folder import RunFolder
 from ..training.supervised import LabelledSource
-from .baselines import _supervised, init_of
+from .baselines import init_of, supervised_plan
 from .context import TransferContext
 from .registry import Method, MethodPlan, register_method
 
@@ -98,7 +98,7 @@ def build_gan_augment(context: TransferContext) -> MethodPlan:
     stream = context.stream(synthetic, options.synthetic_batch_size, 5)
     generated = LabelledSource("generated", stream, options.synthetic_weight,
                                augment=options.augment_synthetic)
-    return _supervised(context, init_of(context, "random"), context.labelled_sources() + [generated])
+    return supervised_plan(context, init_of(context, "random"), context.labelled_sources() + [generated])
 
 
 register_method(

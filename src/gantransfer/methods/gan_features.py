@@ -9,13 +9,13 @@ or train it slower than the head (``trunk_lr_scale``).
 
 from __future__ import annotations
 
-from .baselines import _supervised, init_of
+from .baselines import init_of, supervised_plan
 from .context import TransferContext
 from .registry import Method, MethodPlan, register_method
 
 
 def build_gan_features(context: TransferContext) -> MethodPlan:
-    return _supervised(context, init_of(context, "gan"), context.labelled_sources())
+    return supervised_plan(context, init_of(context, "gan"), context.labelled_sources())
 
 
 register_method(

@@ -1,8 +1,9 @@
 """Shared stages: models that many transfer runs start from, trained once and reused.
 
-A stage (the source classifier, the source GAN) lives in a folder named by
-its kind and a hash of the config that made it, so any run asking for the
-same config finds it, and a changed config never picks up a stale model.
+A stage (the source classifier, the source GAN, the source <-> target
+translators) lives in a folder named by its kind and a hash of the config
+that made it, so any run asking for the same config finds it, and a changed
+config never picks up a stale model.
 Stages train through the same trainer as everything else, so an
 interrupted stage resumes; a file lock keeps two runs from training the
 same stage at once. Under torchrun every rank trains the stage together
@@ -38,6 +39,7 @@ from ..training.run_folder import RunFolder
 from ..training.seeding import seed_everything
 from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
 from ..training.trainer import LoopConfig, Trainer
+from ..training.translation import Translation, TranslationTask, TranslationTraining, load_translation, stored_config
 
 DONE = "done.json"
 
@@ -162,3 +164,39 @@ class StageCache:
                     write_json(folder / DONE, identity)
         return load_gan(folder, distributed.device)
 
+    def translation(
+        self,
+        source: ImageSet,
+        target: ImageSet,
+        classifier: Classifier | None,
+        options: TranslationTraining,
+        identity: dict[str, Any],
+        seed: int,
+        device: str = "cpu",
+        progress_bar: bool = True,
+    ) -> Translation:
+        """Source <-> target translators trained on ``source`` and the unlabelled ``target`` images.
+
+        ``identity`` names the data and the semantic classifier (plain values);
+        the options, format and seed are added to it here.
+        """
+        stored = stored_config(options, source.format)
+        identity = {**identity, **stored, "seed": seed}
+        folder = self.folder("translation", identity)
+        distributed = setup(device)
+        with _locked(folder, distributed):
+            # Under torchrun, rank 0 trains the translators alone (CycleGAN's networks run several
+            # forwards per backward, which DistributedDataParallel does not allow); the others wait.
+            if distributed.is_main and not (folder / DONE).is_file():
+                with _caller_randomness():
+                    seed_everything(seed)
+                    task = TranslationTask(options, source, target, classifier, seed, device=distributed.device)
+                    run = RunFolder(folder)
+                    resume = run.has_run()
+                    run.prepare(stored, resume=resume)
+                    loop = LoopConfig(steps=options.steps, eval_every=options.eval_every, checkpoint_every=250,
+                                      progress_bar=progress_bar)
+                    if Trainer(task, run, loop, stored).fit(resume=resume).interrupted:
+                        raise KeyboardInterrupt
+                write_json(folder / DONE, identity)
+        return load_translation(folder, distributed.device)

@@ -18,6 +18,8 @@ from ..errors import ConfigError
 from ..losses.adversarial import (
     gradient_penalty,
     hinge_discriminator_loss,
+    least_squares_discriminator_loss,
+    least_squares_generator_loss,
     minimax_discriminator_loss,
     non_saturating_generator_loss,
     wasserstein_critic_loss,
@@ -95,12 +97,20 @@ OBJECTIVES: dict[str, ObjectiveSpec] = {
             optimizer=OptimizerConfig("adam", 2e-4, (0.0, 0.9)),
             reference="Lim & Ye 2017, Geometric GAN; Miyato et al. 2018",
         ),
+        ObjectiveSpec(
+            "least-squares",
+            least_squares_discriminator_loss,
+            least_squares_generator_loss,
+            n_critic=1,
+            optimizer=OptimizerConfig("adam", 2e-4, (0.5, 0.999)),
+            reference="Mao et al. 2017, Least Squares Generative Adversarial Networks",
+        ),
     )
 }
 
 
 def get_objective(name: str) -> ObjectiveSpec:
-    """The registered objective ``name`` (minimax, wgan, wgan-gp, hinge)."""
+    """The registered objective ``name`` (minimax, wgan, wgan-gp, hinge, least-squares)."""
     try:
         return OBJECTIVES[name]
     except KeyError:

@@ -42,7 +42,7 @@ class PretrainConfig:
 
     Args:
         source: the source domain (``mnist``, ``usps`` or a path).
-        objective: ``minimax``, ``wgan``, ``wgan-gp`` or ``hinge``.
+        objective: ``minimax``, ``wgan``, ``wgan-gp``, ``hinge`` or ``least-squares``.
         conditional: feed labels to G and D (cGAN).
         image_size, channels: the image format every domain is brought to.
         latent_dim: noise dimensions.

@@ -1,0 +1,358 @@
+"""Unpaired image-to-image translation between a source and a target domain.
+
+CycleGAN (Zhu et al. 2017) with CyCADA's semantic consistency (Hoffman et
+al. 2018, pixel level): two translators ``G_st`` (source -> target style)
+and ``G_ts`` (back), a discriminator per domain, and a generator loss
+
+    adversarial(D_t(G_st(x_s))) + adversarial(D_s(G_ts(x_t)))
+    + cycle_weight * (|x_s - G_ts(G_st(x_s))| + |x_t - G_st(G_ts(x_t))|)
+    + semantic_weight * (CE(f(G_st(x_s)), argmax f(x_s)) + CE(f(G_ts(x_t)), argmax f(x_t)))
+    + identity_weight * (|x_t - G_st(x_t)| + |x_s - G_ts(x_s)|)
+
+where ``f`` is a frozen classifier trained on the labelled source. The
+target images are used without their labels. :class:`TranslationTask` runs
+under the shared :class:`~gantransfer.training.trainer.Trainer`
+(checkpoints, exact resume, ``metrics.jsonl``, a grid of source images
+beside their translations at every evaluation); :func:`load_translation`
+rebuilds the translators from a checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..config import from_dict, to_dict
+from ..data import BatchStream, ImageFormat, ImageSet
+from ..errors import ConfigError
+from ..evaluation.plots import save_image_grid
+from ..losses.translation import cycle_consistency_loss, semantic_consistency_loss
+from ..models import Discriminator, DiscriminatorConfig, TrunkConfig
+from ..models.translator import Translator, TranslatorConfig
+from ..objectives import OptimizerConfig, get_objective
+from .checkpoint import load_checkpoint
+from .logger import RunLogger
+from .run_folder import RunFolder
+from .trainer import TrainingTask
+
+KIND = "translation"
+
+
+@dataclass(frozen=True)
+class TranslationTraining:
+    """How the source <-> target translators are trained (CycleGAN + CyCADA's semantic loss).
+
+    Args:
+        steps: updates of the translators (each followed by one of the discriminators).
+        batch_size: source and target images per step, each.
+        lr: Adam learning rate of translators and discriminators (betas 0.5, 0.999).
+        objective: adversarial loss: ``minimax`` (non-saturating), ``least-squares`` or ``hinge``.
+        cycle_weight: weight of the cycle-consistency L1 loss.
+        semantic_weight: weight of the semantic-consistency loss under the
+            frozen source classifier (0: plain CycleGAN).
+        identity_weight: weight of CycleGAN's identity L1 loss (0: off; it
+            discourages the change of digit size that MNIST -> USPS needs).
+        translator_width: channels of the translators at half the image side.
+        residual_blocks: residual blocks of each translator.
+        skip: translators learn a change of their input and start as the
+            identity (for texture or colour shifts; MNIST -> USPS, which needs
+            larger digits, does worse with it).
+        discriminator_width: first-layer channels of the domain discriminators.
+        discriminator_norm: ``layer``, ``batch`` or ``none`` in the discriminators.
+        eval_every: steps between evaluations (metrics and a translation grid).
+    """
+
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 2e-4
+    objective: str = "minimax"
+    cycle_weight: float = 10.0
+    semantic_weight: float = 1.0
+    identity_weight: float = 0.0
+    translator_width: int = 16
+    residual_blocks: int = 3
+    skip: bool = False
+    discriminator_width: int = 16
+    discriminator_norm: str = "layer"
+    eval_every: int = 250
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.eval_every < 0:
+            raise ConfigError("translation needs steps >= 1, batch_size >= 1 and eval_every >= 0")
+        if self.lr <= 0:
+            raise ConfigError(f"translation lr must be > 0, got {self.lr}")
+        if min(self.cycle_weight, self.semantic_weight, self.identity_weight) < 0:
+            raise ConfigError("translation loss weights must be >= 0")
+        spec = get_objective(self.objective)
+        if spec.weight_clip is not None or spec.gradient_penalty:
+            raise ConfigError(f"translation objective {self.objective!r} needs a constrained critic; "
+                              "use minimax, least-squares or hinge")
+        TrunkConfig(norm=self.discriminator_norm, width=self.discriminator_width)  # raises for bad values
+
+    def translator_config(self, fmt: ImageFormat) -> TranslatorConfig:
+        return TranslatorConfig(fmt.channels, fmt.size, self.translator_width, self.residual_blocks, skip=self.skip)
+
+    def discriminator_config(self, fmt: ImageFormat) -> DiscriminatorConfig:
+        """An unconditional discriminator on the shared trunk (feature length 8 x width)."""
+        width = self.discriminator_width
+        return DiscriminatorConfig(TrunkConfig(fmt.channels, fmt.size, width, 8 * width, self.discriminator_norm))
+
+    def optimizer(self) -> OptimizerConfig:
+        return OptimizerConfig("adam", self.lr, (0.5, 0.999))
+
+
+@torch.no_grad()
+def translate(translator: nn.Module, images: Tensor, batch_size: int = 512) -> Tensor:
+    """``translator`` applied to ``images`` (N, C, S, S) in [-1, 1] in batches, without gradients.
+
+    Returns float (N, C, S, S) in [-1, 1] on the CPU; the translator's mode is restored.
+    """
+    device = next(translator.parameters()).device
+    was_training = translator.training
+    translator.eval()
+    out = [translator(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)]
+    translator.train(was_training)
+    return torch.cat(out) if out else images.clone()
+
+
+def preview_indices(labels: Tensor, per_class: int) -> Tensor:
+    """Up to ``per_class`` indices of each class, the first of every class, then the
+    second...: the fixed images of a preview grid, one class per column."""
+    members = [torch.nonzero(labels == c).flatten() for c in range(int(labels.max()) + 1)]
+    return torch.cat([m[j : j + 1] for j in range(per_class) for m in members])
+
+
+def _rows(images: Tensor, columns: int) -> tuple[Tensor, ...]:
+    pad = -len(images) % columns  # a short last row would shift later pairs out of line
+    if pad:
+        images = torch.cat([images, images.new_ones(pad, *images.shape[1:])])
+    return images.split(columns)
+
+
+def save_translation_grid(
+    path: str | os.PathLike,
+    source_to_target: nn.Module,
+    target_to_source: nn.Module | None,
+    source_images: Tensor,
+    target_images: Tensor | None = None,
+    columns: int = 10,
+) -> Tensor:
+    """A PNG of images beside their translations; returns the grid (C, H, W) in [0, 1].
+
+    Rows come in pairs: ``columns`` source images, then their translations
+    to the target style below them; then, when ``target_to_source`` and
+    ``target_images`` are given, target images and their translations back.
+    """
+    rows: list[Tensor] = []
+    for images, translator in ((source_images, source_to_target), (target_images, target_to_source)):
+        if images is None or translator is None:
+            continue
+        for original, translated in zip(_rows(images, columns), _rows(translate(translator, images), columns)):
+            rows += [original, translated]
+    return save_image_grid(path, torch.cat(rows), columns=columns)
+
+
+class TranslationTask(TrainingTask):
+    """One step = one update of both translators, then one of both discriminators.
+
+    Args:
+        options: the losses, networks and optimiser.
+        source: labelled source images; the labels only pick the preview grid's
+            images and score ``translated_label_agreement``.
+        target: target images; their labels are never read.
+        classifier: the frozen source classifier of the semantic loss (None
+            when ``semantic_weight`` is 0); kept in eval mode.
+        seed: seeds the two data streams.
+        device: where the networks live.
+    """
+
+    kind = KIND
+
+    def __init__(
+        self,
+        options: TranslationTraining,
+        source: ImageSet,
+        target: ImageSet,
+        classifier: nn.Module | None,
+        seed: int,
+        device="cpu",
+    ) -> None:
+        if classifier is None and options.semantic_weight > 0:
+            raise ConfigError("the semantic-consistency loss needs a source classifier (or semantic_weight 0)")
+        if source.format != target.format:
+            raise ConfigError(f"source and target formats differ: {source.format} vs {target.format}")
+        self.options = options
+        self.device = device
+        self.format = source.format
+        self.source_to_target = Translator(options.translator_config(source.format)).to(device)
+        self.target_to_source = Translator(options.translator_config(source.format)).to(device)
+        self.target_discriminator = Discriminator(options.discriminator_config(source.format)).to(device)
+        self.source_discriminator = Discriminator(options.discriminator_config(source.format)).to(device)
+        self.classifier = None
+        if classifier is not None:
+            self.classifier = classifier.to(device).eval().requires_grad_(False)
+        self.spec = get_objective(options.objective)
+        generators = [*self.source_to_target.parameters(), *self.target_to_source.parameters()]
+        discriminators = [*self.target_discriminator.parameters(), *self.source_discriminator.parameters()]
+        self.g_optimizer = options.optimizer().build(generators)
+        self.d_optimizer = options.optimizer().build(discriminators)
+        self.source_stream = BatchStream((source.images, source.labels), options.batch_size, seed=seed)
+        self.target_stream = BatchStream((target.images,), options.batch_size, seed=seed + 1)
+        # Fixed images for the evaluation grid and metrics, so evaluations compare.
+        self.preview_source = source.images[preview_indices(source.labels, 2)]
+        self.preview_target = target.images[:10]
+        draw = torch.Generator().manual_seed(seed)
+        monitor = torch.randperm(len(source), generator=draw)[:500]
+        self.monitor_images, self.monitor_labels = source.images[monitor], source.labels[monitor]
+        self.monitor_target = target.images[torch.randperm(len(target), generator=draw)[:500]]
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {
+            "source_to_target": self.source_to_target,
+            "target_to_source": self.target_to_source,
+            "target_discriminator": self.target_discriminator,
+            "source_discriminator": self.source_discriminator,
+        }
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"translators": self.g_optimizer, "discriminators": self.d_optimizer}
+
+    def generator_losses(self, source: Tensor, target: Tensor) -> dict[str, Tensor]:
+        """The translators' losses on a source and a target batch (N, C, S, S) in [-1, 1].
+
+        Returns ``{"g_loss": total, "g_adversarial", "cycle", "semantic", "identity",
+        "fake_target", "fake_source"}``; the last two are the translations, for the
+        discriminators' update.
+        """
+        options = self.options
+        fake_target = self.source_to_target(source)
+        fake_source = self.target_to_source(target)
+        adversarial = self.spec.generator_loss(self.target_discriminator(fake_target)) + self.spec.generator_loss(
+            self.source_discriminator(fake_source)
+        )
+        cycle = cycle_consistency_loss(source, self.target_to_source(fake_target)) + cycle_consistency_loss(
+            target, self.source_to_target(fake_source)
+        )
+        zero = source.new_zeros(())
+        semantic = zero
+        if options.semantic_weight > 0:
+            semantic = self._semantic(source, fake_target) + self._semantic(target, fake_source)
+        identity = zero
+        if options.identity_weight > 0:
+            identity = cycle_consistency_loss(target, self.source_to_target(target)) + cycle_consistency_loss(
+                source, self.target_to_source(source)
+            )
+        total = adversarial + options.cycle_weight * cycle + options.semantic_weight * semantic
+        total = total + options.identity_weight * identity
+        return {"g_loss": total, "g_adversarial": adversarial, "cycle": cycle, "semantic": semantic,
+                "identity": identity, "fake_target": fake_target, "fake_source": fake_source}
+
+    def _semantic(self, original: Tensor, translated: Tensor) -> Tensor:
+        with torch.no_grad():
+            original_logits = self.classifier(original)
+        return semantic_consistency_loss(self.classifier(translated), original_logits)
+
+    def discriminator_losses(self, source: Tensor, target: Tensor, fake_source: Tensor, fake_target: Tensor):
+        """Both discriminators' losses; the translations are detached here."""
+        d_target = self.spec.discriminator_loss(self.target_discriminator(target),
+                                                self.target_discriminator(fake_target.detach()))
+        d_source = self.spec.discriminator_loss(self.source_discriminator(source),
+                                                self.source_discriminator(fake_source.detach()))
+        return {"d_loss": d_target + d_source, "d_target": d_target, "d_source": d_source}
+
+    def train_step(self) -> dict[str, float]:
+        source = next(self.source_stream)[0].to(self.device)
+        target = next(self.target_stream)[0].to(self.device)
+        discriminators = (self.target_discriminator, self.source_discriminator)
+        for discriminator in discriminators:  # no weight gradients from the translators' update
+            discriminator.requires_grad_(False)
+        g_losses = self.generator_losses(source, target)
+        self.g_optimizer.zero_grad(set_to_none=True)
+        g_losses["g_loss"].backward()
+        self.g_optimizer.step()
+        for discriminator in discriminators:
+            discriminator.requires_grad_(True)
+        d_losses = self.discriminator_losses(source, target, g_losses.pop("fake_source"), g_losses.pop("fake_target"))
+        self.d_optimizer.zero_grad(set_to_none=True)
+        d_losses["d_loss"].backward()
+        self.d_optimizer.step()
+        return {key: value.item() for key, value in {**g_losses, **d_losses}.items()}
+
+    def progress(self) -> dict[str, float]:
+        return {"epoch": round(self.source_stream.epochs_done, 4)}
+
+    @torch.no_grad()
+    def evaluate(self, step: int, run: RunFolder, logger: RunLogger) -> dict[str, float]:
+        """Cycle errors on fixed source and target images and, with a classifier, how
+        often a translated source image keeps its label; writes ``samples/step_N.png``."""
+        if logger.enabled:
+            grid = save_translation_grid(run.samples / f"step_{step:07d}.png", self.source_to_target,
+                                         self.target_to_source, self.preview_source, self.preview_target)
+            logger.log_images(step, "translations", grid)
+        to_target, to_source = self.source_to_target, self.target_to_source
+        translated = translate(to_target, self.monitor_images)
+        round_trip = translate(to_target, translate(to_source, self.monitor_target))
+        metrics = {
+            "cycle_error_source": float(cycle_consistency_loss(self.monitor_images, translate(to_source, translated))),
+            "cycle_error_target": float(cycle_consistency_loss(self.monitor_target, round_trip)),
+        }
+        if self.classifier is not None:
+            predicted = torch.cat([self.classifier(part.to(self.device)).argmax(1).cpu()
+                                   for part in translated.split(500)])
+            metrics["translated_label_agreement"] = float((predicted == self.monitor_labels).float().mean())
+        return metrics
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"source": self.source_stream.state_dict(), "target": self.target_stream.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.source_stream.load_state_dict(state["source"])
+        self.target_stream.load_state_dict(state["target"])
+
+
+def stored_config(options: TranslationTraining, fmt: ImageFormat) -> dict[str, Any]:
+    """The config a translation run stores, from which :func:`load_translation` rebuilds it."""
+    return {"translation": to_dict(options), "format": to_dict(fmt)}
+
+
+@dataclass
+class Translation:
+    """Trained translators rebuilt from a checkpoint, in eval mode.
+
+    Attributes:
+        source_to_target: ``G_st``, source images -> target style.
+        target_to_source: ``G_ts``, the way back.
+        options: the :class:`TranslationTraining` that trained them.
+        format: the image format both domains share.
+        step: training steps done.
+        folder: the run folder it was loaded from (None for a bare checkpoint file).
+    """
+
+    source_to_target: Translator
+    target_to_source: Translator
+    options: TranslationTraining
+    format: ImageFormat
+    step: int
+    folder: Path | None = None
+
+
+def load_translation(path: str | os.PathLike, device="cpu") -> Translation:
+    """Rebuild the translators from a checkpoint file or a run folder (its ``latest.pt``)."""
+    path = os.fspath(path)
+    folder = None
+    if os.path.isdir(path):
+        folder, path = Path(path), os.fspath(RunFolder(path).latest_checkpoint)
+    state = load_checkpoint(path, kind=KIND)
+    options = from_dict(TranslationTraining, state["config"]["translation"], where=f"{path}: translation")
+    fmt = from_dict(ImageFormat, state["config"]["format"], where=f"{path}: format")
+    translators = []
+    for name in ("source_to_target", "target_to_source"):
+        translator = Translator(options.translator_config(fmt))
+        translator.load_state_dict(state["modules"][name])
+        translators.append(translator.to(device).eval())
+    return Translation(*translators, options=options, format=fmt, step=int(state["step"]), folder=folder)

@@ -1,0 +1,131 @@
+"""``pixel-da`` end to end on tiny real data: outputs, the shared translation stage, composition."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from PIL import Image
+
+from gantransfer.cli.main import main
+from gantransfer.data import DataOptions
+from gantransfer.methods import METHODS, ClassifierOptions, TransferConfig, transfer
+from gantransfer.methods.context import TransferContext, TransferData
+from gantransfer.methods.pixel_da import TRANSLATED_FILE, translated_source, translation_stage
+from gantransfer.methods.stages import StageCache
+from gantransfer.models.saving import load_classifier
+from gantransfer.training.run_folder import RunFolder
+from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.supervised import ClassifierTraining
+from gantransfer.training.translation import TranslationTraining
+
+
+@pytest.fixture
+def tiny(mnist_subset_npz, usps_subset_npz, tmp_path):
+    config = TransferConfig(
+        source=str(mnist_subset_npz),
+        target=str(usps_subset_npz),
+        method="pixel-da",
+        k=0,
+        stage_seed=0,
+        classifier=ClassifierOptions(width=8, feature_dim=32),
+        training=ClassifierTraining(steps=6, batch_size=16),
+        source_training=ClassifierTraining(steps=6, batch_size=16),
+        self_training=SelfTraining(batch_size=16),
+        translation=TranslationTraining(steps=3, batch_size=8, translator_width=4, residual_blocks=1,
+                                        discriminator_width=4, eval_every=2),
+    )
+    return config, tmp_path
+
+
+def _stages(tmp_path, kind):
+    return sorted(p for p in (tmp_path / "stages").iterdir() if p.name.startswith(kind))
+
+
+def test_registered_as_an_unsupervised_method():
+    method = METHODS["pixel-da"]
+    assert method.uses_unlabelled and method.default_init == "source"
+
+
+@pytest.mark.parametrize("k", [0, 2])
+def test_transfer_writes_a_complete_run(tiny, k):
+    config, tmp_path = tiny
+    out = tmp_path / f"k{k}"
+    metrics = transfer(replace(config, k=k), out, stages_dir=tmp_path / "stages", progress_bar=False)
+    assert 0.0 <= metrics["target_test_accuracy"] <= 1.0
+    assert metrics["method"] == "pixel-da" and metrics["k"] == k and metrics["uses_unlabelled_target"] is True
+    assert json.loads((out / "metrics.json").read_text())["target_test_accuracy"] == metrics["target_test_accuracy"]
+    assert load_classifier(out / "classifier.safetensors").class_names == tuple(str(i) for i in range(10))
+    grid = Image.open(out / "translations.png")
+    assert grid.format == "PNG" and grid.size == (10 * 30 + 2, 10 * 30 + 2)  # 3 source and 2 target row pairs
+    notes = metrics["notes"]["translation"]
+    assert notes["steps"] == 3 and notes["stage"].startswith("translation-")
+    assert 0.0 <= notes["translated_label_agreement"] <= 1.0
+    stage = tmp_path / "stages" / notes["stage"]
+    assert (stage / TRANSLATED_FILE).is_file() and sorted(p.name for p in (stage / "samples").iterdir()) == [
+        "step_0000002.png", "step_0000003.png"]
+    # The classifier learns from the translated source, and from the k target images when there are any.
+    train = [r for r in RunFolder(out).read_metrics() if r["phase"] == "train"][-1]
+    assert "loss_translated_source" in train and ("loss_target" in train) == (k > 0)
+
+
+def test_runs_of_any_k_and_seed_share_one_translation_stage(tiny):
+    config, tmp_path = tiny
+    for k, seed in ((0, 0), (2, 1)):
+        transfer(replace(config, k=k, seed=seed), tmp_path / f"r{k}{seed}", stages_dir=tmp_path / "stages",
+                 progress_bar=False)
+    assert len(_stages(tmp_path, "translation")) == 1 and len(_stages(tmp_path, "source-classifier")) == 1
+
+
+def test_translated_source_keeps_labels_changes_images_and_is_cached(tiny):
+    config, tmp_path = tiny
+    config = replace(config, translation=replace(config.translation, steps=6))
+    run = RunFolder(tmp_path / "ctx")
+    run.root.mkdir(parents=True)
+    context = TransferContext(config, TransferData.load(config, DataOptions()), StageCache(tmp_path / "stages"), run,
+                              DataOptions(), progress_bar=False)
+    translation = translation_stage(context)
+    translated = translated_source(context, translation)
+    source = context.data.source
+    assert torch.equal(translated.labels, source.labels) and translated.images.shape == source.images.shape
+    assert float(translated.images.abs().max()) <= 1.0
+    assert (translated.images - source.images).abs().mean() > 0.1
+    # 8-bit storage: within half a grey level of translating afresh.
+    fresh = translation.source_to_target(source.images[:16]).detach()
+    assert (fresh - translated.images[:16]).abs().max() <= 1 / 127.5 + 1e-6
+    cached = translation.folder / TRANSLATED_FILE
+    torch.save(torch.zeros_like(torch.load(cached, weights_only=True)), cached)
+    assert float(translated_source(context, translation).images.max()) == -1.0, "the cached set is read, not redone"
+
+
+def test_without_semantic_loss_no_source_classifier_is_trained(tiny):
+    config, tmp_path = tiny
+    # init random: the classifier itself does not start from the source classifier either.
+    config = replace(config, init="random", translation=replace(config.translation, semantic_weight=0.0))
+    metrics = transfer(config, tmp_path / "plain", stages_dir=tmp_path / "stages", progress_bar=False)
+    assert "translated_label_agreement" not in metrics["notes"]["translation"]
+    assert _stages(tmp_path, "source-classifier") == []
+
+
+def test_self_training_and_cli_options_compose(tiny):
+    config, tmp_path = tiny
+    out = tmp_path / "cli"
+    code = main([
+        "transfer", "--source", config.source, "--target", config.target, "--method", "pixel-da", "--k", "0",
+        "--self-train", "--self-training-batch-size", "8", "--training-steps", "4", "--training-batch-size", "8",
+        "--source-training-steps", "4", "--classifier-width", "8", "--classifier-feature-dim", "16",
+        "--translation-steps", "2", "--translation-batch-size", "4", "--translation-translator-width", "4",
+        "--translation-residual-blocks", "0", "--translation-discriminator-width", "4", "--translation-skip",
+        "--translation-cycle-weight", "5", "--stages-dir", str(tmp_path / "stages"), "--out", str(out),
+        "--no-progress",
+    ])
+    assert code == 0
+    stored = json.loads((out / "config.json").read_text())
+    assert stored["translation"]["steps"] == 2 and stored["translation"]["skip"] is True
+    assert stored["translation"]["cycle_weight"] == 5.0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["self_train"] is True
+    state = torch.load(out / "checkpoints" / "latest.pt", weights_only=True)
+    assert set(state["modules"]) == {"classifier", "teacher"}

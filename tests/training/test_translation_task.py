@@ -1,0 +1,160 @@
+"""The translation task on a few hundred real digits: gradients, frozen classifier, learning, resume."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+from PIL import Image
+
+from gantransfer.data import load_domain
+from gantransfer.errors import ConfigError
+from gantransfer.models import Classifier, ClassifierConfig, TrunkConfig
+from gantransfer.training.checkpoint import load_checkpoint
+from gantransfer.training.logger import RunLogger
+from gantransfer.training.run_folder import RunFolder
+from gantransfer.training.seeding import seed_everything
+from gantransfer.training.supervised import ClassifierTraining, fit_classifier_quietly
+from gantransfer.training.trainer import LoopConfig, Trainer
+from gantransfer.training.translation import (
+    TranslationTask,
+    TranslationTraining,
+    load_translation,
+    preview_indices,
+    save_translation_grid,
+    stored_config,
+    translate,
+)
+
+TINY = TranslationTraining(steps=4, batch_size=16, translator_width=4, residual_blocks=1, discriminator_width=4,
+                           eval_every=2)
+
+
+@pytest.fixture(scope="module")
+def domains(mnist_subset_npz, usps_subset_npz):
+    return load_domain(str(mnist_subset_npz), "train"), load_domain(str(usps_subset_npz), "train")
+
+
+@pytest.fixture(scope="module")
+def classifier(domains):
+    """A small source classifier, trained well enough to be confident on the source images."""
+    seed_everything(0)
+    model = Classifier(ClassifierConfig(TrunkConfig(width=8, feature_dim=32), 10))
+    return fit_classifier_quietly(model, domains[0], ClassifierTraining(steps=150, batch_size=32), seed=0,
+                                  progress=False)
+
+
+def _task(domains, classifier, options=TINY, seed=0):
+    seed_everything(seed)
+    return TranslationTask(options, domains[0], domains[1], classifier, seed)
+
+
+def _quiet_logger(tmp_path):
+    return RunFolder(tmp_path), RunLogger(RunFolder(tmp_path), tensorboard=False, enabled=False)
+
+
+def test_adversarial_gradients_reach_discriminators_and_translators(domains, classifier):
+    task = _task(domains, classifier)
+    source, target = domains[0].images[:8], domains[1].images[:8]
+    g = task.generator_losses(source, target)
+    d = task.discriminator_losses(source, target, g["fake_source"], g["fake_target"])
+    d["d_loss"].backward()
+    for name in ("target_discriminator", "source_discriminator"):
+        for pname, p in task.modules()[name].named_parameters():
+            assert p.grad is not None and p.grad.abs().sum() > 0, f"{name}.{pname} got no gradient"
+    translators = [*task.source_to_target.parameters(), *task.target_to_source.parameters()]
+    assert all(p.grad is None for p in translators), "the discriminators' loss must not train the translators"
+    g["g_adversarial"].backward()
+    for pname, p in task.source_to_target.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"source_to_target.{pname} got no gradient"
+
+
+def test_a_step_trains_all_four_networks_and_leaves_the_classifier_alone(domains, classifier):
+    task = _task(domains, classifier)
+    frozen = {k: v.clone() for k, v in classifier.state_dict().items()}
+    before = {name: [p.detach().clone() for p in m.parameters()] for name, m in task.modules().items()}
+    losses = task.train_step()
+    for key in ("g_loss", "g_adversarial", "cycle", "semantic", "d_loss"):
+        assert torch.isfinite(torch.tensor(losses[key])), key
+    for name, module in task.modules().items():
+        changed = any(not torch.equal(a, b) for a, b in zip(before[name], module.parameters()))
+        assert changed, f"{name} did not change"
+    for key, value in classifier.state_dict().items():
+        assert torch.equal(value, frozen[key]), f"classifier {key} changed (BatchNorm statistics included)"
+    assert not classifier.training and not any(p.requires_grad for p in classifier.parameters())
+
+
+def test_cycle_reconstruction_improves(domains, classifier, tmp_path):
+    # The translators start far from the identity and must learn to reconstruct.
+    options = replace(TINY, steps=40, translator_width=8, semantic_weight=0.0, lr=1e-3)
+    task = _task(domains, None, options)
+    run, logger = _quiet_logger(tmp_path)
+    start = task.evaluate(0, run, logger)
+    for _ in range(options.steps):
+        task.train_step()
+    end = task.evaluate(options.steps, run, logger)
+    for key in ("cycle_error_source", "cycle_error_target"):
+        assert end[key] < 0.6 * start[key], (key, start[key], end[key])
+
+
+def test_semantic_loss_keeps_the_labels_of_translated_images(domains, classifier, tmp_path):
+    run, logger = _quiet_logger(tmp_path)
+    agreement = {}
+    for weight in (0.0, 1.0):
+        # No cycle loss and translators that start from noise, not from the identity (skip),
+        # which would keep the labels anyway: only the semantic loss can keep them.
+        options = replace(TINY, steps=50, semantic_weight=weight, cycle_weight=0.0, lr=5e-3, translator_width=8)
+        task = _task(domains, classifier, options)
+        for _ in range(options.steps):
+            task.train_step()
+        agreement[weight] = task.evaluate(options.steps, run, logger)["translated_label_agreement"]
+    assert agreement[1.0] > 0.45 and agreement[1.0] > agreement[0.0] + 0.3, agreement
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(domains, classifier, tmp_path):
+    def fit(folder, steps, resume):
+        task = _task(domains, classifier)
+        run = RunFolder(folder)
+        stored = stored_config(TINY, domains[0].format)
+        run.prepare(stored, resume=resume)
+        Trainer(task, run, LoopConfig(steps=steps, eval_every=2, progress_bar=False, tensorboard=False),
+                stored).fit(resume=resume)
+
+    fit(tmp_path / "straight", 4, False)
+    fit(tmp_path / "resumed", 2, False)
+    fit(tmp_path / "resumed", 4, True)
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")["modules"]
+    b = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "latest.pt")["modules"]
+    for network in a:
+        for name, tensor in a[network].items():
+            assert torch.equal(tensor, b[network][name]), f"{network}.{name}"
+    assert sorted(p.name for p in (tmp_path / "straight" / "samples").iterdir()) == [
+        "step_0000002.png", "step_0000004.png"]
+    translation = load_translation(tmp_path / "straight")
+    assert translation.step == 4 and translation.options == TINY and translation.folder == tmp_path / "straight"
+    images = domains[0].images[:5]
+    expected = a["source_to_target"]
+    assert all(torch.equal(v, expected[k]) for k, v in translation.source_to_target.state_dict().items())
+    assert translate(translation.source_to_target, images, batch_size=2).shape == images.shape
+
+
+def test_translation_grid_pairs_each_image_with_its_translation(domains, tmp_path):
+    task = _task(domains, None, replace(TINY, semantic_weight=0.0))
+    source = domains[0].images[preview_indices(domains[0].labels, 2)]
+    assert len(source) == 20
+    path = tmp_path / "grid.png"
+    save_translation_grid(path, task.source_to_target, task.target_to_source, source, domains[1].images[:7])
+    width, height = Image.open(path).size
+    # 4 source rows and 2 target rows (7 images padded to 10), 28 px + 2 px padding each.
+    assert (width, height) == (10 * 30 + 2, 6 * 30 + 2)
+    assert torch.equal(domains[0].labels[preview_indices(domains[0].labels, 2)][:10], torch.arange(10))
+
+
+def test_semantic_loss_without_classifier_and_bad_objectives_are_refused(domains):
+    with pytest.raises(ConfigError, match="source classifier"):
+        TranslationTask(TINY, domains[0], domains[1], None, 0)
+    with pytest.raises(ConfigError, match="minimax, least-squares or hinge"):
+        TranslationTraining(objective="wgan-gp")
+    with pytest.raises(ConfigError):
+        TranslationTraining(cycle_weight=-1.0)
