@@ -7,7 +7,8 @@
    inputs (DiffAugment, Zhao et al. 2020), because k is tiny.
 2. Generate ``synthetic_per_class`` images of every class with the adapted
    generator's moving average.
-3. Train the classifier on generated plus real images, the generated ones
+3. Train the classifier (by default started from the GAN discriminator's
+   trunk, as ``gan-features``) on generated plus real images, the generated ones
    weighted by ``synthetic_weight`` and, optionally, randomly rotated and
    translated (founding document, section 3.2).
 
@@ -98,14 +99,16 @@ def build_gan_augment(context: TransferContext) -> MethodPlan:
     stream = context.stream(synthetic, options.synthetic_batch_size, 5)
     generated = LabelledSource("generated", stream, options.synthetic_weight,
                                augment=options.augment_synthetic)
-    return supervised_plan(context, init_of(context, "random"), context.labelled_sources() + [generated])
+    # The founding document's whole pipeline: the classifier starts from the GAN's critic trunk
+    # (model transfer) and learns from generated plus real target images (instance transfer).
+    return supervised_plan(context, init_of(context, "gan"), context.labelled_sources() + [generated])
 
 
 register_method(
     Method(
         "gan-augment",
         build_gan_augment,
-        "random",
+        "gan",
         "source cGAN adapted to the k target images (TransferGAN + FreezeD + DiffAugment); "
         "classifier trained on generated + real target images",
         "Wang et al. 2018 (TransferGAN); Mo et al. 2020 (FreezeD); Zhao et al. 2020 (DiffAugment)",
