@@ -191,3 +191,42 @@ def test_validation_split_is_held_out_and_reported(tiny):
     metrics = transfer(replace(config, method="target-only"), tmp_path / "v", stages_dir=tmp_path / "s",
                        progress_bar=False)
     assert 0 <= metrics["target_validation_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("method, stopped_task", [("finetune", "ClassifierTask"), ("gan-augment", "GanTask")])
+def test_a_stage_stopped_by_a_signal_is_resumed_not_taken_for_finished(tiny, monkeypatch, method, stopped_task):
+    """Ctrl-C inside a shared stage (source classifier) or the GAN adaptation stops the run;
+    the next run resumes the stage instead of using a half-trained one."""
+    import signal
+
+    from gantransfer.training import pretrain as pretrain_module
+    from gantransfer.training import supervised
+
+    config, tmp_path = tiny
+    owner = supervised if stopped_task == "ClassifierTask" else pretrain_module
+    cls = getattr(owner, stopped_task)
+    original = cls.train_step
+    calls = {"n": 0}
+
+    def interrupting(self):
+        # GanTask: only the adaptation to the target counts (not the source GAN stage).
+        if stopped_task == "ClassifierTask" or self.config.source == config.target:
+            calls["n"] += 1
+        if calls["n"] == 2:
+            signal.raise_signal(signal.SIGINT)
+        return original(self)
+
+    monkeypatch.setattr(cls, "train_step", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        transfer(replace(config, method=method), tmp_path / "run", stages_dir=tmp_path / "s", progress_bar=False)
+    assert not (tmp_path / "run" / "metrics.json").exists()
+    assert not list((tmp_path / "s").glob("source-classifier-*/done.json")) or stopped_task != "ClassifierTask"
+    assert not (tmp_path / "run" / "target_gan" / "done.json").exists()
+    monkeypatch.setattr(cls, "train_step", original)
+    metrics = transfer(replace(config, method=method), tmp_path / "run", stages_dir=tmp_path / "s",
+                       progress_bar=False)
+    assert metrics["method"] == method
+    steps = {"ClassifierTask": config.source_training.steps, "GanTask": config.generation.adapt_steps}[stopped_task]
+    folder = (next((tmp_path / "s").glob("source-classifier-*")) if stopped_task == "ClassifierTask"
+              else tmp_path / "run" / "target_gan")
+    assert torch.load(folder / "checkpoints" / "latest.pt", weights_only=True)["step"] == steps

@@ -60,8 +60,10 @@ def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:
             channels_last=config.channels_last,
             compile=config.compile,
         )
-        train_gan(adapt_config, context.data.target_labelled, folder, context.data_options, init=gan,
-                  resume=RunFolder(folder).has_run(), progress_bar=context.progress_bar)
+        adapted = train_gan(adapt_config, context.data.target_labelled, folder, context.data_options, init=gan,
+                            resume=RunFolder(folder).has_run(), progress_bar=context.progress_bar)
+        if adapted.interrupted:
+            raise KeyboardInterrupt  # resume the adaptation next time; never mark it done
         if distributed.is_main:
             write_json(done, {"steps": options.adapt_steps})
         distributed.barrier()  # the adapted GAN's files exist before any rank reads them

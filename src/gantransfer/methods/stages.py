@@ -141,7 +141,8 @@ class StageCache:
                     run.prepare(identity, resume=resume, write=distributed.is_main)
                     loop = LoopConfig(steps=training.steps, eval_every=0, checkpoint_every=500,
                                       progress_bar=progress_bar)
-                    Trainer(task, run, loop, identity, distributed=distributed, seed=seed).fit(resume=resume)
+                    if Trainer(task, run, loop, identity, distributed=distributed, seed=seed).fit(resume=resume).interrupted:
+                        raise KeyboardInterrupt  # a stopped stage must resume, never pass for finished
                 if distributed.is_main:
                     save_classifier(folder / "classifier.safetensors", task.final_model, source.class_names,
                                     source.format, info={"stage": "source-classifier", "source": source_name})
