@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+from dataclasses import replace
 
 import pytest
 import torch
@@ -102,3 +103,21 @@ def test_pretrain_reads_data_dir_option(data_dir, tmp_path, monkeypatch):
     config = _config("usps", steps=1, conditional=False)
     result = pretrain(config, tmp_path / "u", DataOptions(data_dir=str(data_dir)), progress_bar=False)
     assert result.step == 1
+
+
+def test_resumed_run_counts_the_time_of_earlier_sessions(mnist_subset_npz, tmp_path, monkeypatch):
+    import time as time_module
+
+    from gantransfer.training import trainer as trainer_module
+
+    config = _config(mnist_subset_npz, steps=4)
+    pretrain(config, tmp_path / "r", progress_bar=False)
+    first = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")["elapsed_seconds"]
+    assert first > 0
+    # The second session starts 1000 s "later": only its own time may be added.
+    real_time = time_module.time
+    monkeypatch.setattr(trainer_module.time, "time", lambda: real_time() + 1000)
+    result = pretrain(replace(config, steps=6), tmp_path / "r", resume=True, progress_bar=False)
+    assert result.earlier_seconds == pytest.approx(first)
+    total = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")["elapsed_seconds"]
+    assert first < total < first + 100

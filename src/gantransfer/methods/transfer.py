@@ -75,6 +75,7 @@ def transfer(
             resume=run.has_run())
         if result.interrupted:
             raise KeyboardInterrupt
+        started -= result.earlier_seconds  # a resumed run reports the time of every session
         model = plan.task.final_model
     else:
         model = plan.model

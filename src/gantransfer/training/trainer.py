@@ -9,6 +9,7 @@ skip the trainer and call ``task.train_step()`` in a loop of their own.
 from __future__ import annotations
 
 import signal
+import time
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -106,6 +107,8 @@ class FitResult:
     best_value: float | None = None
     best_step: int | None = None
     interrupted: bool = False
+    earlier_seconds: float = 0.0
+    """Training seconds of earlier sessions of a resumed run (0 for a fresh one)."""
 
 
 class _StopRequest:
@@ -171,6 +174,8 @@ class Trainer:
         self.step = 0
         self.best_value: float | None = None
         self.best_step: int | None = None
+        self.earlier_seconds = 0.0
+        self.session_start = time.time()
 
     # -- checkpoints -------------------------------------------------------
     def checkpoint_state(self) -> dict[str, Any]:
@@ -184,6 +189,8 @@ class Trainer:
             "task_state": self.task.state_dict(),
             "rng": capture_rng_state(),
             "best": {"metric": self.loop.best_metric, "value": self.best_value, "step": self.best_step},
+            # Wall time spent training so far, over every session, so a resumed run reports its whole cost.
+            "elapsed_seconds": self.earlier_seconds + (time.time() - self.session_start),
         }
 
     def save(self, path) -> None:
@@ -206,12 +213,14 @@ class Trainer:
         self.task.load_state_dict(state["task_state"])
         restore_rng_state(state["rng"])
         self.step = int(state["step"])
+        self.earlier_seconds = float(state.get("elapsed_seconds", 0.0))
         best = state.get("best") or {}
         self.best_value, self.best_step = best.get("value"), best.get("step")
 
     # -- the loop ----------------------------------------------------------
     def fit(self, resume: bool = False) -> FitResult:
         """Train from scratch, or from ``run``'s latest checkpoint when ``resume``."""
+        self.session_start = time.time()
         if resume and self.run.has_run():
             self.restore(self.run.latest_checkpoint)
             if self.is_main:
@@ -263,7 +272,7 @@ class Trainer:
         finally:
             bar.close()
             logger.close()
-        return FitResult(self.step, last_metrics, self.best_value, self.best_step, interrupted)
+        return FitResult(self.step, last_metrics, self.best_value, self.best_step, interrupted, self.earlier_seconds)
 
     def _checkpoint_due(self) -> bool:
         every = self.loop.checkpoint_every
