@@ -272,3 +272,26 @@ def test_wandb_gets_each_cell_offline_by_default(tmp_path, monkeypatch):
     logged = [c[1] for c in calls if c[0] == "log"]
     assert logged[0]["target_test_accuracy"] == 0.5 and logged[0]["per_class_accuracy/1"] == 0.0
     assert [c[0] for c in calls].count("finish") == 2
+
+
+def test_a_snapshot_of_the_results_continues_the_benchmark_elsewhere(tiny_grid, tmp_path, capsys):
+    """benchmarks/snapshot.py: the committed results make a fresh folder skip the finished cells."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import snapshot
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    config, _ = tiny_grid
+    first = tmp_path / "first"
+    assert main(["benchmark", str(config), "--out", str(first), "--no-progress"]) == 0
+    kept = tmp_path / "kept"
+    assert snapshot.save(first, kept) == 2
+    assert (kept / "report.md").is_file() and not list(kept.glob("**/*.safetensors"))
+
+    again = tmp_path / "again"
+    assert snapshot.restore(kept, again) == 2
+    capsys.readouterr()
+    assert main(["benchmark", str(config), "--out", str(again), "--no-progress", "--no-report"]) == 0
+    assert "2 cells, 2 finished earlier" in capsys.readouterr().out
+    assert not (again / "stages").exists() or not list((again / "stages").iterdir())  # nothing trained
+    assert _lines(again / "results.jsonl") == _lines(first / "results.jsonl")
