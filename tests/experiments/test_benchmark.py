@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import signal
 import sys
 import types
@@ -295,3 +296,25 @@ def test_a_snapshot_of_the_results_continues_the_benchmark_elsewhere(tiny_grid, 
     assert "2 cells, 2 finished earlier" in capsys.readouterr().out
     assert not (again / "stages").exists() or not list((again / "stages").iterdir())  # nothing trained
     assert _lines(again / "results.jsonl") == _lines(first / "results.jsonl")
+
+
+def test_a_cell_finished_meanwhile_by_another_process_is_not_run_again(tiny_grid, tmp_path, monkeypatch):
+    config, _ = tiny_grid
+    grid = load_benchmark(config)
+    done = tmp_path / "done"
+    run_benchmark(grid, done, progress_bar=False, report=False, log=lambda line: None)
+
+    out = tmp_path / "out"
+    real_run_cell, ran = runner.run_cell, []
+
+    def run_cell_while_another_process_finishes_the_next(cell, out_folder, *args):
+        ran.append(cell.id)
+        record = real_run_cell(cell, out_folder, *args)
+        finetune = "mnist300-usps200/finetune/k2/seed0"
+        shutil.copytree(done / "cells" / finetune, out_folder / "cells" / finetune)
+        return record
+
+    monkeypatch.setattr(runner, "run_cell", run_cell_while_another_process_finishes_the_next)
+    records = run_benchmark(grid, out, progress_bar=False, report=False, log=lambda line: None)
+    assert ran == ["mnist300-usps200/source-only/k0/seed0"]
+    assert [r["cell"] for r in records] == [r["cell"] for r in _lines(done / "results.jsonl")]

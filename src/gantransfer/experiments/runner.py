@@ -85,6 +85,9 @@ def run_benchmark(
         for index, cell in enumerate(cells, 1):
             if cell.id in records:
                 continue
+            if (finished := finished_record(cell, out)) is not None:
+                records[cell.id] = finished  # finished meanwhile by another process on the same folder
+                continue
             progress.started(index, cell, [c for c in cells[index - 1:] if c.id not in records])
             record = run_cell(cell, out, data, stages, progress_bar)
             append_result(out / RESULTS_FILE, record)
