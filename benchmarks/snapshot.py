@@ -18,26 +18,32 @@ import argparse
 import shutil
 from pathlib import Path
 
-TOP_FILES = ("results.jsonl", "report.md", "report.html", "benchmark.json")
-CELL_FILES = ("metrics.json", "result.json", "config.json")
+from gantransfer.experiments.report import FIGURES, REPORT_FILE
+from gantransfer.experiments.results import RESULTS_FILE
+from gantransfer.experiments.runner import BENCHMARK_FILE, CELLS, RESULT_FILE
+from gantransfer.methods.transfer import METRICS_FILE
+
+# What `gantransfer benchmark` needs to count a cell as finished, plus the config it checks against.
+CELL_FILES = (METRICS_FILE, RESULT_FILE, "config.json")
+TOP_FILES = (RESULTS_FILE, REPORT_FILE, "report.html", BENCHMARK_FILE)
 
 
 def save(benchmark: Path, destination: Path) -> int:
     """Copy ``benchmark``'s results into ``destination`` (replacing what was there); return the cell count."""
-    if not (benchmark / "results.jsonl").is_file():
-        raise SystemExit(f"{benchmark} holds no results.jsonl: is it a benchmark folder?")
+    if not (benchmark / RESULTS_FILE).is_file():
+        raise SystemExit(f"{benchmark} holds no {RESULTS_FILE}: is it a benchmark folder?")
     if destination.exists():
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
     for name in TOP_FILES:
         if (benchmark / name).is_file():
             shutil.copy2(benchmark / name, destination / name)
-    if (benchmark / "figures").is_dir():
-        shutil.copytree(benchmark / "figures", destination / "figures")
+    if (benchmark / FIGURES).is_dir():
+        shutil.copytree(benchmark / FIGURES, destination / FIGURES)
     cells = 0
-    for result in sorted(benchmark.glob("cells/**/result.json")):
+    for result in sorted(benchmark.glob(f"{CELLS}/**/{RESULT_FILE}")):
         cell = result.parent
-        if not (cell / "metrics.json").is_file():
+        if not (cell / METRICS_FILE).is_file():
             continue  # not finished
         target = destination / cell.relative_to(benchmark)
         target.mkdir(parents=True, exist_ok=True)
@@ -51,9 +57,9 @@ def save(benchmark: Path, destination: Path) -> int:
 def restore(snapshot: Path, benchmark: Path) -> int:
     """Copy the finished cells of ``snapshot`` into ``benchmark`` where it has none; return how many."""
     restored = 0
-    for result in sorted(snapshot.glob("cells/**/result.json")):
+    for result in sorted(snapshot.glob(f"{CELLS}/**/{RESULT_FILE}")):
         target = benchmark / result.parent.relative_to(snapshot)
-        if (target / "metrics.json").is_file():
+        if (target / METRICS_FILE).is_file():
             continue  # finished there already: keep it
         if target.exists():
             shutil.rmtree(target)  # a half-finished run of a cell the snapshot has finished
