@@ -169,6 +169,17 @@ def test_self_training_saves_the_teacher(tiny):
     assert set(state["modules"]) == {"classifier", "teacher"}
 
 
+@pytest.mark.parametrize("source_weight, expected", [(0.0, {"target": 1.0}), (0.5, {"target": 1.0, "source": 0.5})])
+def test_finetune_replays_the_labelled_source_when_weighted(tiny, source_weight, expected):
+    from gantransfer.methods.baselines import build_finetune
+
+    config, tmp_path = tiny
+    task = build_finetune(_context(replace(config, method="finetune", source_weight=source_weight), tmp_path)).task
+    assert {source.name: source.weight for source in task.sources} == expected
+    _, losses = task.objective()
+    assert {f"loss_{name}" for name in expected} == {key for key in losses if key.startswith("loss_")}
+
+
 def test_methods_without_labels_explain_themselves(tiny):
     from gantransfer.errors import ConfigError
 
