@@ -4,7 +4,8 @@ A self-trained classifier (the mean teacher) keeps the BatchNorm running
 statistics it collected from the last augmented target batches. This script
 re-estimates them over the whole target train set (AdaBN, Li et al. 2016,
 "Revisiting batch normalization for practical domain adaptation"), once from
-the clean images and once from images augmented as in training, and prints the
+the clean images and once from images augmented with the library's default
+digit augmentation (the self-training default), and prints the
 target test accuracy of each. A diagnostic, not part of any method: it reads
 the test set.
 
