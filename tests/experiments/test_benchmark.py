@@ -237,6 +237,28 @@ def test_shipped_configs_load_and_cover_the_protocol(capsys):
     assert f"{len(quick.cells())} cells; nothing run" in capsys.readouterr().out
 
 
+def test_long_budget_config_changes_only_its_documented_settings_for_every_cell():
+    from gantransfer.config import to_dict
+    from gantransfer.experiments.grid import GRID_KEYS
+    from gantransfer.experiments.runner import changed_keys
+    from gantransfer.methods import TransferConfig
+
+    long = load_benchmark(REPO / "examples" / "mnist_usps_long.yaml")
+    zoom = ("training.augment.scale", "source_training.augment.scale", "self_training.augment.scale")
+    row_options = {entry.name: set(entry.options) for entry in long.methods}
+    for cell in long.cells():
+        config = to_dict(cell.config)
+        plain = to_dict(TransferConfig(**{key: config[key] for key in GRID_KEYS}))
+        changed = set(changed_keys(plain, config))
+        # The protocol: one set of hyper-parameters for both directions, every seed and every method;
+        # a row's own options (source replay, say) are what the row is about.
+        own = row_options[cell.variant.removesuffix("-self-train")]
+        assert changed - own == {"stage_seed", "training.steps", *zoom}, cell.id
+        assert cell.config.training.steps == 4000 and cell.config.stage_seed == 0
+        assert all(config[part]["augment"]["scale"] == 0.3 for part in ("training", "source_training", "self_training"))
+    assert {c.direction for c in long.cells()} == {"mnist-usps", "usps-mnist"}
+
+
 def test_wandb_missing_is_a_one_line_error(tiny_grid, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", None)  # import wandb raises ImportError
     path, _ = tiny_grid
