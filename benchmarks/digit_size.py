@@ -15,7 +15,7 @@ import argparse
 
 from torch import Tensor
 
-from gantransfer.data import DataOptions, ImageFormat, load_domain
+from gantransfer.data import ImageFormat, load_domain
 
 
 def ink_box(images: Tensor, background: float = -0.5) -> tuple[Tensor, Tensor]:
@@ -29,9 +29,8 @@ def main() -> None:
     parser.add_argument("domains", nargs="+")
     parser.add_argument("--images", type=int, default=2000)
     args = parser.parse_args()
-    data = DataOptions()
     for domain in args.domains:
-        test = load_domain(domain, "test", ImageFormat(28, 1), data.data_dir, data.cache_dir, data.download)
+        test = load_domain(domain, "test", ImageFormat(28, 1))
         height, width = ink_box(test.images[: args.images])
         print(f"{domain}: ink box {height.mean():.1f} x {width.mean():.1f} pixels (height x width) of 28 x 28")
 
