@@ -237,26 +237,39 @@ def test_shipped_configs_load_and_cover_the_protocol(capsys):
     assert f"{len(quick.cells())} cells; nothing run" in capsys.readouterr().out
 
 
-def test_long_budget_config_changes_only_its_documented_settings_for_every_cell():
+ZOOM = ("training.augment.scale", "source_training.augment.scale", "self_training.augment.scale")
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "directions"),
+    [
+        ("mnist_usps_long.yaml", {"stage_seed": 0, "training.steps": 4000, **dict.fromkeys(ZOOM, 0.3)},
+         {"mnist-usps", "usps-mnist"}),
+        ("mnist_usps_kshot_long.yaml", {"stage_seed": 0, "training.steps": 4000}, {"mnist-usps"}),
+    ],
+)
+def test_longer_budget_configs_change_only_their_documented_settings_for_every_cell(name, settings, directions):
     from gantransfer.config import to_dict
     from gantransfer.experiments.grid import GRID_KEYS
     from gantransfer.experiments.runner import changed_keys
     from gantransfer.methods import TransferConfig
 
-    long = load_benchmark(REPO / "examples" / "mnist_usps_long.yaml")
-    zoom = ("training.augment.scale", "source_training.augment.scale", "self_training.augment.scale")
-    row_options = {entry.name: set(entry.options) for entry in long.methods}
-    for cell in long.cells():
+    grid = load_benchmark(REPO / "examples" / name)
+    row_options = {entry.name: set(entry.options) for entry in grid.methods}
+    for cell in grid.cells():
         config = to_dict(cell.config)
         plain = to_dict(TransferConfig(**{key: config[key] for key in GRID_KEYS}))
         changed = set(changed_keys(plain, config))
         # The protocol: one set of hyper-parameters for both directions, every seed and every method;
         # a row's own options (source replay, say) are what the row is about.
         own = row_options[cell.variant.removesuffix("-self-train")]
-        assert changed - own == {"stage_seed", "training.steps", *zoom}, cell.id
-        assert cell.config.training.steps == 4000 and cell.config.stage_seed == 0
-        assert all(config[part]["augment"]["scale"] == 0.3 for part in ("training", "source_training", "self_training"))
-    assert {c.direction for c in long.cells()} == {"mnist-usps", "usps-mnist"}
+        assert changed - own == set(settings), cell.id
+        for dotted, value in settings.items():
+            part = config
+            for key in dotted.split("."):
+                part = part[key]
+            assert part == value, (cell.id, dotted)
+    assert {c.direction for c in grid.cells()} == directions
 
 
 def test_wandb_missing_is_a_one_line_error(tiny_grid, tmp_path, capsys, monkeypatch):
