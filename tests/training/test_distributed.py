@@ -101,6 +101,15 @@ def test_stage_names_ignore_speed_only_options():
     assert stage_identity({**PretrainConfig().__dict__, "precision": "fp16"})["precision"] == "fp16"
 
 
+def test_stage_names_do_not_depend_on_how_the_same_device_was_asked_for(monkeypatch):
+    on_cpu = stage_identity({**PretrainConfig().__dict__, "device": "cpu"})
+    assert on_cpu == stage_identity({**PretrainConfig().__dict__, "device": "auto"})
+    # Where auto would take a GPU, asking for the CPU names another stage.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert stage_identity({**PretrainConfig().__dict__, "device": "cpu"})["device"] == "cpu"
+    assert stage_identity({**PretrainConfig().__dict__, "device": "cuda"})["device"] == "auto"
+
+
 # --- GPU options: validated, and no-ops on the CPU --------------------------------------------------
 
 

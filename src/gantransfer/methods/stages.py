@@ -33,6 +33,7 @@ from ..models.saving import SavedClassifier, load_classifier, save_classifier
 from ..paths import resolve_cache_dir
 from ..training.acceleration import Acceleration
 from ..training.checkpoint import capture_rng_state, restore_rng_state
+from ..training.device import resolve_device
 from ..training.distributed import DistributedContext, setup
 from ..training.pretrain import PretrainConfig, PretrainedGan, load_gan, pretrain
 from ..training.run_folder import RunFolder
@@ -49,12 +50,17 @@ _SPEED_ONLY = ("channels_last", "compile")
 
 
 def stage_identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The config values that name a stage: speed-only options left out, and
+    """The config values that name a stage: speed-only options left out,
     ``precision`` only when it is not the default (so stages cached before the
-    option existed keep their names)."""
+    option existed keep their names), and a named ``device`` written as
+    ``auto`` when that is where ``auto`` goes on this machine (``cpu`` and
+    ``auto`` train the same stage on a machine without a GPU)."""
     identity = {k: v for k, v in config.items() if k not in _SPEED_ONLY}
     if identity.get("precision") == "auto":
         del identity["precision"]
+    device = identity.get("device")
+    if device not in (None, "auto") and resolve_device(device) == resolve_device("auto"):
+        identity["device"] = "auto"
     return identity
 
 
