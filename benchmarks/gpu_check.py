@@ -123,12 +123,12 @@ def throughput_rows(args, source: str, device: torch.device) -> list[dict]:
                         stream = BatchStream((data.images, data.labels), batch, seed=0)
                         task = ClassifierTask(Classifier(TransferConfig().classifier_config(10)),
                                               [LabelledSource("source", stream)], training, device=device,
-                                              acceleration=Acceleration(**options))
+                                              acceleration=Acceleration(device.type, **options))
                         per_step = batch
                     else:
                         config = PretrainConfig(objective="minimax" if model == "gan" else "wgan-gp",
                                                 conditional=True, batch_size=batch, quality_samples=0,
-                                                device=device.type, **options)
+                                                acceleration=Acceleration(device.type, **options))
                         stream = BatchStream((data.images, data.labels), batch, seed=0)
                         task = GanTask(config, data.class_names, stream, device)
                         per_step = batch * config.critic_updates
@@ -152,6 +152,7 @@ def throughput_rows(args, source: str, device: torch.device) -> list[dict]:
 def end_to_end(args, source: str, target: str, real: bool, scratch: Path, device: torch.device) -> list[dict]:
     from gantransfer.data import DataOptions
     from gantransfer.methods import TransferConfig, transfer
+    from gantransfer.training.acceleration import Acceleration
     from gantransfer.training.pretrain import PretrainConfig, pretrain
     from gantransfer.training.supervised import ClassifierTraining
 
@@ -160,7 +161,8 @@ def end_to_end(args, source: str, target: str, real: bool, scratch: Path, device
     reset_peak(device)
     start = time.perf_counter()
     result = pretrain(PretrainConfig(source=source, objective="minimax", conditional=True, steps=args.pretrain_steps,
-                                     batch_size=256, eval_every=0, quality_samples=0, device=device.type),
+                                     batch_size=256, eval_every=0, quality_samples=0,
+                                     acceleration=Acceleration(device.type)),
                       scratch / "pretrain", data, progress_bar=False)
     rows.append({"run": f"pretrain cDCGAN, {args.pretrain_steps} steps, batch 256, precision auto",
                  "seconds": round(time.perf_counter() - start, 1), "step": result.step,
@@ -169,7 +171,8 @@ def end_to_end(args, source: str, target: str, real: bool, scratch: Path, device
 
     reset_peak(device)
     start = time.perf_counter()
-    config = TransferConfig(source=source, target=target, method="finetune", k=10, device=device.type,
+    config = TransferConfig(source=source, target=target, method="finetune", k=10,
+                            acceleration=Acceleration(device.type),
                             training=ClassifierTraining(steps=args.target_steps, batch_size=64),
                             source_training=ClassifierTraining(steps=args.source_steps, batch_size=128))
     metrics = transfer(config, scratch / "transfer", data, stages_dir=scratch / "stages", progress_bar=False)

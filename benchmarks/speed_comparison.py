@@ -269,7 +269,7 @@ def reference_accuracy(model: nn.Module, data: DataLoader, device: torch.device)
 
 def gan_config(args) -> PretrainConfig:
     return PretrainConfig(objective="minimax", conditional=True, batch_size=args.gan_batch_size,
-                          quality_samples=0, device=str(args.device))
+                          quality_samples=0, acceleration=Acceleration(str(args.device)))
 
 
 def classifier_settings() -> TransferConfig:

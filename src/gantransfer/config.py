@@ -7,6 +7,7 @@ the key rather than something silently ignored.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
@@ -48,6 +49,7 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config", 
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    data = _moved(data, getattr(cls, "MOVED_KEYS", {}), where)
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
@@ -63,6 +65,45 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config", 
         raise ConfigError(f"{where}: {error}") from None
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{where}: {error}") from None
+
+
+def _moved(data: dict[str, Any], moves: dict[str, str | None], where: str) -> dict[str, Any]:
+    """``data`` with the keys of an older layout moved to where they live now.
+
+    ``moves`` (a class's ``MOVED_KEYS``) maps an old dotted key to its dotted new
+    place (``{"device": "acceleration.device"}``), or to None for an option that
+    never had an effect and is gone, so that stored configs and YAML files
+    written for an older version still read, and mean what they meant.
+    """
+    if not any(_pop(data, old, dry=True)[0] for old in moves):
+        return data
+    data = copy.deepcopy(data)
+    for old, new in moves.items():
+        found, value = _pop(data, old)
+        if not found or new is None:
+            continue
+        *parents, leaf = new.split(".")
+        target = data
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{where}.{part}: expected a mapping, got {target!r}")
+        if leaf in target:
+            raise ConfigError(f"{where}: {old!r} and {new!r} are the same option, given twice")
+        target[leaf] = value
+    return data
+
+
+def _pop(data: dict[str, Any], dotted: str, dry: bool = False) -> tuple[bool, Any]:
+    """Remove the value at the dotted key (``dry``: only look); ``(found, value)``."""
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        data = data.get(part)
+        if not isinstance(data, dict):
+            return False, None
+    if leaf not in data:
+        return False, None
+    return True, data[leaf] if dry else data.pop(leaf)
 
 
 def _default(field: dataclasses.Field) -> Any:
@@ -149,3 +190,27 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data
+
+
+def upgraded(cls: type, data: dict[str, Any], default: Any = None) -> dict[str, Any]:
+    """A stored config of ``cls`` (plain values) as this version writes it.
+
+    Keys moved since are moved (``MOVED_KEYS``), and options added since take
+    their default, which is what the stored run used. Keys ``cls`` does not
+    know are kept as they are (a run folder may store more than the config).
+
+    Args:
+        default: the instance whose values fill missing keys (default ``cls()``);
+            nested configs take their parent's default for them.
+    """
+    default = cls() if default is None else default
+    data = _moved(data, getattr(cls, "MOVED_KEYS", {}), cls.__name__)
+    hints = typing.get_type_hints(cls)
+    result = dict(data)
+    for field in dataclasses.fields(cls):
+        nested = getattr(default, field.name)
+        if field.name not in result:
+            result[field.name] = _plain(dataclasses.asdict(nested)) if dataclasses.is_dataclass(nested) else _plain(nested)
+        elif dataclasses.is_dataclass(nested) and isinstance(result[field.name], dict):
+            result[field.name] = upgraded(type(nested), result[field.name], nested)
+    return result

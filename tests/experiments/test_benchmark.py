@@ -251,7 +251,7 @@ ZOOM = ("training.augment.scale", "source_training.augment.scale", "self_trainin
 def test_longer_budget_configs_change_only_their_documented_settings_for_every_cell(name, settings, directions):
     from gantransfer.config import to_dict
     from gantransfer.experiments.grid import GRID_KEYS
-    from gantransfer.experiments.runner import changed_keys
+    from gantransfer.training.identity import config_changes
     from gantransfer.methods import TransferConfig
 
     grid = load_benchmark(REPO / "examples" / name)
@@ -259,7 +259,7 @@ def test_longer_budget_configs_change_only_their_documented_settings_for_every_c
     for cell in grid.cells():
         config = to_dict(cell.config)
         plain = to_dict(TransferConfig(**{key: config[key] for key in GRID_KEYS}))
-        changed = set(changed_keys(plain, config))
+        changed = set(config_changes(plain, config))
         # The protocol: one set of hyper-parameters for both directions, every seed and every method;
         # a row's own options (source replay, say) are what the row is about.
         own = row_options[cell.variant.removesuffix("-self-train")]

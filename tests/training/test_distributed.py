@@ -22,16 +22,16 @@ from safetensors.torch import load_file
 from torch import nn
 
 import gantransfer
+from gantransfer.config import from_dict, to_dict
 from gantransfer.data import BatchStream
 from gantransfer.errors import ConfigError
 from gantransfer.methods import ClassifierOptions, TransferConfig, transfer
-from gantransfer.methods.stages import stage_identity
 from gantransfer.models.wrappers import unwrap
 from gantransfer.training.acceleration import Acceleration, MixedPrecision, autocast_dtype
 from gantransfer.training.checkpoint import load_checkpoint
 from gantransfer.training.distributed import DistributedContext, setup
 from gantransfer.training.pretrain import PretrainConfig, pretrain
-from gantransfer.training.run_folder import changed_keys
+from gantransfer.training.identity import comparable, config_changes
 from gantransfer.training.supervised import ClassifierTraining
 
 # --- one process: the context changes nothing ---------------------------------------------------
@@ -86,28 +86,46 @@ def test_unwrap_reaches_the_network_inside_torch_compile():
     assert set(unwrap(wrapped).state_dict()) == {"weight", "bias"}
 
 
-def test_config_comparison_tolerates_options_added_later():
-    stored = {"seed": 0, "gan": {"objective": "minimax"}}
-    assert changed_keys(stored, {"seed": 0, "precision": "auto", "gan": {"objective": "minimax", "compile": False}}) == []
-    assert changed_keys(stored, {"seed": 1, "gan": {"objective": "wgan"}}) == ["gan", "seed"]
-    assert changed_keys({"seed": 0, "old": 1}, {"seed": 0}) == ["old"]
+def test_config_comparison_brings_a_stored_config_up_to_date():
+    current = to_dict(TransferConfig(seed=0))
+    # An older version's file: without the options added since, and with the device options at the top level.
+    stored = {key: value for key, value in current.items() if key not in ("validation_per_class", "acceleration")}
+    stored.update(device="cpu", precision="auto", compile=False)
+    stored["gan"] = {k: v for k, v in stored["gan"].items() if k != "acceleration"} | {"device": "cpu"}
+    assert config_changes(stored, current, TransferConfig) == []
+    assert config_changes({**stored, "seed": 1}, current, TransferConfig) == ["seed"]
+    assert config_changes(stored, to_dict(TransferConfig(validation_per_class=5)), TransferConfig) == ["validation_per_class"]
+    # Without the dataclass, a key only one side has is a change.
+    assert config_changes({"seed": 0, "old": 1}, {"seed": 0}) == ["old"]
+    assert config_changes({"a": {"b": 1}}, {"a": {"b": 2}}) == ["a.b"]
+
+
+def _identity(**acceleration):
+    return comparable(to_dict(PretrainConfig(acceleration=Acceleration(**acceleration))))
 
 
 def test_stage_names_ignore_speed_only_options():
-    base = stage_identity(json.loads(json.dumps(PretrainConfig().__dict__)))
+    base = _identity()
     assert "precision" not in base and "compile" not in base and "channels_last" not in base
-    faster = stage_identity({**PretrainConfig().__dict__, "compile": True, "channels_last": True})
-    assert faster == base
-    assert stage_identity({**PretrainConfig().__dict__, "precision": "fp16"})["precision"] == "fp16"
+    assert "acceleration" not in base and base["device"] == "auto"
+    assert _identity(compile=True, channels_last=True) == base
+    assert _identity(precision="fp16")["precision"] == "fp16"
 
 
 def test_stage_names_do_not_depend_on_how_the_same_device_was_asked_for(monkeypatch):
-    on_cpu = stage_identity({**PretrainConfig().__dict__, "device": "cpu"})
-    assert on_cpu == stage_identity({**PretrainConfig().__dict__, "device": "auto"})
+    assert _identity(device="cpu") == _identity(device="auto")
     # Where auto would take a GPU, asking for the CPU names another stage.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert stage_identity({**PretrainConfig().__dict__, "device": "cpu"})["device"] == "cpu"
-    assert stage_identity({**PretrainConfig().__dict__, "device": "cuda"})["device"] == "auto"
+    assert _identity(device="cpu")["device"] == "cpu"
+    assert _identity(device="cuda")["device"] == "auto"
+
+
+def test_stage_names_of_the_default_source_gan_are_those_of_the_flat_layout():
+    # Stages cached before the device options were one nested config keep their names.
+    from gantransfer.methods.stages import stage_key
+
+    flat = {k: v for k, v in to_dict(PretrainConfig()).items() if k != "acceleration"} | {"device": "auto"}
+    assert stage_key("source-gan", _identity()) == stage_key("source-gan", flat)
 
 
 # --- GPU options: validated, and no-ops on the CPU --------------------------------------------------
@@ -115,9 +133,11 @@ def test_stage_names_do_not_depend_on_how_the_same_device_was_asked_for(monkeypa
 
 def test_precision_is_validated_and_inactive_on_cpu():
     with pytest.raises(ConfigError, match="precision must be one of"):
-        PretrainConfig(precision="fp8")
+        Acceleration(precision="fp8")
     with pytest.raises(ConfigError, match="precision must be one of"):
-        TransferConfig(precision="half")
+        from_dict(TransferConfig, {"precision": "half"})
+    with pytest.raises(ConfigError, match="device must be one of"):
+        from_dict(PretrainConfig, {"acceleration": {"device": "gpu"}})
     for name in ("auto", "fp32", "bf16", "fp16"):
         assert autocast_dtype(name, torch.device("cpu")) is None
         assert not MixedPrecision(name, torch.device("cpu")).scaled
@@ -132,7 +152,7 @@ def _tiny_gan(source, **overrides):
 @pytest.mark.parametrize("objective", ["minimax", "wgan-gp"])
 def test_gpu_options_leave_cpu_training_bit_identical(mnist_subset_npz, tmp_path, objective):
     plain = _tiny_gan(mnist_subset_npz, objective=objective)
-    fast = replace(plain, precision="bf16", channels_last=True, compile=True)
+    fast = replace(plain, acceleration=Acceleration("cpu", "bf16", channels_last=True, compile=True))
     pretrain(plain, tmp_path / "plain", progress_bar=False)
     pretrain(fast, tmp_path / "fast", progress_bar=False)
     a = load_checkpoint(tmp_path / "plain" / "checkpoints" / "latest.pt")["modules"]
@@ -148,15 +168,20 @@ def test_gpu_options_leave_cpu_classifier_training_bit_identical(mnist_subset_np
         classifier=ClassifierOptions(width=8, feature_dim=16), training=ClassifierTraining(steps=4, batch_size=16),
     )
     transfer(config, tmp_path / "plain", stages_dir=tmp_path / "s", progress_bar=False)
-    transfer(replace(config, precision="fp16", channels_last=True, compile=True), tmp_path / "fast",
+    transfer(replace(config, acceleration=Acceleration("cpu", "fp16", channels_last=True, compile=True)), tmp_path / "fast",
              stages_dir=tmp_path / "s", progress_bar=False)
     a, b = load_file(tmp_path / "plain" / "classifier.safetensors"), load_file(tmp_path / "fast" / "classifier.safetensors")
     assert all(torch.equal(a[key], b[key]) for key in a)
 
 
-def test_acceleration_defaults():
-    assert Acceleration() == Acceleration("auto", False, False)
-    assert TransferConfig(precision="fp32").gan_config().precision == "fp32"
+def test_acceleration_defaults_and_the_gan_follows_the_run():
+    assert Acceleration() == Acceleration("auto", "auto", False, False)
+    fast = Acceleration(precision="fp32", compile=True)
+    assert TransferConfig(acceleration=fast).gan_config().acceleration == fast
+    with pytest.raises(ConfigError, match="gan.acceleration is set by the run"):
+        from_dict(TransferConfig, {"gan": {"acceleration": {"device": "cpu"}}})
+    with pytest.raises(ConfigError, match="gan.seed is set by the run"):
+        from_dict(TransferConfig, {"gan": {"seed": 3}})
 
 
 # --- two processes under torchrun ------------------------------------------------------------------

@@ -38,7 +38,7 @@ def register(commands) -> None:
     evaluate.add_argument("checkpoint", help="a GAN checkpoint (.pt) or its run folder")
     evaluate.add_argument("--samples", type=int, default=10_000, help="images to generate (default: 10000)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated noise (default: 0)")
-    evaluate.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default: cpu)")
+    evaluate.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or mps (default: auto)")
     evaluate.add_argument("--output", help="JSON file to write (default: gan_evaluation.json in the run folder)")
     add_data_arguments(evaluate)
     evaluate.set_defaults(handler=run_evaluate_gan)

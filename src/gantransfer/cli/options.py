@@ -44,15 +44,18 @@ def _field_help(cls: type, name: str) -> str:
 
 def add_config_arguments(
     parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "", group=None,
-    defaults: Any = None,
+    defaults: Any = None, flag_prefix: str | None = None,
 ) -> None:
     """Add an option for each scalar field of dataclass ``cls``, recursing into nested dataclasses.
 
-    ``defaults``: the instance whose values the help shows (default: ``cls()``), so that a
-    nested config shows its parent's default for it (``--training-batch-size`` of a
-    TransferConfig: 64), not its own class's.
+    ``skip``: dotted field names to leave out (``gan.seed``). ``defaults``: the
+    instance whose values the help shows (default: ``cls()``), so that a nested
+    config shows its parent's default for it (``--training-batch-size`` of a
+    TransferConfig: 64), not its own class's. A nested field whose metadata says
+    ``flatten`` gives top-level flags (``acceleration.device`` is ``--device``).
     """
     hints = typing.get_type_hints(cls)
+    flag_prefix = prefix if flag_prefix is None else flag_prefix
     if defaults is None:
         try:
             defaults = cls()
@@ -61,14 +64,15 @@ def add_config_arguments(
     if group is None:
         group = parser.add_argument_group(f"{cls.__name__} options (also settable in a --config YAML file)")
     for field in dataclasses.fields(cls):
-        if field.name in skip:
+        dest = prefix + field.name
+        if dest in skip:
             continue
         hint = _unwrap_optional(hints[field.name])
-        dest = prefix + field.name
-        flag = "--" + dest.replace(_SEP, "-").replace("_", "-")
+        flag = "--" + (flag_prefix + field.name).replace(_SEP, "-").replace("_", "-")
         if dataclasses.is_dataclass(hint):
-            add_config_arguments(parser, hint, prefix=dest + _SEP, group=group,
-                                 defaults=getattr(defaults, field.name, None))
+            nested_flags = flag_prefix if field.metadata.get("flatten") else flag_prefix + field.name + _SEP
+            add_config_arguments(parser, hint, skip, prefix=dest + _SEP, group=group,
+                                 defaults=getattr(defaults, field.name, None), flag_prefix=nested_flags)
             continue
         if defaults is not None:
             default = getattr(defaults, field.name)

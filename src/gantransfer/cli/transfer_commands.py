@@ -12,6 +12,7 @@ from .options import add_config_arguments, config_from_args
 
 def register(commands) -> None:
     from ..methods import METHODS, TransferConfig
+    from ..methods.config import TIED_GAN_FIELDS
 
     methods = "; ".join(f"{m.name}: {m.summary}" for m in METHODS.values())
     transfer = commands.add_parser(
@@ -24,7 +25,7 @@ def register(commands) -> None:
     transfer.add_argument("--config", help="YAML file of TransferConfig values; options given here override it")
     transfer.add_argument("--stages-dir", help="folder of shared stages (default: <cache dir>/stages)")
     transfer.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    add_config_arguments(transfer, TransferConfig)
+    add_config_arguments(transfer, TransferConfig, skip=tuple(f"gan.{name}" for name in TIED_GAN_FIELDS))
     add_data_arguments(transfer)
     transfer.set_defaults(handler=run_transfer)
 

@@ -35,8 +35,10 @@ from ..config import to_dict
 from ..data import DataOptions
 from ..errors import ConfigError, GanTransferError
 from ..fileio import write_json
+from ..methods.config import TransferConfig
 from ..methods.transfer import METRICS_FILE, transfer
 from ..training.device import resolve_device
+from ..training.identity import config_changes
 from ..training.run_folder import RunFolder
 from .grid import BenchmarkConfig, Cell
 from .results import RESULTS_FILE, append_result, cell_record, write_results
@@ -127,7 +129,7 @@ def run_cell(cell: Cell, out: Path, data: DataOptions, stages: Path, progress_ba
         metrics = transfer(cell.config, folder, data, stages, progress_bar=progress_bar)
     except GanTransferError as error:
         raise type(error)(f"cell {cell.id}: {error}") from None
-    record = cell_record(cell, metrics, describe_machine(cell.config.device))
+    record = cell_record(cell, metrics, describe_machine(cell.config.acceleration.device))
     write_json(folder / RESULT_FILE, record)
     return record
 
@@ -141,7 +143,7 @@ def finished_record(cell: Cell, out: Path) -> dict[str, Any] | None:
     if (folder / RESULT_FILE).is_file():
         return json.loads((folder / RESULT_FILE).read_text())
     metrics = json.loads((folder / METRICS_FILE).read_text())
-    record = cell_record(cell, metrics, describe_machine(cell.config.device))
+    record = cell_record(cell, metrics, describe_machine(cell.config.acceleration.device))
     write_json(folder / RESULT_FILE, record)
     return record
 
@@ -168,21 +170,13 @@ def check_cell_folders(cells: list[Cell], out: Path) -> None:
                 continue
             stored = json.loads(path.read_text())
             stored = stored.get("config", {}) if name == METRICS_FILE else stored
-            changed = changed_keys(stored, to_dict(cell.config))
+            changed = config_changes(stored, to_dict(cell.config), TransferConfig)
             if changed:
                 raise ConfigError(
                     f"{folder} holds a run of another config (changed: {', '.join(changed[:4])}); "
                     "use another --out, or delete that folder to redo the cell"
                 )
             break
-
-
-def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
-    """Dotted paths of the values that differ between two nested mappings."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        keys = sorted(set(old) | set(new))
-        return [path for key in keys for path in changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")]
-    return [] if old == new else [prefix.rstrip(".")]
 
 
 def clear_unresumable(folder: Path) -> bool:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from ..data import ImageFormat
 from ..errors import ConfigError
 from ..models import ClassifierConfig, TrunkConfig
-from ..training.acceleration import Acceleration, check_precision
+from ..training.acceleration import MOVED_TO_ACCELERATION, Acceleration
 from ..training.pretrain import PretrainConfig
 from ..training.self_training import SelfTraining
 from ..training.supervised import ClassifierTraining
@@ -116,6 +117,17 @@ def _gan() -> PretrainConfig:
     return PretrainConfig(conditional=True, objective="minimax", epochs=10, quality_samples=0)
 
 
+#: fields of the source GAN's config that follow the transfer run (:meth:`TransferConfig.gan_config`),
+#: with where they come from; they are not options of ``gan``
+TIED_GAN_FIELDS = {
+    "source": "source",
+    "image_size": "image_size",
+    "channels": "channels",
+    "seed": "stage_seed, or seed",
+    "acceleration": "--device, --precision, --channels-last, --compile",
+}
+
+
 @dataclass(frozen=True)
 class TransferConfig:
     """Everything that defines one transfer run.
@@ -147,10 +159,8 @@ class TransferConfig:
         validation_per_class: hold out this many labelled target train images
             per class (one fixed draw) for tuning; they are never trained on, and
             metrics.json then also reports target_validation_accuracy.
-        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        precision: CUDA only: ``auto`` (bf16 where supported), ``bf16``, ``fp16`` or ``fp32``.
-        channels_last: CUDA only: NHWC memory format for the convolutions.
-        compile: CUDA only: ``torch.compile`` the networks being trained.
+        acceleration: the device (default ``auto``: a GPU when there is one) and the
+            GPU speed options, for every network the run trains (its shared stages too).
 
     Under ``torchrun``, every batch size is a global batch, split evenly over
     the processes (see :mod:`gantransfer.training.distributed`).
@@ -179,13 +189,17 @@ class TransferConfig:
     translation: TranslationTraining = field(default_factory=TranslationTraining)
     stage_seed: int | None = None
     validation_per_class: int = 0
-    device: str = "cpu"
-    precision: str = "auto"
-    channels_last: bool = False
-    compile: bool = False
+    acceleration: Acceleration = field(default_factory=Acceleration, metadata={"flatten": True})
+
+    # The GAN's own device options were always replaced by the run's: gone, not moved.
+    MOVED_KEYS: ClassVar[dict[str, str | None]] = {
+        **MOVED_TO_ACCELERATION, **{f"gan.{name}": None for name in MOVED_TO_ACCELERATION}}
 
     def __post_init__(self) -> None:
-        check_precision(self.precision)
+        default_gan = _gan()
+        tied = [name for name in TIED_GAN_FIELDS if getattr(self.gan, name) != getattr(default_gan, name)]
+        if tied:
+            raise ConfigError(f"gan.{tied[0]} is set by the run ({TIED_GAN_FIELDS[tied[0]]}), not by gan options")
         if self.k < 0 or self.validation_per_class < 0:
             raise ConfigError(f"k and validation_per_class must be >= 0, got {self.k}, {self.validation_per_class}")
         if self.init is not None and self.init not in INITS:
@@ -199,10 +213,6 @@ class TransferConfig:
         return ImageFormat(self.image_size, self.channels)
 
     @property
-    def acceleration(self) -> Acceleration:
-        return Acceleration(self.precision, self.channels_last, self.compile)
-
-    @property
     def shared_seed(self) -> int:
         return self.seed if self.stage_seed is None else self.stage_seed
 
@@ -214,9 +224,8 @@ class TransferConfig:
         return ClassifierConfig(trunk or self.trunk(), num_classes, self.classifier.dropout)
 
     def gan_config(self) -> PretrainConfig:
-        """The source GAN's config, tied to this run's source, format, seed and device options."""
+        """The source GAN's config, tied to this run's source, format, stage seed and acceleration."""
         return replace(self.gan, source=self.source, image_size=self.image_size, channels=self.channels,
-                       seed=self.shared_seed, device=self.device, precision=self.precision,
-                       channels_last=self.channels_last, compile=self.compile)
+                       seed=self.shared_seed, acceleration=self.acceleration)
 
 

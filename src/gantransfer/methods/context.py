@@ -85,7 +85,7 @@ class TransferContext:
         self.run = run
         self.data_options = data_options
         self.progress_bar = progress_bar
-        self.distributed = setup(config.device)
+        self.distributed = setup(config.acceleration.device)
         self.device = self.distributed.device
         self._gan: PretrainedGan | None = None
         self.notes: dict[str, object] = {}
@@ -125,7 +125,7 @@ class TransferContext:
         config = self.config
         saved = self.stages.source_classifier(
             self.data.source, config.source, Classifier(config.classifier_config(self.data.num_classes)),
-            config.source_training, config.shared_seed, config.device, self.progress_bar,
+            config.source_training, config.shared_seed, config.acceleration.device, self.progress_bar,
             distributed=self.distributed, acceleration=config.acceleration,
         )
         return saved.model

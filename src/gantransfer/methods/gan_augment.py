@@ -55,10 +55,7 @@ def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:
             quality_samples=0,  # judging on target test images would leak them into model selection
             eval_every=options.adapt_steps,
             seed=config.seed,
-            device=config.device,
-            precision=config.precision,
-            channels_last=config.channels_last,
-            compile=config.compile,
+            acceleration=config.acceleration,
         )
         adapted = train_gan(adapt_config, context.data.target_labelled, folder, context.data_options, init=gan,
                             resume=RunFolder(folder).has_run(), progress_bar=context.progress_bar)

@@ -48,7 +48,7 @@ def translation_stage(context: TransferContext) -> Translation:
         identity["classifier"] = to_dict(classifier.config)
         identity["classifier_training"] = to_dict(config.source_training)
     return context.stages.translation(data.source, data.target_train, classifier, options, identity,
-                                      config.shared_seed, config.device, context.progress_bar)
+                                      config.shared_seed, config.acceleration.device, context.progress_bar)
 
 
 def translated_source(context: TransferContext, translation: Translation | None = None) -> ImageSet:

@@ -33,8 +33,8 @@ from ..models.saving import SavedClassifier, load_classifier, save_classifier
 from ..paths import resolve_cache_dir
 from ..training.acceleration import Acceleration
 from ..training.checkpoint import capture_rng_state, restore_rng_state
-from ..training.device import resolve_device
 from ..training.distributed import DistributedContext, setup
+from ..training.identity import comparable
 from ..training.pretrain import PretrainConfig, PretrainedGan, load_gan, pretrain
 from ..training.run_folder import RunFolder
 from ..training.seeding import seed_everything
@@ -43,25 +43,6 @@ from ..training.trainer import LoopConfig, Trainer
 from ..training.translation import Translation, TranslationTask, TranslationTraining, load_translation, stored_config
 
 DONE = "done.json"
-
-
-# Options that change only how fast a stage trains, not what it learns.
-_SPEED_ONLY = ("channels_last", "compile")
-
-
-def stage_identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The config values that name a stage: speed-only options left out,
-    ``precision`` only when it is not the default (so stages cached before the
-    option existed keep their names), and a named ``device`` written as
-    ``auto`` when that is where ``auto`` goes on this machine (``cpu`` and
-    ``auto`` train the same stage on a machine without a GPU)."""
-    identity = {k: v for k, v in config.items() if k not in _SPEED_ONLY}
-    if identity.get("precision") == "auto":
-        del identity["precision"]
-    device = identity.get("device")
-    if device not in (None, "auto") and resolve_device(device) == resolve_device("auto"):
-        identity["device"] = "auto"
-    return identity
 
 
 def stage_key(kind: str, config: dict[str, Any]) -> str:
@@ -157,9 +138,9 @@ class StageCache:
 
     def source_gan(self, config: PretrainConfig, data: DataOptions, progress_bar: bool = True) -> PretrainedGan:
         """The GAN pretrained with ``config`` on its source domain (data-parallel under torchrun)."""
-        identity = stage_identity(to_dict(config))
+        identity = comparable(to_dict(config))
         folder = self.folder("source-gan", identity)
-        distributed = setup(config.device)
+        distributed = setup(config.acceleration.device)
         with _locked(folder, distributed):
             if not distributed.broadcast((folder / DONE).is_file()):
                 resume = RunFolder(folder).has_run()

@@ -30,7 +30,8 @@ from ..evaluation.plots import save_confusion_matrix
 from ..fileio import write_json
 from ..models.saving import save_classifier
 from ..training.distributed import setup
-from ..training.run_folder import RunFolder, changed_keys
+from ..training.identity import config_changes
+from ..training.run_folder import RunFolder
 from ..training.seeding import seed_everything
 from ..training.trainer import LoopConfig, Trainer
 from .config import TransferConfig
@@ -59,12 +60,12 @@ def transfer(
     finished = run.root / METRICS_FILE
     if finished.is_file():
         metrics = json.loads(finished.read_text())
-        if not isinstance(metrics.get("config"), dict) or changed_keys(metrics["config"], stored):
+        if not isinstance(metrics.get("config"), dict) or config_changes(metrics["config"], stored, TransferConfig):
             raise ConfigError(f"{run.root} holds a finished run of another config; choose another --out")
         return metrics
     started = time.time()
-    distributed = setup(config.device)
-    run.prepare(stored, resume=True, write=distributed.is_main)
+    distributed = setup(config.acceleration.device)
+    run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig)
     seed_everything(config.seed)
     context = TransferContext(config, TransferData.load(config, data), StageCache.default(data, stages_dir), run,
                               data, progress_bar)

@@ -1,6 +1,10 @@
-"""Faster training on a GPU: mixed precision, channels-last memory, ``torch.compile``.
+"""Where and how fast networks train: the device, mixed precision, channels-last memory, ``torch.compile``.
 
-Each applies on CUDA only. On the CPU (and on Apple MPS) every option is a
+Every config that trains nests one :class:`Acceleration` (``PretrainConfig.acceleration``,
+``TransferConfig.acceleration``); on the command line its fields are the top-level
+options ``--device``, ``--precision``, ``--channels-last`` and ``--compile``.
+
+The speed options apply on CUDA only. On the CPU (and on Apple MPS) every option is a
 no-op, so CPU results stay bit-identical whatever the options say; that is
 what keeps the tests' seeded numbers meaningful.
 
@@ -25,26 +29,37 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from .device import check_device_name
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
 class Acceleration:
-    """How networks run on a GPU (ignored elsewhere); see the module docstring.
+    """Where networks train and, on a GPU, how fast; see the module docstring.
 
     Args:
-        precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``.
-        channels_last: NHWC memory format for convolutions.
-        compile: ``torch.compile`` the training networks.
+        device: ``auto`` (a CUDA GPU, then Apple MPS, then the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        precision: CUDA only: ``auto`` (bf16 where supported), ``fp32``, ``bf16`` or ``fp16``;
+            the WGAN-GP penalty always runs in fp32.
+        channels_last: CUDA only: NHWC memory format for the convolutions.
+        compile: CUDA only: ``torch.compile`` the networks being trained (not a critic
+            under a gradient penalty).
     """
 
+    device: str = "auto"
     precision: str = "auto"
     channels_last: bool = False
     compile: bool = False
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
+        check_device_name(self.device)
+
+
+#: where the fields of :class:`Acceleration` lived before they were one nested config
+#: (a stored config or YAML file of an older version still reads)
+MOVED_TO_ACCELERATION = {name: f"acceleration.{name}" for name in ("device", "precision", "channels_last", "compile")}
 
 
 def check_precision(name: str) -> None:

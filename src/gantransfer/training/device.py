@@ -9,10 +9,15 @@ from ..errors import ConfigError
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+def check_device_name(name: str) -> None:
+    """Raise :class:`ConfigError` unless ``name`` is a device name this library knows."""
+    if name not in DEVICES and not (name.startswith("cuda:") and name[5:].isdigit()):
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {name!r}")
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then the CPU; a named device must exist."""
-    if name not in DEVICES and not name.startswith("cuda:"):
-        raise ConfigError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {name!r}")
+    check_device_name(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -25,7 +25,7 @@ from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
 from ..models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TrunkConfig
 from ..objectives import GanObjective, OptimizerConfig, get_objective
-from .acceleration import Acceleration, MixedPrecision, check_precision, compiled, to_channels_last
+from .acceleration import MOVED_TO_ACCELERATION, Acceleration, MixedPrecision, compiled, to_channels_last
 from .checkpoint import load_checkpoint
 from .distributed import DistributedContext, setup
 from .logger import RunLogger
@@ -63,12 +63,8 @@ class PretrainConfig:
         seed: seeds weights, noise and data order.
         eval_every: steps between evaluations (sample grid, quality metrics).
         quality_samples: images generated per quality evaluation (0: grids only).
-        device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-        precision: CUDA only: ``auto`` (bf16 where supported), ``bf16``,
-            ``fp16`` or ``fp32``; the gradient penalty always runs in fp32.
-        channels_last: CUDA only: NHWC memory format for the convolutions.
-        compile: CUDA only: ``torch.compile`` the networks (the discriminator
-            not under a gradient penalty).
+        acceleration: the device (default ``auto``: a GPU when there is one) and
+            the GPU speed options (see :class:`~gantransfer.training.acceleration.Acceleration`).
 
     Under ``torchrun``, ``batch_size`` is the global batch, split evenly over
     the processes (see :mod:`.distributed`).
@@ -97,14 +93,12 @@ class PretrainConfig:
     seed: int = 0
     eval_every: int = 500
     quality_samples: int = 2000
-    device: str = "cpu"
-    precision: str = "auto"
-    channels_last: bool = False
-    compile: bool = False
+    acceleration: Acceleration = field(default_factory=Acceleration, metadata={"flatten": True})
+
+    MOVED_KEYS: ClassVar[dict[str, str]] = MOVED_TO_ACCELERATION
 
     def __post_init__(self) -> None:
         get_objective(self.objective)  # raises for unknown names
-        check_precision(self.precision)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.steps < 0 or self.epochs < 0 or (self.steps == 0 and self.epochs <= 0):
@@ -125,10 +119,6 @@ class PretrainConfig:
     @property
     def format(self) -> ImageFormat:
         return ImageFormat(self.image_size, self.channels)
-
-    @property
-    def acceleration(self) -> Acceleration:
-        return Acceleration(self.precision, self.channels_last, self.compile)
 
     @property
     def critic_updates(self) -> int:
@@ -217,7 +207,7 @@ class GanTask(TrainingTask):
             stage.requires_grad_(False)
         self.ema = AveragedModel(self.generator, avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
         augment = diff_augment if config.diff_augment else None
-        self.precision = MixedPrecision(config.precision, device)
+        self.precision = MixedPrecision(config.acceleration.precision, device)
         self.objective = GanObjective(config.spec, *self._training_networks(distributed or DistributedContext()), augment)
         self.g_optimizer = config.optimizer(config.lr_generator).build(self.generator.parameters())
         trainable = [p for p in self.discriminator.parameters() if p.requires_grad]
@@ -324,7 +314,7 @@ def train_gan(
     from ..evaluation.gan_quality import GanQuality
 
     seed_everything(config.seed)
-    distributed = setup(config.device)
+    distributed = setup(config.acceleration.device)
     device = distributed.device
     stream = distributed.stream((images.images, images.labels), config.batch_size, seed=config.seed)
     task = GanTask(config, images.class_names, stream, device, init=init, distributed=distributed)
@@ -342,7 +332,7 @@ def train_gan(
     )
     run = RunFolder(out)
     stored = {**to_dict(config), "class_names": list(images.class_names)}
-    run.prepare(stored, resume, write=distributed.is_main)
+    run.prepare(stored, resume, write=distributed.is_main, cls=PretrainConfig)
     return Trainer(task, run, loop, stored, distributed=distributed, seed=config.seed).fit(resume=resume)
 
 

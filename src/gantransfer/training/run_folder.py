@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..fileio import atomic_write, write_json
+from .identity import config_changes
 
 
 class RunFolder:
@@ -59,18 +60,21 @@ class RunFolder:
     def has_run(self) -> bool:
         return self.latest_checkpoint.is_file()
 
-    def prepare(self, config: dict[str, Any], resume: bool, write: bool = True) -> None:
+    def prepare(self, config: dict[str, Any], resume: bool, write: bool = True, cls: type | None = None) -> None:
         """Create the folder and write ``config.json``.
 
         A folder that already holds a run is only reused with ``resume``, and
-        then only with the same config, so that results never mix silently.
+        then only with the same config (see :mod:`.identity`; ``cls``: the
+        config's dataclass, so that a run stored by an older version compares
+        as it would be written now), so that results never mix silently.
         With ``write=False`` (non-zero ranks of a distributed run) only check.
         """
         if self.has_run() and not resume:
             raise ConfigError(f"{self.root} already holds a run: pass --resume to continue it, or choose another --out")
         if resume and self.config_path.is_file():
             stored = json.loads(self.config_path.read_text())
-            changed = changed_keys(_without_budget(stored), _without_budget(config))
+            # The training length may grow on resume ("train 5 more epochs").
+            changed = config_changes(stored, config, cls, ignore=("steps", "epochs"))
             if changed:
                 raise ConfigError(f"{self.root}: cannot resume with a different config (changed: {', '.join(changed)})")
         if write:
@@ -94,24 +98,3 @@ class RunFolder:
         kept = [r for r in self.read_metrics() if r.get("step", 0) <= after_step]
         text = "".join(json.dumps(r) + "\n" for r in kept)
         atomic_write(self.metrics_path, lambda tmp: Path(tmp).write_text(text))
-
-
-def changed_keys(stored: dict[str, Any], config: dict[str, Any]) -> list[str]:
-    """Top-level keys whose values differ between a stored config and ``config``.
-
-    A key that ``config`` has and ``stored`` lacks at any depth is an option
-    added by a later version of the library: the stored run used what is now
-    its default, so it does not count as a change.
-    """
-    return sorted(k for k in set(stored) | set(config) if k not in config or (k in stored and _differs(stored[k], config[k])))
-
-
-def _differs(stored: Any, current: Any) -> bool:
-    if isinstance(stored, dict) and isinstance(current, dict):
-        return bool(changed_keys(stored, current))
-    return stored != current
-
-
-def _without_budget(config: dict[str, Any]) -> dict[str, Any]:
-    # The training length may grow on resume ("train 5 more epochs").
-    return {k: v for k, v in config.items() if k not in ("steps", "epochs")}

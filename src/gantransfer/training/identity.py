@@ -1,0 +1,82 @@
+"""When two configs describe the same run, and what names a shared stage.
+
+One policy wherever a stored config meets a new one: resuming a run folder,
+re-running a finished ``transfer``, a benchmark's finished cells, and the
+names of shared stages.
+
+- The stored config is first brought up to date (:func:`~gantransfer.config.upgraded`):
+  keys moved since are moved, and options added since take their default,
+  which is what the stored run used.
+- Acceleration counts by its effect on what is learnt: the speed-only options
+  (``channels_last``, ``compile``) not at all, ``precision`` only when it is
+  not ``auto``, and a named device as ``auto`` when that is where ``auto``
+  goes on this machine (``cpu`` and ``auto`` train the same model without a GPU).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import upgraded
+from ..errors import ConfigError
+from .device import resolve_device
+
+SPEED_ONLY = ("channels_last", "compile")
+
+
+def comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (plain values) with each nested ``acceleration`` reduced to what
+    decides the result and flattened into its parent (the layout that stage names
+    have always hashed, so stages cached before the nesting keep their names)."""
+    result: dict[str, Any] = {}
+    for key, value in config.items():
+        if key == "acceleration" and isinstance(value, dict):
+            result.update(_effective_acceleration(value))
+        elif isinstance(value, dict):
+            result[key] = comparable(value)
+        else:
+            result[key] = value
+    return result
+
+
+def _effective_acceleration(acceleration: dict[str, Any]) -> dict[str, Any]:
+    effective = {k: v for k, v in acceleration.items() if k not in SPEED_ONLY}
+    if effective.get("precision") == "auto":
+        del effective["precision"]
+    device = effective.get("device")
+    if device not in (None, "auto"):
+        try:
+            if resolve_device(device) == resolve_device("auto"):
+                effective["device"] = "auto"
+        except ConfigError:
+            pass  # a device this machine lacks (a run stored elsewhere): compare its name
+    return effective
+
+
+def config_changes(
+    stored: dict[str, Any], current: dict[str, Any], cls: type | None = None, ignore: tuple[str, ...] = ()
+) -> list[str]:
+    """Dotted paths of the settings in which a stored config and ``current`` differ.
+
+    Args:
+        stored: the config a run folder, a finished run or a stage recorded.
+        current: the config asked for now (plain values, as :func:`~gantransfer.config.to_dict` gives).
+        cls: the config's dataclass, to bring ``stored`` up to date first; None
+            compares the two as they are (a key only one of them has is a change).
+        ignore: top-level keys left out (e.g. the training length, which may grow on resume).
+    """
+    if cls is not None:
+        stored = upgraded(cls, stored)
+    old = {k: v for k, v in comparable(stored).items() if k not in ignore}
+    new = {k: v for k, v in comparable(current).items() if k not in ignore}
+    return _differences(old, new, "")
+
+
+def _differences(old: Any, new: Any, prefix: str) -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [path for key in sorted(set(old) | set(new))
+                for path in _differences(old.get(key, _MISSING), new.get(key, _MISSING), f"{prefix}{key}.")]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+_MISSING = object()
