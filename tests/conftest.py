@@ -71,6 +71,41 @@ def digits_npz(tmp_path) -> Path:
     return write_digits_npz(tmp_path / "digits.npz")
 
 
+#: class colours of the synthetic colour images (RGB)
+COLOURS = ((220, 40, 40), (40, 180, 60), (50, 70, 220), (230, 200, 40), (160, 60, 200), (40, 200, 210))
+
+
+def colour_image(label: int, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """An H x W x 3 uint8 photo-like image: noise, and a disc of the class's colour at a random place."""
+    width, height = size
+    image = rng.integers(0, 90, (height, width, 3), dtype=np.uint8)
+    rows, cols = np.mgrid[0:height, 0:width]
+    cy, cx = rng.uniform(0.3, 0.7) * height, rng.uniform(0.3, 0.7) * width
+    disc = (rows - cy) ** 2 + (cols - cx) ** 2 < (0.25 * min(width, height)) ** 2
+    image[disc] = COLOURS[label % len(COLOURS)]
+    return image
+
+
+def write_colour_folder(root: Path, classes=("cat", "dog", "emu"), per_class: int = 10, size=(40, 30),
+                        seed: int = 0, suffix: str = ".png") -> Path:
+    """``root/<class>/<i>.png``: synthetic colour images, every one different (``size``: width, height)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(classes):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(colour_image(label, size, rng)).save(folder / f"{i:03d}{suffix}")
+    return root
+
+
+@pytest.fixture
+def colour_folder(tmp_path) -> Path:
+    """Three classes (cat, dog, emu) of ten 40 x 30 colour images each."""
+    return write_colour_folder(tmp_path / "photos")
+
+
 def _real_subset_npz(tmp_path_factory, domain: str, count: int) -> Path:
     found = _data_dir()
     if found is None:
@@ -80,7 +115,7 @@ def _real_subset_npz(tmp_path_factory, domain: str, count: int) -> Path:
     data = load_domain(domain, "train", data_dir=found)
     generator = torch.Generator().manual_seed(0)
     picked = torch.randperm(len(data), generator=generator)[:count]
-    images = ((data.images[picked] + 1) / 2 * 255).round().to(torch.uint8).numpy()
+    images = data.images[picked].numpy()  # uint8 pixels, as the domain stores them
     path = tmp_path_factory.mktemp(f"{domain}{count}") / f"{domain}{count}.npz"
     np.savez(path, x=images, y=data.labels[picked].numpy())
     return path

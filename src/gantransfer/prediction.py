@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from .data.custom import array_to_images, is_image_file, load_array_file, load_image_file
-from .data.images import ImageSet, RawImages, convert_channels, standardize
+from .data.custom import array_names, array_to_images, is_image_file, load_array_file
+from .data.images import ImageSet, RawImages, standardize
+from .data.storage import decode_to_format
 from .errors import DataError
 from .evaluation.classification import predict_logits
 from .fileio import atomic_write
@@ -59,19 +60,19 @@ def _expand(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
 
 
 def _read(path: Path, saved: SavedClassifier) -> tuple[list[str], torch.Tensor]:
-    """Names and images (N, C, S, S) in [-1, 1] of one input file."""
+    """Names and uint8 images (N, C, S, S) of one input file, converted exactly as training data were
+    (its format's channels, size and fit; every Pillow mode scaled by its own range)."""
     fmt = saved.format
     if path.suffix.lower() in ARRAY_SUFFIXES:
-        arrays = load_array_file(path)
+        arrays = load_array_file(path, keys=("x",))  # only x: a label array, even one of objects, is not read
         if "x" not in arrays:
-            raise DataError(f"{path}: no array 'x' (found {', '.join(arrays) or 'none'})")
+            found = ", ".join(array_names(path)) if path.suffix.lower() == ".npz" else ""
+            raise DataError(f"{path}: no array 'x' (found {found or 'none'})")
         images = array_to_images(arrays["x"], str(path))
         raw = RawImages(images, torch.zeros(len(images), dtype=torch.int64), saved.class_names, str(path))
         converted = standardize(raw, fmt, str(path)).images
         return [f"{path}[{i}]" for i in range(len(converted))], converted
-    image = load_image_file(path, fmt).unsqueeze(0)
-    image = convert_channels(image, fmt.channels) * 2 - 1
-    return [str(path)], image
+    return [str(path)], decode_to_format(path, fmt).unsqueeze(0)
 
 
 def predict_files(saved: SavedClassifier, inputs: list[str | os.PathLike], batch_size: int = 512) -> PredictionReport:
@@ -97,7 +98,8 @@ def predict_files(saved: SavedClassifier, inputs: list[str | os.PathLike], batch
 
 
 def predict_images(saved: SavedClassifier, images: ImageSet | torch.Tensor) -> torch.Tensor:
-    """Class probabilities (N, K) for images already in model space (N, C, S, S) in [-1, 1]."""
+    """Class probabilities (N, K) for images already in the classifier's format (N, C, S, S):
+    uint8 pixels or float in [-1, 1]."""
     tensor = images.images if isinstance(images, ImageSet) else images
     return predict_logits(saved.model, tensor).softmax(dim=1)
 

@@ -16,10 +16,15 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--cache-dir", help="writable folder for downloads, reference models and shared stages "
                        "(default: $GANTRANSFER_CACHE or ~/.cache/gantransfer)")
     group.add_argument("--download", action="store_true", help="download missing built-in datasets (needs a network)")
+    group.add_argument("--memory-budget", type=float, metavar="GIB",
+                       help="GiB of uint8 pixels one split of a domain may hold in memory; an image folder over it is "
+                       "streamed from disk (default: a quarter of the available memory)")
+    group.add_argument("--workers", type=int, help="processes decoding image files (default: one per core, at most 4)")
 
 
 def data_options(args: argparse.Namespace) -> DataOptions:
-    return DataOptions(args.data_dir, args.cache_dir, args.download)
+    return DataOptions(args.data_dir, args.cache_dir, args.download, getattr(args, "memory_budget", None),
+                       getattr(args, "workers", None))
 
 
 def print_json(data) -> None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..data import DataOptions, ImageFormat, ImageSet, load_domain
+from ..data import DataOptions, ImageFormat, ImageSet, SplitOptions
+from ..data.domains import load_split
 from .classification import predict_logits
 from .frechet import FrechetDistance, frechet_distance
 from .reference import reference_classifier
@@ -43,15 +44,16 @@ class GanQuality:
     def __post_init__(self) -> None:
         self.reference = self.reference.to(self.device).eval()
         self.distance = FrechetDistance(self.reference.features, self.reference.trunk.feature_dim)
-        self.distance.add(self.real.images.to(self.device), real=True)
+        self.distance.add(self.real.images, real=True, device=self.device)
 
     @classmethod
     def for_domain(
         cls, domain: str, fmt: ImageFormat, data: DataOptions, samples: int, num_classes: int,
-        seed: int = 0, device="cpu",
+        seed: int = 0, device="cpu", splits: SplitOptions = SplitOptions(),
     ) -> "GanQuality":
-        reference = reference_classifier(domain, fmt, data.data_dir, data.cache_dir, data.download, device=device)
-        real = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download)
+        reference = reference_classifier(domain, fmt, data.data_dir, data.cache_dir, data.download, device=device,
+                                         splits=splits)
+        real = load_split(domain, "test", fmt, data, splits)
         return cls(reference.model, real, samples, num_classes, seed, device)
 
     def generate(self, generator: nn.Module) -> tuple[Tensor, Tensor | None]:
@@ -73,7 +75,8 @@ class GanQuality:
     def real_floor(self, train: ImageSet) -> float:
         """Distance between ``samples`` real train images and the real test images: the best a generator can hope for."""
         picked = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[: self.samples]
-        return frechet_distance(self.reference.features, self.reference.trunk.feature_dim, self.real.images, train.images[picked])
+        return frechet_distance(self.reference.features, self.reference.trunk.feature_dim, self.real.images,
+                                train.images[picked], device=self.device)
 
 
 def evaluate_gan(
@@ -91,10 +94,10 @@ def evaluate_gan(
     gan = load_gan(checkpoint, device)
     config = gan.config
     quality = GanQuality.for_domain(
-        config.source, config.format, data, samples, len(gan.class_names), seed, device
+        config.source, config.format, data, samples, len(gan.class_names), seed, device, config.splits
     )
     metrics = quality(gan.generator)
-    train = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
+    train = load_split(config.source, "train", config.format, data, config.splits)
     metrics["real_floor"] = quality.real_floor(train)
     metrics["frechet_ratio"] = metrics["frechet_distance"] / metrics["real_floor"]
     metrics["samples"] = samples

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import to_dict
-from ..data import ImageFormat, load_domain
+from ..data import DataOptions, ImageFormat, SplitOptions, describe_domain, load_domain
 from ..models import Classifier, ClassifierConfig, TrunkConfig
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
 from ..paths import resolve_cache_dir
@@ -35,12 +35,16 @@ class ReferenceRecipe:
     feature_dim: int = 256
 
 
-def reference_path(domain: str, fmt: ImageFormat, cache_dir: str | None, recipe: ReferenceRecipe) -> Path:
-    """Where the reference classifier of ``domain`` in ``fmt`` is cached."""
-    identity = domain.lower() if "/" not in domain else str(Path(domain).expanduser().resolve())
-    key = json.dumps([RECIPE_VERSION, identity, to_dict(fmt), to_dict(recipe)], sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    name = Path(identity).name or "domain"
+def reference_path(domain: str, fmt: ImageFormat, cache_dir: str | None, recipe: ReferenceRecipe,
+                   data_dir: str | None = None, download: bool = False, splits: SplitOptions = SplitOptions()) -> Path:
+    """Where the reference classifier of ``domain`` in ``fmt`` is cached: named by the domain's
+    content key (path or name plus a fingerprint of its files), so changed data trains a new one."""
+    info = describe_domain(domain, DataOptions(data_dir, cache_dir, download), splits)
+    identity = [RECIPE_VERSION, info.key, to_dict(fmt), to_dict(recipe)]
+    if splits != SplitOptions():
+        identity.append(to_dict(splits))
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+    name = Path(info.key.rsplit("@", 1)[0]).name or "domain"
     return resolve_cache_dir(cache_dir) / "reference" / f"{name}-{fmt.channels}x{fmt.size}-{digest}.safetensors"
 
 
@@ -53,13 +57,14 @@ def reference_classifier(
     recipe: ReferenceRecipe = ReferenceRecipe(),
     device="cpu",
     progress: bool = True,
+    splits: SplitOptions = SplitOptions(),
 ) -> SavedClassifier:
     """The cached reference classifier of ``domain``, training it first if needed (about a minute on 2 CPU cores for MNIST)."""
-    path = reference_path(domain, fmt, cache_dir, recipe)
+    path = reference_path(domain, fmt, cache_dir, recipe, data_dir, download, splits)
     if path.is_file():
         return load_classifier(path, device)
-    train = load_domain(domain, "train", fmt, data_dir, cache_dir, download)
-    test = load_domain(domain, "test", fmt, data_dir, cache_dir, download)
+    train = load_domain(domain, "train", fmt, data_dir, cache_dir, download, splits=splits)
+    test = load_domain(domain, "test", fmt, data_dir, cache_dir, download, splits=splits)
     seed_everything(REFERENCE_SEED)
     config = ClassifierConfig(
         trunk=TrunkConfig(fmt.channels, fmt.size, recipe.width, recipe.feature_dim, "batch"),

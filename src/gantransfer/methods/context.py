@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
-from ..data import BatchStream, DataOptions, ImageSet, few_shot_split, load_domain
-from ..data.images import check_labels
-from ..errors import ConfigError, DataError
+from ..data import (BatchStream, ClassMatch, DataOptions, DomainInfo, FormatChoice, ImageFormat, ImageSet,
+                    describe_domain, few_shot_split, infer_format, load_class_map, match_classes)
+from ..data.domains import load_split
+from ..errors import ConfigError
 from ..models import Classifier
 from ..training.distributed import setup
 from ..training.pretrain import PretrainedGan, load_gan
@@ -32,8 +33,17 @@ class TransferData:
             methods that learn from unlabelled target images.
         target_labelled: ``k`` labelled target images per class, drawn with the run's seed.
         target_test: the target test set, used once, for the final evaluation.
-        target_validation: labelled target train images held out for tuning
-            (``validation_per_class``), never trained on; None when not asked for.
+        target_validation: labelled target images for tuning, never trained on: the
+            target's own validation split, or ``validation_per_class`` images
+            per class held out of its train split; None when there is neither.
+        choice: the run's image format and why (inferred where the config leaves it open).
+        source_info, target_info: what the domains are (layouts, content keys).
+        classes: how target classes map to source classes (by name); target
+            labels are source class indices.
+
+    The target's test split is its own (a layout's ``test``) or drawn from its
+    images by the config's ``test_fraction`` and ``split_seed``; every other
+    set is taken from the train split, so none of them holds a test image.
     """
 
     source: ImageSet
@@ -41,30 +51,73 @@ class TransferData:
     target_labelled: ImageSet
     target_test: ImageSet
     target_validation: ImageSet | None = None
+    choice: FormatChoice | None = None
+    source_info: DomainInfo | None = None
+    target_info: DomainInfo | None = None
+    classes: ClassMatch | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, config: TransferConfig, data: DataOptions) -> "TransferData":
-        def load(domain: str, split: str) -> ImageSet:
-            return load_domain(domain, split, config.format, data.data_dir, data.cache_dir, data.download)
+        splits = config.splits
+        source_info = describe_domain(config.source, data, splits)
+        target_info = describe_domain(config.target, data, splits)
+        choice = resolve_format(config, source_info, target_info)
+        fmt = choice.format
 
+        def load(domain: str, split: str) -> ImageSet:
+            return load_split(domain, split, fmt, data, splits)
+
+        class_map = load_class_map(config.class_map) if config.class_map else None
+        classes = match_classes(source_info.class_names, target_info.class_names, class_map,
+                                where=f"target {config.target}", map_file=config.class_map)
         source = load(config.source, "train")
-        target_train, target_test = load(config.target, "train"), load(config.target, "test")
-        for part in (target_train, target_test):
-            if part.num_classes > source.num_classes:
-                raise DataError(
-                    f"{part.name}: has {part.num_classes} classes, the source {source.name} only {source.num_classes}"
-                )
-            check_labels(part.labels, source.num_classes, part.name)
+
+        def target(split: str) -> ImageSet:
+            return classes.relabel(load(config.target, split), source.class_names)
+
+        target_train, target_test = target("train"), target("test")
         validation = None
-        if config.validation_per_class:
+        if "validation" in target_info.splits:
+            if config.validation_per_class:
+                raise ConfigError(f"{config.target} has a validation split of its own: leave validation_per_class at 0")
+            validation = target("validation")
+        elif config.validation_per_class:
             # One fixed draw, whatever the run's seed, so that every run is tuned on the same images.
             validation, target_train = few_shot_split(target_train, config.validation_per_class, VALIDATION_SEED)
         labelled, _ = few_shot_split(target_train, config.k, config.seed)
-        return cls(source, target_train, labelled, target_test, validation)
+        return cls(source, target_train, labelled, target_test, validation, choice, source_info, target_info, classes)
 
     @property
     def num_classes(self) -> int:
         return self.source.num_classes
+
+    @property
+    def format(self) -> ImageFormat:
+        return self.source.format
+
+    def record(self) -> dict:
+        """What metrics.json says about the data (beside ``image_format``): the domains'
+        keys and layouts, how classes matched, the sets' sizes and which are streamed."""
+        record: dict = {}
+        for role, info in (("source", self.source_info), ("target", self.target_info)):
+            if info is not None:
+                record[role] = {"key": info.key, "layout": info.layout, "test_split": "drawn (splits.json)"
+                                if info.drawn_test else "given", "native": info.summary.describe()}
+        if self.classes is not None:
+            record["classes"] = self.classes.as_dict()
+        record["sizes"] = {"source_train": len(self.source), "target_train": len(self.target_train),
+                           "target_test": len(self.target_test), "streamed": [s.name for s in self.sets() if s.streamed]}
+        return record
+
+    def sets(self) -> list[ImageSet]:
+        return [s for s in (self.source, self.target_train, self.target_test, self.target_validation) if s is not None]
+
+
+def resolve_format(config: TransferConfig, source: DomainInfo, target: DomainInfo) -> FormatChoice:
+    """The run's format: ``config``'s where it gives one, the rest from the two domains."""
+    summaries = {config.source: source.summary}
+    summaries.setdefault(config.target, target.summary)
+    return infer_format(summaries, config.image_size, config.channels, config.fit, config.preferred_image_size())
 
 
 class TransferContext:
@@ -79,7 +132,9 @@ class TransferContext:
         data_options: DataOptions,
         progress_bar: bool = True,
     ) -> None:
-        self.config = config
+        # Everything downstream (networks, stage names) uses the resolved format.
+        self.config = config.with_format(data.format)
+        self.format = data.format
         self.data = data
         self.stages = stages
         self.run = run
@@ -120,11 +175,20 @@ class TransferContext:
         return sources
 
     # -- shared stages -------------------------------------------------------
+    @property
+    def source_key(self) -> str:
+        """The source's content key (path or name plus a fingerprint) that names its stages."""
+        return self.data.source_info.key if self.data.source_info else self.config.source
+
+    @property
+    def target_key(self) -> str:
+        return self.data.target_info.key if self.data.target_info else self.config.target
+
     def source_classifier(self) -> Classifier:
         """A fresh copy of the shared source classifier (trained on first use)."""
         config = self.config
         saved = self.stages.source_classifier(
-            self.data.source, config.source, Classifier(config.classifier_config(self.data.num_classes)),
+            self.data.source, self.source_key, Classifier(config.classifier_config(self.data.num_classes)),
             config.source_training, config.shared_seed, config.acceleration.device, self.progress_bar,
             distributed=self.distributed, acceleration=config.acceleration,
         )
@@ -137,10 +201,16 @@ class TransferContext:
             if config.gan_checkpoint:
                 self._gan = load_gan(config.gan_checkpoint, self.device)
             else:
-                self._gan = self.stages.source_gan(config.gan_config(), self.data_options, self.progress_bar)
+                self._gan = self.stages.source_gan(config.gan_config(), self.data_options, self.progress_bar,
+                                                   source_key=self.source_key)
             if len(self._gan.class_names) != self.data.num_classes:
                 raise ConfigError(
                     f"the GAN knows {len(self._gan.class_names)} classes, the domains have {self.data.num_classes}"
+                )
+            if self._gan.config.format.shape != self.format.shape:
+                raise ConfigError(
+                    f"the GAN makes {self._gan.config.format.describe()} images, this run's format is "
+                    f"{self.format.describe()}: give --image-size and --channels to match it"
                 )
         return self._gan
 

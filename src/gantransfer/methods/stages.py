@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..config import to_dict
-from ..data import DataOptions, ImageSet
+from ..data import DataOptions, ImageSet, describe_domain
 from ..fileio import write_json
 from ..models import Classifier
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
@@ -107,6 +107,9 @@ class StageCache:
     ) -> SavedClassifier:
         """A classifier trained on the whole labelled ``source`` set (with augmentation).
 
+        ``source_name`` names the source in the stage's identity: give its content
+        key (:attr:`~gantransfer.data.DomainInfo.key`), not just its path.
+
         ``distributed``: train it data-parallel (default: this process's
         torchrun context); ``acceleration``: GPU options (not part of the stage's name).
         """
@@ -136,9 +139,15 @@ class StageCache:
                     write_json(folder / DONE, identity)
         return load_classifier(folder / "classifier.safetensors", distributed.device)
 
-    def source_gan(self, config: PretrainConfig, data: DataOptions, progress_bar: bool = True) -> PretrainedGan:
-        """The GAN pretrained with ``config`` on its source domain (data-parallel under torchrun)."""
-        identity = comparable(to_dict(config))
+    def source_gan(self, config: PretrainConfig, data: DataOptions, progress_bar: bool = True,
+                   source_key: str | None = None) -> PretrainedGan:
+        """The GAN pretrained with ``config`` on its source domain (data-parallel under torchrun).
+
+        ``source_key``: the source's content key (default: read from the data), so that
+        changed source images name another stage."""
+        if source_key is None:
+            source_key = describe_domain(config.source, data, config.splits).key
+        identity = {**comparable(to_dict(config)), "source_data": source_key}
         folder = self.folder("source-gan", identity)
         distributed = setup(config.acceleration.device)
         with _locked(folder, distributed):

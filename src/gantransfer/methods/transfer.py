@@ -6,7 +6,9 @@ shared trainer (resumable), evaluates once on the target test set and writes:
 
 ::
 
-    DIR/metrics.json              target_test_accuracy, per-class accuracy, method, k, seed, wall seconds
+    DIR/metrics.json              target_test_accuracy, per-class accuracy, method, k, seed, wall seconds,
+                                  image format and why, the domains' keys and layouts, class matching
+    DIR/splits.json               the test split drawn for a domain whose layout has none
     DIR/classifier.safetensors    self-contained classifier (load_classifier)
     DIR/confusion_matrix.png
     DIR/generated_samples.png     gan-augment: generated target images, a row per class
@@ -24,11 +26,13 @@ from typing import Any
 from .. import __version__
 from ..config import to_dict
 from ..data import DataOptions
+from ..data.domains import write_drawn_splits
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..evaluation.plots import save_confusion_matrix
 from ..fileio import write_json
 from ..models.saving import save_classifier
+from ..notice import notice
 from ..training.distributed import setup
 from ..training.identity import config_changes
 from ..training.run_folder import RunFolder
@@ -52,7 +56,10 @@ def transfer(
     """Run ``config`` into the folder ``out`` and return its metrics.
 
     A finished run (``out/metrics.json`` with the same config) is returned
-    as it is; a half-finished one resumes from its latest checkpoint.
+    as it is; a half-finished one resumes from its latest checkpoint. The
+    image format is resolved from the domains where ``config`` leaves it open
+    (printed in one line, recorded in metrics.json); the run stores and names
+    its stages by the resolved config.
     """
     method = get_method(config.method)
     run = RunFolder(out)
@@ -65,10 +72,15 @@ def transfer(
         return metrics
     started = time.time()
     distributed = setup(config.acceleration.device)
+    loaded = TransferData.load(config, data)
+    notice(loaded.choice.line())
+    config = config.with_format(loaded.format)
+    stored = to_dict(config)
     run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig)
+    if distributed.is_main:
+        write_drawn_splits(run.root, {"source": config.source, "target": config.target}, data, config.splits)
     seed_everything(config.seed)
-    context = TransferContext(config, TransferData.load(config, data), StageCache.default(data, stages_dir), run,
-                              data, progress_bar)
+    context = TransferContext(config, loaded, StageCache.default(data, stages_dir), run, data, progress_bar)
     plan = method.build(context)
     if plan.task is not None:
         loop = LoopConfig(steps=plan.steps, checkpoint_every=500, progress_bar=progress_bar)
@@ -90,7 +102,7 @@ def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:
     class_names = data.source.class_names
     save_confusion_matrix(run.root / "confusion_matrix.png", report.confusion, class_names,
                           title=f"{config.method}, {config.source}->{config.target}, k={config.k}")
-    save_classifier(run.root / "classifier.safetensors", model, class_names, config.format,
+    save_classifier(run.root / "classifier.safetensors", model, class_names, context.format,
                     info={"method": config.method, "source": config.source, "target": config.target,
                           "k": config.k, "seed": config.seed})
     metrics = {
@@ -110,6 +122,8 @@ def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:
         ),
         "wall_seconds": round(time.time() - started, 1),
         "notes": context.notes,
+        "image_format": data.choice.as_dict() if data.choice else None,
+        "data": data.record(),
         "version": __version__,
         "config": to_dict(config),
     }

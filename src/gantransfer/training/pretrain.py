@@ -18,9 +18,12 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
 from ..config import from_dict, to_dict
-from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, load_domain
+from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, SplitOptions, describe_domain, infer_format
+from ..data.domains import load_split, write_drawn_splits
+from ..data.formats import check_format_fields, resolved_format
 from ..data.augment import diff_augment
 from ..errors import CheckpointError, ConfigError, first_line
+from ..notice import notice
 from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
 from ..models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TrunkConfig
@@ -44,7 +47,13 @@ class PretrainConfig:
         source: the source domain (``mnist``, ``usps`` or a path).
         objective: ``minimax``, ``wgan``, ``wgan-gp``, ``hinge`` or ``least-squares``.
         conditional: feed labels to G and D (cGAN).
-        image_size, channels: the image format every domain is brought to.
+        image_size, channels: the image format the source is brought to; None
+            (default): taken from the source's images (see :mod:`gantransfer.data.formats`),
+            printed, and stored resolved in the run's config.
+        fit: how non-square images are made square: ``crop`` (centre), ``pad``,
+            or ``mnist-box`` (MNIST's digit normalisation).
+        test_fraction, split_seed: the test split drawn (stratified, seeded) for a
+            source that has none (a folder of class sub-folders or one .npz).
         latent_dim: noise dimensions.
         generator_width, discriminator_width: channel widths.
         feature_dim: length of the discriminator's feature vector.
@@ -73,8 +82,11 @@ class PretrainConfig:
     source: str = "mnist"
     objective: str = "minimax"
     conditional: bool = False
-    image_size: int = 28
-    channels: int = 1
+    image_size: int | None = None
+    channels: int | None = None
+    fit: str = "crop"
+    test_fraction: float = 0.2
+    split_seed: int = 0
     latent_dim: int = 64
     generator_width: int = 64
     discriminator_width: int = 32
@@ -111,6 +123,8 @@ class PretrainConfig:
             raise ConfigError(f"freeze_discriminator_blocks must be in 0..4, got {self.freeze_discriminator_blocks}")
         if self.quality_samples < 0 or self.eval_every < 0:
             raise ConfigError("quality_samples and eval_every must be >= 0")
+        check_format_fields(self)
+        self.splits  # noqa: B018  (validates test_fraction)
 
     @property
     def spec(self):
@@ -118,7 +132,16 @@ class PretrainConfig:
 
     @property
     def format(self) -> ImageFormat:
-        return ImageFormat(self.image_size, self.channels)
+        """The image format; only once resolved (:meth:`with_format`, done by :func:`pretrain`)."""
+        return resolved_format(self)
+
+    @property
+    def splits(self) -> SplitOptions:
+        return SplitOptions(self.test_fraction, self.split_seed)
+
+    def with_format(self, fmt: ImageFormat) -> "PretrainConfig":
+        """This config with its image format set to ``fmt``."""
+        return replace(self, image_size=fmt.size, channels=fmt.channels, fit=fmt.fit)
 
     @property
     def critic_updates(self) -> int:
@@ -129,18 +152,20 @@ class PretrainConfig:
         return default if lr is None else replace(default, lr=lr)
 
     def generator_config(self, num_classes: int) -> GeneratorConfig:
+        fmt = self.format
         return GeneratorConfig(
             latent_dim=self.latent_dim,
-            channels=self.channels,
-            image_size=self.image_size,
+            channels=fmt.channels,
+            image_size=fmt.size,
             width=self.generator_width,
             num_classes=num_classes if self.conditional else 0,
         )
 
     def discriminator_config(self, num_classes: int) -> DiscriminatorConfig:
+        fmt = self.format
         trunk = TrunkConfig(
-            channels=self.channels,
-            image_size=self.image_size,
+            channels=fmt.channels,
+            image_size=fmt.size,
             width=self.discriminator_width,
             feature_dim=self.feature_dim,
             norm=self.critic_norm or self.spec.critic_norm,
@@ -294,10 +319,25 @@ def pretrain(
 
     Returns the trainer's :class:`FitResult` (final quality metrics when
     ``quality_samples > 0``). ``out/checkpoints/latest.pt`` is what
-    :func:`load_gan` reads.
+    :func:`load_gan` reads. A format left to the data is resolved from the
+    source, printed, and stored in the run's config; a test split drawn for
+    the source is written to ``out/splits.json``.
     """
-    source = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
+    config = resolve_pretrain_format(config, data)
+    source = load_split(config.source, "train", config.format, data, config.splits)
+    if int(os.environ.get("RANK", "0")) == 0:
+        write_drawn_splits(out, {"source": config.source}, data, config.splits)
     return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar)
+
+
+def resolve_pretrain_format(config: PretrainConfig, data: DataOptions = DataOptions()) -> PretrainConfig:
+    """``config`` with the image format its source's images call for where it gives none (printed)."""
+    if config.image_size is not None and config.channels is not None:
+        return config
+    info = describe_domain(config.source, data, config.splits)
+    choice = infer_format({config.source: info.summary}, config.image_size, config.channels, config.fit)
+    notice(choice.line())
+    return config.with_format(choice.format)
 
 
 def train_gan(
@@ -321,7 +361,7 @@ def train_gan(
     if config.quality_samples and distributed.is_main:  # only rank 0 evaluates
         task.quality = GanQuality.for_domain(
             config.source, config.format, data, samples=config.quality_samples,
-            num_classes=images.num_classes, seed=config.seed, device=device,
+            num_classes=images.num_classes, seed=config.seed, device=device, splits=config.splits,
         )
     loop = LoopConfig(
         steps=config.total_steps(len(images)),
