@@ -17,7 +17,9 @@ from pathlib import Path
 
 import torch
 
+from .data import DataOptions, SplitOptions, match_classes
 from .data.custom import array_names, array_to_images, is_image_file, load_array_file
+from .data.domains import load_split
 from .data.images import ImageSet, RawImages, standardize
 from .data.storage import decode_to_format
 from .errors import DataError
@@ -95,6 +97,19 @@ def predict_files(saved: SavedClassifier, inputs: list[str | os.PathLike], batch
                 Prediction(name, saved.class_names[int(row.argmax())], [round(float(p), 6) for p in row])
             )
     return report
+
+
+def evaluation_set(saved: SavedClassifier, domain: str, split: str = "test", data: DataOptions = DataOptions()
+                   ) -> ImageSet:
+    """``domain``'s ``split`` as the classifier's training run saw it: in its format, the test split
+    drawn with its split options (where its layout has none), and labels matched to the
+    classifier's classes by name (with the run's class-map renames)."""
+    info = saved.info
+    splits = SplitOptions(**info["splits"]) if isinstance(info.get("splits"), dict) else SplitOptions()
+    images = load_split(domain, split, saved.format, data, splits)
+    match = match_classes(saved.class_names, images.class_names, info.get("classes_renamed") or None,
+                          where=f"{domain} ({split})")
+    return match.relabel(images, saved.class_names)
 
 
 def predict_images(saved: SavedClassifier, images: ImageSet | torch.Tensor) -> torch.Tensor:

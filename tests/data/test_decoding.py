@@ -175,3 +175,19 @@ def test_predict_reads_only_x_so_an_object_y_does_not_stop_it(tmp_path):
     report = predict_files(saved, [tmp_path / "new.npz", tmp_path / "bad.npz"])
     assert [p.source for p in report.predictions] == [f"{tmp_path / 'new.npz'}[{i}]" for i in range(3)]
     assert len(report.failures) == 1 and "bad.npz" in report.failures[0] and "'x'" in report.failures[0]
+
+
+def test_object_arrays_stop_pretrain_and_transfer_with_one_line(tmp_path, colour_folder):
+    from gantransfer.methods import TransferConfig, transfer
+    from gantransfer.training.pretrain import PretrainConfig, pretrain
+
+    labels = np.empty(6, dtype=object)
+    labels[:] = ["cat", "dog", "emu"] * 2
+    path = tmp_path / "objects.npz"
+    np.savez(path, x=np.zeros((6, 16, 16), np.uint8), y=labels)
+    with pytest.raises(DataError) as error:
+        pretrain(PretrainConfig(source=str(path), steps=1), tmp_path / "gan", progress_bar=False)
+    _one_line(error, str(path), "'y'")
+    with pytest.raises(DataError) as error:
+        transfer(TransferConfig(source=str(colour_folder), target=str(path)), tmp_path / "run", progress_bar=False)
+    _one_line(error, str(path), "'y'")

@@ -17,7 +17,8 @@ from gantransfer.data import DataOptions, ImageFormat
 from gantransfer.methods import ClassifierOptions, TransferConfig, transfer
 from gantransfer.methods.context import TransferData
 from gantransfer.models.saving import load_classifier
-from gantransfer.prediction import predict_files
+from gantransfer.evaluation.classification import evaluate_classifier
+from gantransfer.prediction import evaluation_set, predict_files
 from gantransfer.training.pretrain import PretrainConfig, load_gan, pretrain
 from gantransfer.training.self_training import SelfTraining
 from gantransfer.training.supervised import ClassifierTraining
@@ -62,6 +63,10 @@ def test_transfer_on_colour_folders_at_64_px(office, tmp_path, capsys, method, s
     assert len(splits["target"]["test"]) == 6 and len(splits["source"]["test"]) == 8
     saved = load_classifier(out)
     assert saved.format == ImageFormat(64, 3) and saved.class_names == ("bike", "cup", "desk", "mug")
+    # `gantransfer evaluate` reads the same drawn test split, its labels matched by name.
+    test = evaluation_set(saved, str(target))
+    assert evaluate_classifier(saved.model, test).accuracy == metrics["target_test_accuracy"]
+    assert set(test.labels.tolist()) <= {0, 1, 2} and len(test) == 6
     # The same command again finds the finished run, though its config leaves the format to the data.
     assert transfer(config, out, stages_dir=tmp_path / "stages", progress_bar=False) == metrics
     # New photos of any size are read as the training images were.

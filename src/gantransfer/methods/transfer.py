@@ -104,7 +104,10 @@ def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:
                           title=f"{config.method}, {config.source}->{config.target}, k={config.k}")
     save_classifier(run.root / "classifier.safetensors", model, class_names, context.format,
                     info={"method": config.method, "source": config.source, "target": config.target,
-                          "k": config.k, "seed": config.seed})
+                          "k": config.k, "seed": config.seed,
+                          # so that `gantransfer evaluate` reads the same test split and class names
+                          "splits": {"test_fraction": config.test_fraction, "seed": config.split_seed},
+                          "classes_renamed": data.classes.renamed if data.classes else {}})
     metrics = {
         "target_test_accuracy": report.accuracy,
         "per_class_accuracy": report.as_dict(class_names)["per_class_accuracy"],
