@@ -80,7 +80,7 @@ def infer_format(
         native = domains[largest].short_side
         size = max(8, min(MAX_INFERRED_SIZE, native) // 4 * 4)
         sides = ", ".join(f"{name} {domains[name].short_side} px" for name in names)
-        why = f"size {size}: the larger typical side ({sides})"
+        why = f"size {size}: the {'larger ' if len(names) > 1 else ''}typical side ({sides})"
         if native > MAX_INFERRED_SIZE:
             why += f", capped at {MAX_INFERRED_SIZE} for the conv trunk (give --image-size to choose)"
         elif size != native:
