@@ -205,7 +205,6 @@ def upgraded(cls: type, data: dict[str, Any], default: Any = None) -> dict[str, 
     """
     default = cls() if default is None else default
     data = _moved(data, getattr(cls, "MOVED_KEYS", {}), cls.__name__)
-    hints = typing.get_type_hints(cls)
     result = dict(data)
     for field in dataclasses.fields(cls):
         nested = getattr(default, field.name)

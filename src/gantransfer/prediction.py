@@ -18,13 +18,14 @@ from pathlib import Path
 import torch
 
 from .data.custom import array_to_images, is_image_file, load_array_file, load_image_file
-from .data.images import ImageSet, RawImages, convert_channels, standardize
+from .data.images import RawImages, convert_channels, standardize
 from .errors import DataError
 from .evaluation.classification import predict_logits
 from .fileio import atomic_write
 from .models.saving import SavedClassifier
 
-ARRAY_SUFFIXES = (".npy", ".npz")
+#: array files ``predict`` reads (``.npy`` holds images only; ``.npz`` needs ``x``)
+PREDICTABLE_ARRAYS = (".npy", ".npz")
 
 
 @dataclass
@@ -47,7 +48,7 @@ def _expand(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if is_image_file(p) or p.suffix.lower() in ARRAY_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if is_image_file(p) or p.suffix.lower() in PREDICTABLE_ARRAYS)
             if not found:
                 failures.append(f"{path}: folder holds no images or arrays")
             files.extend(found)
@@ -61,7 +62,7 @@ def _expand(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
 def _read(path: Path, saved: SavedClassifier) -> tuple[list[str], torch.Tensor]:
     """Names and images (N, C, S, S) in [-1, 1] of one input file."""
     fmt = saved.format
-    if path.suffix.lower() in ARRAY_SUFFIXES:
+    if path.suffix.lower() in PREDICTABLE_ARRAYS:
         arrays = load_array_file(path)
         if "x" not in arrays:
             raise DataError(f"{path}: no array 'x' (found {', '.join(arrays) or 'none'})")
@@ -94,12 +95,6 @@ def predict_files(saved: SavedClassifier, inputs: list[str | os.PathLike], batch
                 Prediction(name, saved.class_names[int(row.argmax())], [round(float(p), 6) for p in row])
             )
     return report
-
-
-def predict_images(saved: SavedClassifier, images: ImageSet | torch.Tensor) -> torch.Tensor:
-    """Class probabilities (N, K) for images already in model space (N, C, S, S) in [-1, 1]."""
-    tensor = images.images if isinstance(images, ImageSet) else images
-    return predict_logits(saved.model, tensor).softmax(dim=1)
 
 
 def write_predictions(path: str | os.PathLike, report: PredictionReport, class_names: tuple[str, ...]) -> None:

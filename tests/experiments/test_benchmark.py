@@ -16,7 +16,7 @@ import yaml
 from PIL import Image
 
 from gantransfer.cli.main import main
-from gantransfer.experiments import load_benchmark, read_results, run_benchmark
+from gantransfer.experiments import load_benchmark, run_benchmark
 from gantransfer.experiments import runner
 from gantransfer.experiments.tracking import Trackers
 from gantransfer.training.supervised import ClassifierTask
@@ -97,17 +97,17 @@ def test_interrupted_benchmark_resumes_without_recomputing_finished_cells(tiny_g
     real_transfer, real_step = runner.transfer, ClassifierTask.train_step
     steps = {"n": 0}
 
-    def counting_step(task):
+    def counting_step(task, progress):
         steps["n"] += 1
-        return real_step(task)
+        return real_step(task, progress)
 
     def interrupting_transfer(config, *args, **kwargs):
         if config.method == "finetune":  # Ctrl-C in the middle of the second cell's training
-            def step(task):
+            def step(task, progress):
                 steps["n"] += 1
                 if steps["n"] == 3:
                     os.kill(os.getpid(), signal.SIGINT)
-                return real_step(task)
+                return real_step(task, progress)
             monkeypatch.setattr(ClassifierTask, "train_step", step)
         return real_transfer(config, *args, **kwargs)
 

@@ -25,4 +25,4 @@ def data_options(args: argparse.Namespace) -> DataOptions:
 def print_json(data) -> None:
     """Print ``data`` as JSON, once: under torchrun only rank 0 prints."""
     if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(data, indent=2, sort_keys=True))
+        print(json.dumps(data, indent=2))

@@ -12,6 +12,7 @@ from .options import add_config_arguments, config_from_args
 
 def register(commands) -> None:
     from ..training.pretrain import PretrainConfig
+    from ..training.reference import ReferenceRecipe
 
     pretrain = commands.add_parser(
         "pretrain",
@@ -39,6 +40,9 @@ def register(commands) -> None:
     evaluate.add_argument("--samples", type=int, default=10_000, help="images to generate (default: 10000)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated noise (default: 0)")
     evaluate.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda or mps (default: auto)")
+    evaluate.add_argument("--reference-steps", type=int, default=ReferenceRecipe.steps,
+                          help="training steps of the domain's reference classifier, trained once per domain and "
+                          f"cached (default: {ReferenceRecipe.steps})")
     evaluate.add_argument("--output", help="JSON file to write (default: gan_evaluation.json in the run folder)")
     add_data_arguments(evaluate)
     evaluate.set_defaults(handler=run_evaluate_gan)
@@ -54,10 +58,12 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
 
 def run_evaluate_gan(args: argparse.Namespace) -> int:
-    from ..evaluation.gan_quality import evaluate_gan
     from ..training.device import resolve_device
+    from ..training.gan_evaluation import evaluate_gan
+    from ..training.reference import ReferenceRecipe
 
-    metrics = evaluate_gan(args.checkpoint, args.samples, data_options(args), args.seed, resolve_device(args.device))
+    metrics = evaluate_gan(args.checkpoint, args.samples, data_options(args), args.seed, resolve_device(args.device),
+                           ReferenceRecipe(steps=args.reference_steps))
     checkpoint = Path(args.checkpoint)
     run_dir = checkpoint if checkpoint.is_dir() else checkpoint.parent.parent
     output = Path(args.output) if args.output else run_dir / "gan_evaluation.json"

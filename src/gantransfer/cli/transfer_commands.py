@@ -7,7 +7,20 @@ import sys
 from pathlib import Path
 
 from .common import add_data_arguments, data_options, print_json
-from .options import add_config_arguments, config_from_args
+from .options import HelpAll, add_config_arguments, config_from_args, detail_section
+
+#: the options of ``gantransfer transfer`` that only ``--help-all`` lists, by what they apply to
+TRANSFER_SECTIONS = {
+    "training": "target classifier training (every method that trains)",
+    "classifier": "classifier network (every method)",
+    "self_training": "self-training (--self-train)",
+    "source_training": "source classifier stage (source-only, finetune, dann, adda, pixel-da, cycada)",
+    "gan": "source GAN stage (gan-features, gan-augment, --init gan; without --gan-checkpoint)",
+    "gan_features": "gan-features and --init gan",
+    "gan_augment": "gan-augment",
+    "feature_alignment": "dann, adda and cycada (feature-level alignment)",
+    "translation": "pixel-da and cycada (the translators stage)",
+}
 
 
 def register(commands) -> None:
@@ -21,11 +34,16 @@ def register(commands) -> None:
         description=f"Train a classifier for the target domain from the source domain, the k labelled "
         f"target images per class and, with --self-train, the unlabelled target images. Methods: {methods}.",
     )
+    transfer.add_argument("--help-all", action=HelpAll, help="show every option, by the methods they apply to")
     transfer.add_argument("--out", required=True, help="run folder (a half-finished run there resumes)")
     transfer.add_argument("--config", help="YAML file of TransferConfig values; options given here override it")
     transfer.add_argument("--stages-dir", help="folder of shared stages (default: <cache dir>/stages)")
     transfer.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    add_config_arguments(transfer, TransferConfig, skip=tuple(f"gan.{name}" for name in TIED_GAN_FIELDS))
+    main = transfer.add_argument_group("the run (also settable in a --config YAML file; --help-all lists the "
+                                       "options of each method and stage)")
+    sections = {name: detail_section(transfer, title) for name, title in TRANSFER_SECTIONS.items()}
+    add_config_arguments(transfer, TransferConfig, skip=tuple(f"gan.{name}" for name in TIED_GAN_FIELDS),
+                         group=main, sections=sections, shown=("training.steps",))
     add_data_arguments(transfer)
     transfer.set_defaults(handler=run_transfer)
 

@@ -92,10 +92,6 @@ class ImageSet:
             format=self.format,
         )
 
-    def class_counts(self) -> Tensor:
-        """int64 (num_classes,): how many images each class has."""
-        return torch.bincount(self.labels, minlength=self.num_classes)
-
 
 def validate_raw(raw: RawImages) -> None:
     """Raise :class:`DataError` naming ``raw.source`` if the arrays are malformed."""

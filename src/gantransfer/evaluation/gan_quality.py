@@ -1,23 +1,21 @@
 """How good is a generator? Frechet distance and, if conditional, label accuracy.
 
 Both are measured with the reference classifier of the generator's domain
-(see :mod:`.reference`): the Frechet distance between its features of
-generated and real test images, and how often it recognises the label a
-conditional generator was asked for.
+(:mod:`gantransfer.training.reference` trains and caches it): the Frechet
+distance between its features of generated and real test images, and how
+often it recognises the label a conditional generator was asked for.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from ..data import DataOptions, ImageFormat, ImageSet, load_domain
+from ..data import ImageSet
 from .classification import predict_logits
 from .frechet import FrechetDistance, frechet_distance
-from .reference import reference_classifier
 
 
 @dataclass
@@ -45,15 +43,6 @@ class GanQuality:
         self.distance = FrechetDistance(self.reference.features, self.reference.trunk.feature_dim)
         self.distance.add(self.real.images.to(self.device), real=True)
 
-    @classmethod
-    def for_domain(
-        cls, domain: str, fmt: ImageFormat, data: DataOptions, samples: int, num_classes: int,
-        seed: int = 0, device="cpu",
-    ) -> "GanQuality":
-        reference = reference_classifier(domain, fmt, data.data_dir, data.cache_dir, data.download, device=device)
-        real = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download)
-        return cls(reference.model, real, samples, num_classes, seed, device)
-
     def generate(self, generator: nn.Module) -> tuple[Tensor, Tensor | None]:
         """``samples`` images (and the labels asked for, if conditional) from a fixed noise seed."""
         labels = torch.arange(self.samples) % self.num_classes if generator.config.conditional else None
@@ -74,29 +63,3 @@ class GanQuality:
         """Distance between ``samples`` real train images and the real test images: the best a generator can hope for."""
         picked = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[: self.samples]
         return frechet_distance(self.reference.features, self.reference.trunk.feature_dim, self.real.images, train.images[picked])
-
-
-def evaluate_gan(
-    checkpoint: str | os.PathLike, samples: int = 10_000, data: DataOptions = DataOptions(), seed: int = 0, device="cpu"
-) -> dict[str, float]:
-    """Judge a pretrained generator on its source domain.
-
-    Returns ``frechet_distance`` (``samples`` generated vs the test set),
-    ``real_floor`` (``samples`` train vs test images), their ratio,
-    ``conditional_accuracy`` for conditional generators, and the reference
-    classifier's own test accuracy.
-    """
-    from ..training.pretrain import load_gan
-
-    gan = load_gan(checkpoint, device)
-    config = gan.config
-    quality = GanQuality.for_domain(
-        config.source, config.format, data, samples, len(gan.class_names), seed, device
-    )
-    metrics = quality(gan.generator)
-    train = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
-    metrics["real_floor"] = quality.real_floor(train)
-    metrics["frechet_ratio"] = metrics["frechet_distance"] / metrics["real_floor"]
-    metrics["samples"] = samples
-    metrics["step"] = gan.step
-    return metrics

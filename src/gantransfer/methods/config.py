@@ -98,11 +98,11 @@ class DomainAdaptationOptions:
 
     def __post_init__(self) -> None:
         if self.domain_weight < 0:
-            raise ConfigError(f"adaptation.domain_weight must be >= 0, got {self.domain_weight}")
+            raise ConfigError(f"feature_alignment.domain_weight must be >= 0, got {self.domain_weight}")
         if self.discriminator_hidden < 1 or self.discriminator_layers < 1:
-            raise ConfigError("adaptation.discriminator_hidden and discriminator_layers must be >= 1")
+            raise ConfigError("feature_alignment.discriminator_hidden and discriminator_layers must be >= 1")
         if self.discriminator_lr <= 0:
-            raise ConfigError(f"adaptation.discriminator_lr must be > 0, got {self.discriminator_lr}")
+            raise ConfigError(f"feature_alignment.discriminator_lr must be > 0, got {self.discriminator_lr}")
 
 
 def _source_training() -> ClassifierTraining:
@@ -151,9 +151,9 @@ class TransferConfig:
         gan_checkpoint: a pretrained GAN (run folder or .pt); None: pretrain ``gan``
             as a shared stage.
         gan: how the source GAN is pretrained when no checkpoint is given.
-        features: options of a transferred GAN trunk.
-        generation: options of ``gan-augment``.
-        adaptation: options of the unsupervised adaptation methods ``dann`` and ``adda``.
+        gan_features: options of a transferred GAN trunk (``gan-features``, ``init: gan``).
+        gan_augment: options of ``gan-augment``.
+        feature_alignment: options of the feature-level adaptation methods ``dann``, ``adda`` and ``cycada``.
         translation: the source <-> target translators of ``pixel-da`` (a shared stage).
         stage_seed: seed of the shared source stages; None: the run's seed.
         validation_per_class: hold out this many labelled target train images
@@ -183,9 +183,9 @@ class TransferConfig:
     self_training: SelfTraining = field(default_factory=SelfTraining)
     gan_checkpoint: str | None = None
     gan: PretrainConfig = field(default_factory=_gan)
-    features: GanFeatureOptions = field(default_factory=GanFeatureOptions)
-    generation: GanAugmentOptions = field(default_factory=GanAugmentOptions)
-    adaptation: DomainAdaptationOptions = field(default_factory=DomainAdaptationOptions)
+    gan_features: GanFeatureOptions = field(default_factory=GanFeatureOptions)
+    gan_augment: GanAugmentOptions = field(default_factory=GanAugmentOptions)
+    feature_alignment: DomainAdaptationOptions = field(default_factory=DomainAdaptationOptions)
     translation: TranslationTraining = field(default_factory=TranslationTraining)
     stage_seed: int | None = None
     validation_per_class: int = 0
@@ -193,7 +193,8 @@ class TransferConfig:
 
     # The GAN's own device options were always replaced by the run's: gone, not moved.
     MOVED_KEYS: ClassVar[dict[str, str | None]] = {
-        **MOVED_TO_ACCELERATION, **{f"gan.{name}": None for name in MOVED_TO_ACCELERATION}}
+        **MOVED_TO_ACCELERATION, **{f"gan.{name}": None for name in MOVED_TO_ACCELERATION},
+        "generation": "gan_augment", "features": "gan_features", "adaptation": "feature_alignment"}
 
     def __post_init__(self) -> None:
         default_gan = _gan()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum, unique
 
 from torch import nn
 
@@ -14,11 +16,32 @@ from ..training.distributed import setup
 from ..training.pretrain import PretrainedGan, load_gan
 from ..training.run_folder import RunFolder
 from ..training.supervised import ClassifierTask, LabelledSource
+from ..training.trainer import Callback
 from .config import TransferConfig
+from .registry import get_method
 from .stages import StageCache
 
 
 VALIDATION_SEED = 10_000
+
+#: the name of the k labelled target images among a task's labelled sources
+TARGET_LABELLED = "target_labelled"
+
+
+@unique
+class Stream(IntEnum):
+    """The random batch streams of a run, by what they draw. Each is seeded from the
+    run's seed and its own number (``100 * seed + number``), so no two streams of a
+    run share an order; the numbers are fixed, so that seeded results stay as they were."""
+
+    TARGET_LABELLED = 1  #: the k labelled target images
+    SOURCE = 2  #: the labelled source images (source replay, DANN's source side)
+    SELF_TRAINING = 3  #: unlabelled target images for the mean teacher
+    TARGET_ALL = 4  #: every labelled target train image (the oracle)
+    GENERATED = 5  #: gan-augment's generated images
+    UNLABELLED_TARGET = 6  #: unlabelled target images for feature alignment (DANN, ADDA, CyCADA)
+    DISCRIMINATOR_SOURCE = 7  #: ADDA's source images for the domain discriminator
+    TRANSLATED_SOURCE = 8  #: the source translated to the target style (pixel-da, CyCADA)
 
 
 @dataclass
@@ -78,6 +101,7 @@ class TransferContext:
         run: RunFolder,
         data_options: DataOptions,
         progress_bar: bool = True,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         self.config = config
         self.data = data
@@ -85,38 +109,49 @@ class TransferContext:
         self.run = run
         self.data_options = data_options
         self.progress_bar = progress_bar
+        self.callbacks = list(callbacks)
         self.distributed = setup(config.acceleration.device)
         self.device = self.distributed.device
+        self.method = get_method(config.method)
+        #: how the classifier starts: the config's ``init``, else the method's own choice
+        self.init = config.init or self.method.default_init
         self._gan: PretrainedGan | None = None
         self.notes: dict[str, object] = {}
 
     # -- data ----------------------------------------------------------------
-    def stream(self, images: ImageSet, batch_size: int, salt: int) -> BatchStream:
-        """Batches of ``images`` seeded by the run's seed and a per-stream ``salt``
+    def stream(self, images: ImageSet, batch_size: int, stream: Stream) -> BatchStream:
+        """Batches ``(images, labels)`` of ``images`` in the order of ``stream``
         (this rank's slices of them under torchrun)."""
-        return self.distributed.stream((images.images, images.labels), batch_size, seed=self.config.seed * 100 + salt)
+        return self.distributed.stream((images.images, images.labels), batch_size, seed=self._seed(stream))
 
-    def images_only(self, images: ImageSet, batch_size: int, salt: int, name: str = "batch_size") -> BatchStream:
+    def images_only(self, images: ImageSet, batch_size: int, stream: Stream, name: str = "batch_size") -> BatchStream:
         """Batches ``(images,)`` of ``images``, their labels left out (e.g. the unlabelled target);
         this rank's slices of them under torchrun."""
-        return self.distributed.stream((images.images,), batch_size, seed=self.config.seed * 100 + salt, name=name)
+        return self.distributed.stream((images.images,), batch_size, seed=self._seed(stream), name=name)
+
+    def _seed(self, stream: Stream) -> int:
+        return self.config.seed * 100 + int(stream)
 
     def self_training_stream(self) -> BatchStream | None:
         """The unlabelled target batches of self-training, or None when ``self_train`` is off."""
         config = self.config
         if not config.self_train:
             return None
-        return self.images_only(self.data.target_train, config.self_training.batch_size, 3, "self_training.batch_size")
+        return self.images_only(self.data.target_train, config.self_training.batch_size, Stream.SELF_TRAINING,
+                                "self_training.batch_size")
 
     def labelled_sources(self, include_source: bool = False) -> list[LabelledSource]:
         """The k labelled target images, and the source set when asked or when ``source_weight > 0``."""
         config, data = self.config, self.data
         sources = []
         if config.k > 0:
-            sources.append(LabelledSource("target", self.stream(data.target_labelled, config.training.batch_size, 1)))
+            sources.append(LabelledSource(TARGET_LABELLED, self.stream(data.target_labelled,
+                                                                       config.training.batch_size,
+                                                                       Stream.TARGET_LABELLED)))
         if include_source or config.source_weight > 0:
             weight = config.source_weight if config.source_weight > 0 else 1.0
-            sources.append(LabelledSource("source", self.stream(data.source, config.training.batch_size, 2), weight))
+            sources.append(LabelledSource("source", self.stream(data.source, config.training.batch_size, Stream.SOURCE),
+                                          weight))
         return sources
 
     # -- shared stages -------------------------------------------------------
@@ -126,9 +161,16 @@ class TransferContext:
         saved = self.stages.source_classifier(
             self.data.source, config.source, Classifier(config.classifier_config(self.data.num_classes)),
             config.source_training, config.shared_seed, config.acceleration.device, self.progress_bar,
-            distributed=self.distributed, acceleration=config.acceleration,
+            distributed=self.distributed, acceleration=config.acceleration, monitor=self.source_test(),
+            callbacks=self.callbacks,
         )
         return saved.model
+
+    def source_test(self) -> ImageSet:
+        """The source domain's test split: labelled source images that nothing trains on."""
+        options, config = self.data_options, self.config
+        return load_domain(config.source, "test", config.format, options.data_dir, options.cache_dir,
+                           options.download)
 
     def source_gan(self) -> PretrainedGan:
         """The source GAN: ``gan_checkpoint`` if given, else the shared pretraining stage."""
@@ -137,7 +179,8 @@ class TransferContext:
             if config.gan_checkpoint:
                 self._gan = load_gan(config.gan_checkpoint, self.device)
             else:
-                self._gan = self.stages.source_gan(config.gan_config(), self.data_options, self.progress_bar)
+                self._gan = self.stages.source_gan(config.gan_config(), self.data_options, self.progress_bar,
+                                                   self.callbacks)
             if len(self._gan.class_names) != self.data.num_classes:
                 raise ConfigError(
                     f"the GAN knows {len(self._gan.class_names)} classes, the domains have {self.data.num_classes}"
@@ -145,10 +188,11 @@ class TransferContext:
         return self._gan
 
     # -- the classifier ------------------------------------------------------
-    def initial_classifier(self, init: str) -> tuple[Classifier, list[dict]]:
-        """The classifier to train and its parameter groups (transferred trunks learn
-        ``trunk_lr_scale`` times slower than the head)."""
+    def initial_classifier(self, init: str | None = None) -> tuple[Classifier, list[dict]]:
+        """The classifier to train (started as ``init``, default :attr:`init`) and its
+        parameter groups (transferred trunks learn ``trunk_lr_scale`` times slower than the head)."""
         config = self.config
+        init = init or self.init
         if init == "random":
             classifier = Classifier(config.classifier_config(self.data.num_classes))
             return classifier, [{"params": list(classifier.parameters())}]
@@ -159,7 +203,7 @@ class TransferContext:
             classifier = Classifier(config.classifier_config(self.data.num_classes, discriminator.config.trunk))
             classifier.trunk.load_state_dict(discriminator.trunk.state_dict())
             self.notes["gan_trunk"] = discriminator.config.trunk.__dict__
-            features = config.features
+            features = config.gan_features
             if features.freeze_trunk or features.linear_probe:
                 classifier.freeze_trunk(statistics=features.linear_probe)
         return classifier, self._parameter_groups(classifier)

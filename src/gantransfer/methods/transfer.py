@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
@@ -33,7 +34,8 @@ from ..training.distributed import setup
 from ..training.identity import config_changes
 from ..training.run_folder import RunFolder
 from ..training.seeding import seed_everything
-from ..training.trainer import LoopConfig, Trainer
+from ..training.supervised import AccuracyMonitor
+from ..training.trainer import Callback, LoopConfig, Trainer
 from .config import TransferConfig
 from .context import TransferContext, TransferData
 from .registry import get_method
@@ -48,11 +50,13 @@ def transfer(
     data: DataOptions = DataOptions(),
     stages_dir: str | os.PathLike | None = None,
     progress_bar: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> dict[str, Any]:
     """Run ``config`` into the folder ``out`` and return its metrics.
 
     A finished run (``out/metrics.json`` with the same config) is returned
     as it is; a half-finished one resumes from its latest checkpoint.
+    ``callbacks`` are given to every trainer of the run (its shared stages too).
     """
     method = get_method(config.method)
     run = RunFolder(out)
@@ -68,14 +72,18 @@ def transfer(
     run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig)
     seed_everything(config.seed)
     context = TransferContext(config, TransferData.load(config, data), StageCache.default(data, stages_dir), run,
-                              data, progress_bar)
+                              data, progress_bar, callbacks)
     plan = method.build(context)
     if plan.task is not None:
-        loop = LoopConfig(steps=plan.steps, checkpoint_every=500, progress_bar=progress_bar)
-        result = Trainer(plan.task, run, loop, stored, distributed=distributed, seed=config.seed).fit(
-            resume=run.has_run())
-        if result.interrupted:
-            raise KeyboardInterrupt
+        training = config.training
+        loop = LoopConfig(steps=training.steps, eval_every=training.eval_every, checkpoint_every=500,
+                          progress_bar=progress_bar, label=f"{config.method} on {config.target}")
+        watch = context.callbacks
+        if context.data.target_validation is not None:
+            watch = [AccuracyMonitor(context.data.target_validation, "target_validation"), *watch]
+        trainer = Trainer(plan.task, run, loop, stored, distributed=distributed, seed=config.seed, callbacks=watch)
+        result = trainer.fit(resume=run.has_run())
+        result.raise_if_interrupted()
         started -= result.earlier_seconds  # a resumed run reports the time of every session
         model = plan.task.final_model
     else:
@@ -104,7 +112,7 @@ def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:
         "seed": config.seed,
         "self_train": config.self_train,
         "uses_unlabelled_target": config.self_train or get_method(config.method).uses_unlabelled,
-        "init": config.init or get_method(config.method).default_init,
+        "init": context.init,
         "target_validation_accuracy": (
             evaluate_classifier(model, data.target_validation).accuracy if data.target_validation is not None else None
         ),

@@ -110,15 +110,4 @@ class ConvTrunk(nn.Module):
         return self.project(self.blocks(images))
 
 
-def check_input(images: Tensor, config: TrunkConfig) -> None:
-    """Raise ``ValueError`` with a readable message if ``images`` do not fit ``config``."""
-    expected = (config.channels, config.image_size, config.image_size)
-    if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-        raise ValueError(f"expected images of shape (N, {', '.join(map(str, expected))}), got {tuple(images.shape)}")
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-__all__ = ["ConvTrunk", "TrunkConfig", "check_input", "count_parameters"]
+__all__ = ["ConvTrunk", "TrunkConfig"]

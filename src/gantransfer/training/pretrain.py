@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -21,6 +22,7 @@ from ..config import from_dict, to_dict
 from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, load_domain
 from ..data.augment import diff_augment
 from ..errors import CheckpointError, ConfigError, first_line
+from ..evaluation.gan_quality import GanQuality
 from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
 from ..models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TrunkConfig
@@ -29,9 +31,10 @@ from .acceleration import MOVED_TO_ACCELERATION, Acceleration, MixedPrecision, c
 from .checkpoint import load_checkpoint
 from .distributed import DistributedContext, setup
 from .logger import RunLogger
+from .reference import gan_quality_for_domain
 from .run_folder import RunFolder
 from .seeding import seed_everything
-from .trainer import FitResult, LoopConfig, Trainer, TrainingTask
+from .trainer import Callback, FitResult, LoopConfig, Progress, Trainer, TrainingTask
 
 KIND = "gan"
 
@@ -154,16 +157,33 @@ class PretrainConfig:
         return max(1, math.ceil(self.epochs * source_size / (self.batch_size * self.critic_updates)))
 
 
-def ema_with_warmup(decay: float):
-    """EMA update with decay ``min(decay, (1 + n) / (10 + n))`` after n updates.
+def ema_warmup_rate(decay: float, num_averaged: int) -> float:
+    """The EMA's decay after ``num_averaged`` updates: ``min(decay, (1 + n) / (10 + n))``.
 
     A fixed 0.999 would keep the average near the random initial weights
     for thousands of steps; the warm-up lets it follow early training.
     """
+    return min(decay, (1.0 + num_averaged) / (10.0 + num_averaged))
 
-    def average(averaged: Tensor, current: Tensor, num_averaged: Tensor) -> Tensor:
-        rate = min(decay, (1.0 + float(num_averaged)) / (10.0 + float(num_averaged)))
-        return averaged * rate + current * (1.0 - rate)
+
+def ema_with_warmup(decay: float):
+    """A multi-tensor EMA update with :func:`ema_warmup_rate` (``AveragedModel``'s ``multi_avg_fn``).
+
+    ``average(averaged, current, num_averaged)`` updates the list ``averaged`` in
+    place, ``averaged * rate + current * (1 - rate)``, with torch's ``_foreach``
+    operations (one kernel launch per list on a GPU, and one read of the counter per
+    update instead of one per parameter). Integer buffers (BatchNorm's batch count)
+    are averaged as ``AveragedModel`` averages them with a per-tensor function.
+    """
+
+    def average(averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
+        rate = ema_warmup_rate(decay, int(num_averaged))
+        if averaged and averaged[0].is_floating_point():
+            torch._foreach_mul_(averaged, rate)
+            torch._foreach_add_(averaged, torch._foreach_mul(current, 1.0 - rate))
+            return
+        for mean, value in zip(averaged, current):
+            mean.copy_(mean * rate + value * (1.0 - rate))
 
     return average
 
@@ -205,10 +225,11 @@ class GanTask(TrainingTask):
         self.discriminator.to(device)
         for stage in self.discriminator.trunk.stages()[: config.freeze_discriminator_blocks]:
             stage.requires_grad_(False)
-        self.ema = AveragedModel(self.generator, avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
+        self.ema = AveragedModel(self.generator, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
         augment = diff_augment if config.diff_augment else None
         self.precision = MixedPrecision(config.acceleration.precision, device)
-        self.objective = GanObjective(config.spec, *self._training_networks(distributed or DistributedContext()), augment)
+        self.gan_objective = GanObjective(config.spec, *self._training_networks(distributed or DistributedContext()),
+                                          augment)
         self.g_optimizer = config.optimizer(config.lr_generator).build(self.generator.parameters())
         trainable = [p for p in self.discriminator.parameters() if p.requires_grad]
         self.d_optimizer = config.optimizer(config.lr_discriminator).build(trainable)
@@ -218,7 +239,6 @@ class GanTask(TrainingTask):
         self.grid_columns = 8
         self.fixed_noise = torch.randn(rows * 8, config.latent_dim, generator=fixed).to(device)
         self.fixed_labels = torch.arange(rows).repeat_interleave(8).to(device) if config.conditional else None
-        self.quality = None
 
     def _training_networks(self, distributed: DistributedContext) -> tuple[nn.Module, nn.Module]:
         """The networks as a training step calls them (each wrapper only where it applies)."""
@@ -236,20 +256,25 @@ class GanTask(TrainingTask):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator": self.g_optimizer, "discriminator": self.d_optimizer}
 
-    def train_step(self) -> dict[str, float]:
-        spec = self.objective.spec
+    @property
+    def sampling_generator(self) -> Generator:
+        """The generator to sample from and to judge: the moving average of the weights."""
+        return self.ema.module
+
+    def train_step(self, progress: Progress) -> dict[str, float]:
+        spec = self.gan_objective.spec
         logs: dict[str, float] = {}
         for _ in range(self.config.critic_updates):
             real, labels = (t.to(self.device) for t in next(self.stream))
             with self.precision.autocast():
-                losses = self.objective.discriminator_losses(real, labels)
+                losses = self.gan_objective.discriminator_losses(real, labels)
             self.d_optimizer.zero_grad(set_to_none=True)
             self.precision.backward_step(losses["d_loss"], self.d_optimizer, "discriminator")
             if spec.weight_clip is not None:
                 clip_weights_(self.discriminator, spec.weight_clip)
         logs.update({key: value.item() for key, value in losses.items()})
         with self.precision.autocast():
-            g_losses = self.objective.generator_losses(real.shape[0], labels, self.device)
+            g_losses = self.gan_objective.generator_losses(real.shape[0], labels, self.device)
         self.g_optimizer.zero_grad(set_to_none=True)
         self.precision.backward_step(g_losses["g_loss"], self.g_optimizer, "generator")
         self.ema.update_parameters(self.generator)
@@ -261,16 +286,15 @@ class GanTask(TrainingTask):
 
     @torch.no_grad()
     def evaluate(self, step: int, run: RunFolder, logger: RunLogger) -> dict[str, float]:
-        generator = self.ema.module
+        """Writes the fixed-noise sample grid; quality metrics come from a :class:`GanQualityCallback`."""
+        generator = self.sampling_generator
         generator.eval()
         grid = generator(self.fixed_noise, self.fixed_labels)
         generator.train()
         if logger.enabled:
             image = save_image_grid(run.samples / f"step_{step:07d}.png", grid, columns=self.grid_columns)
             logger.log_images(step, "samples", image)
-        if self.quality is None:
-            return {}
-        return self.quality(generator)
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"stream": self.stream.state_dict()}
@@ -289,15 +313,16 @@ def pretrain(
     data: DataOptions = DataOptions(),
     resume: bool = False,
     progress_bar: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> FitResult:
     """Train a GAN on ``config.source``'s train split; write the run to ``out``.
 
     Returns the trainer's :class:`FitResult` (final quality metrics when
     ``quality_samples > 0``). ``out/checkpoints/latest.pt`` is what
-    :func:`load_gan` reads.
+    :func:`load_gan` reads. ``callbacks`` are given to the trainer.
     """
     source = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
-    return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar)
+    return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar, callbacks=callbacks)
 
 
 def train_gan(
@@ -308,32 +333,46 @@ def train_gan(
     init: "PretrainedGan | None" = None,
     resume: bool = False,
     progress_bar: bool = True,
+    callbacks: Sequence[Callback] = (),
+    label: str | None = None,
 ) -> FitResult:
     """Train a GAN on ``images`` (any labelled set, e.g. a few target images),
     optionally starting from ``init``; quality is judged on ``config.source``."""
-    from ..evaluation.gan_quality import GanQuality
-
     seed_everything(config.seed)
     distributed = setup(config.acceleration.device)
     device = distributed.device
     stream = distributed.stream((images.images, images.labels), config.batch_size, seed=config.seed)
     task = GanTask(config, images.class_names, stream, device, init=init, distributed=distributed)
+    callbacks = list(callbacks)
     if config.quality_samples and distributed.is_main:  # only rank 0 evaluates
-        task.quality = GanQuality.for_domain(
+        callbacks.append(GanQualityCallback(gan_quality_for_domain(
             config.source, config.format, data, samples=config.quality_samples,
             num_classes=images.num_classes, seed=config.seed, device=device,
-        )
+        )))
     loop = LoopConfig(
         steps=config.total_steps(len(images)),
         eval_every=config.eval_every,
         best_metric="frechet_distance" if config.quality_samples else None,
         best_mode="min",
         progress_bar=progress_bar,
+        label=label or f"GAN on {config.source}",
     )
     run = RunFolder(out)
     stored = {**to_dict(config), "class_names": list(images.class_names)}
     run.prepare(stored, resume, write=distributed.is_main, cls=PretrainConfig)
-    return Trainer(task, run, loop, stored, distributed=distributed, seed=config.seed).fit(resume=resume)
+    trainer = Trainer(task, run, loop, stored, distributed=distributed, seed=config.seed, callbacks=callbacks)
+    return trainer.fit(resume=resume)
+
+
+class GanQualityCallback(Callback):
+    """At each evaluation, judges the task's sampling generator (Frechet distance and,
+    if conditional, label accuracy under the domain's reference classifier)."""
+
+    def __init__(self, quality: GanQuality) -> None:
+        self.quality = quality
+
+    def on_evaluate(self, trainer: Trainer, metrics: dict[str, float]) -> dict[str, float]:
+        return self.quality(trainer.task.sampling_generator)
 
 
 @dataclass
@@ -353,7 +392,6 @@ class PretrainedGan:
     config: PretrainConfig
     class_names: tuple[str, ...]
     step: int
-    raw_generator: Generator | None = None
 
 
 def load_gan(path: str | os.PathLike, device="cpu") -> PretrainedGan:
@@ -368,11 +406,9 @@ def load_gan(path: str | os.PathLike, device="cpu") -> PretrainedGan:
     num_classes = len(class_names)
     generator = Generator(config.generator_config(num_classes))
     ema = AveragedModel(generator, use_buffers=True)
-    raw = Generator(config.generator_config(num_classes))
     discriminator = Discriminator(config.discriminator_config(num_classes))
     try:
         ema.load_state_dict(state["modules"]["generator_ema"])
-        raw.load_state_dict(state["modules"]["generator"])
         discriminator.load_state_dict(state["modules"]["discriminator"])
     except (RuntimeError, KeyError) as error:
         raise CheckpointError(f"{path}: weights do not fit the stored config ({first_line(error)})") from None
@@ -382,5 +418,4 @@ def load_gan(path: str | os.PathLike, device="cpu") -> PretrainedGan:
         config=config,
         class_names=class_names,
         step=int(state["step"]),
-        raw_generator=raw.to(device).eval(),
     )
