@@ -16,8 +16,15 @@ import torch
 
 from gantransfer.config import to_dict
 from gantransfer.data import ImageFormat
-from gantransfer.models import Classifier, ClassifierConfig, Discriminator, DiscriminatorConfig, Generator
-from gantransfer.models import GeneratorConfig, TrunkConfig
+from gantransfer.models import (
+    Classifier,
+    ClassifierConfig,
+    Discriminator,
+    DiscriminatorConfig,
+    Generator,
+    GeneratorConfig,
+    TrunkConfig,
+)
 from gantransfer.models.translator import Translator, TranslatorConfig
 from gantransfer.training.pretrain import PretrainConfig
 from gantransfer.training.translation import TranslationTraining
@@ -28,7 +35,7 @@ GAN = PretrainConfig(conditional=True)  # the benchmark's source GAN (minimax, 2
 
 def _networks():
     """name -> (builder, seeded input maker, call) for every network that is pinned."""
-    image = lambda size=28, channels=1: torch.rand(4, channels, size, size) * 2 - 1  # noqa: E731
+    image = lambda size=28, channels=1: torch.rand(4, channels, size, size) * 2 - 1
     labels = torch.arange(4)
     return {
         "generator": (lambda: Generator(GeneratorConfig()), lambda: (torch.randn(4, 64),)),
@@ -103,7 +110,7 @@ def test_default_configs_store_as_before(reference):
     stored, expected = _configs(), reference["configs"]
     for name in ("trunk", "generator", "translator", "translation", "classifier"):
         assert stored[name] == expected[name], name
-    keep = lambda config: {k: v for k, v in config.items() if k not in _ACCELERATION}  # noqa: E731
+    keep = lambda config: {k: v for k, v in config.items() if k not in _ACCELERATION}
     assert keep(stored["pretrain"]) == keep(expected["pretrain"])
 
 

@@ -7,10 +7,21 @@ import torch
 from torch import nn
 
 from gantransfer.errors import ConfigError
-from gantransfer.models import Classifier, ClassifierConfig, Discriminator, DiscriminatorConfig, Generator
-from gantransfer.models import GeneratorConfig, TrunkConfig
-from gantransfer.models.architecture import generator_plan, translator_downsamplings, trunk_blocks
-from gantransfer.models.sngan import ResNetGenerator, ResidualTrunk
+from gantransfer.models import (
+    Classifier,
+    ClassifierConfig,
+    Discriminator,
+    DiscriminatorConfig,
+    Generator,
+    GeneratorConfig,
+    TrunkConfig,
+)
+from gantransfer.models.architecture import (
+    generator_plan,
+    translator_downsamplings,
+    trunk_blocks,
+)
+from gantransfer.models.sngan import ResidualTrunk, ResNetGenerator
 from gantransfer.models.translator import Translator, TranslatorConfig
 from gantransfer.models.trunk import ConvTrunk, count_parameters
 from gantransfer.training.pretrain import PretrainConfig
@@ -49,7 +60,7 @@ def test_every_network_at_every_size(architecture, size, channels, num_classes):
     classifier = Classifier(ClassifierConfig(discriminator.config.trunk, num_classes=7))
     assert classifier(images).shape == (3, 7)
     # One block per doubling: generator blocks = doublings from the base side, trunk blocks = halvings to <= 4.
-    base, doublings = generator_plan(size)
+    _, doublings = generator_plan(size)
     if architecture == "dcgan":
         assert sum(isinstance(m, nn.ConvTranspose2d) for m in generator.modules()) == doublings
         convs = [m for m in discriminator.trunk.blocks if isinstance(m, nn.Conv2d)]

@@ -9,8 +9,15 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from gantransfer.models import Classifier, ClassifierConfig, Discriminator, DiscriminatorConfig, Generator
-from gantransfer.models import GeneratorConfig, TrunkConfig
+from gantransfer.models import (
+    Classifier,
+    ClassifierConfig,
+    Discriminator,
+    DiscriminatorConfig,
+    Generator,
+    GeneratorConfig,
+    TrunkConfig,
+)
 from gantransfer.models.generator import ConditionalBatchNorm2d, DcganGenerator
 from gantransfer.models.sngan import ResNetGenerator
 from gantransfer.objectives import GanObjective, get_objective

@@ -13,7 +13,7 @@ from gantransfer.cli.main import main
 from gantransfer.data import BatchStream
 from gantransfer.errors import ConfigError
 from gantransfer.models.generator import DcganGenerator
-from gantransfer.models.sngan import ResNetGenerator, ResidualTrunk
+from gantransfer.models.sngan import ResidualTrunk, ResNetGenerator
 from gantransfer.training.checkpoint import load_checkpoint
 from gantransfer.training.pretrain import GanTask, PretrainConfig, load_gan, pretrain
 
@@ -30,9 +30,9 @@ def _colour_npz(path, n=12, size=64, classes=3):
 
 
 def _config(source, architecture, **overrides):
-    base = dict(source=str(source), architecture=architecture, objective="hinge", conditional=True, image_size=64,
-                channels=3, latent_dim=8, generator_width=4, discriminator_width=4, feature_dim=8, batch_size=4,
-                steps=3, eval_every=3, quality_samples=0, seed=0)
+    base = {"source": str(source), "architecture": architecture, "objective": "hinge", "conditional": True, "image_size": 64,
+                "channels": 3, "latent_dim": 8, "generator_width": 4, "discriminator_width": 4, "feature_dim": 8, "batch_size": 4,
+                "steps": 3, "eval_every": 3, "quality_samples": 0, "seed": 0}
     return PretrainConfig(**{**base, **overrides})
 
 

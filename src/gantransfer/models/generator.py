@@ -82,9 +82,8 @@ class Generator(nn.Module):
     """
 
     def __new__(cls, config: GeneratorConfig | None = None, *args, **kwargs):
-        if cls is Generator:  # not when copying an instance (deepcopy passes no config)
-            cls = _architecture_class(config)
-        return super().__new__(cls)
+        # Only Generator itself dispatches: a subclass, or deepcopy (which passes no config), builds as asked.
+        return super().__new__(_architecture_class(config) if cls is Generator else cls)
 
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()

@@ -15,6 +15,7 @@ down-sampling block per halving down to at most 4 x 4.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -86,7 +87,7 @@ class ResNetGenerator(Generator):
         channels = [top] + [config.width * 2 ** (doublings - 1 - i) for i in range(doublings)]
         self.project = _init(nn.Linear(config.latent_dim, top * self.base_side**2))
         self.blocks = nn.ModuleList(
-            ResidualUpBlock(c_in, c_out, config.num_classes) for c_in, c_out in zip(channels[:-1], channels[1:])
+            ResidualUpBlock(c_in, c_out, config.num_classes) for c_in, c_out in pairwise(channels)
         )
         self.norm = nn.BatchNorm2d(channels[-1])
         self.to_image = _init(nn.Conv2d(channels[-1], config.channels, 3, 1, 1))
@@ -146,7 +147,7 @@ class ResidualTrunk(nn.Module):
         channels = [config.channels] + [config.width * 2**i for i in range(trunk_blocks(config.image_size))]
         self.blocks = nn.Sequential(
             *(ResidualDownBlock(c_in, c_out, first=index == 0)
-              for index, (c_in, c_out) in enumerate(zip(channels[:-1], channels[1:])))
+              for index, (c_in, c_out) in enumerate(pairwise(channels)))
         )
         self.project = nn.Sequential(nn.ReLU(), GlobalSumPool(), sn(nn.Linear(channels[-1], config.feature_dim)),
                                      nn.ReLU())
