@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from gantransfer.config import from_dict, merge
+from gantransfer.config import from_dict, later_option, merge, to_dict
 from gantransfer.errors import ConfigError
 from gantransfer.methods import TransferConfig
 
@@ -27,3 +29,27 @@ def test_merge_is_recursive_and_leaves_its_inputs_alone():
     base = {"a": {"b": 1, "c": 2}, "d": 3}
     assert merge(base, {"a": {"b": 5}, "e": 6}) == {"a": {"b": 5, "c": 2}, "d": 3, "e": 6}
     assert base == {"a": {"b": 1, "c": 2}, "d": 3}
+
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inner:
+    width: int = 4
+    style: str = later_option("plain")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Outer:
+    inner: _Inner = dataclasses.field(default_factory=_Inner)
+    sizes: tuple[int, ...] = (1, 2)
+    mode: str = later_option("a")
+
+
+def test_a_later_option_is_stored_only_away_from_its_default():
+    # At its default the option leaves no trace, so configs stored before it existed
+    # (and stage names hashed from them) stay the same; away from it, it is stored.
+    assert to_dict(_Outer()) == {"inner": {"width": 4}, "sizes": [1, 2]}
+    changed = _Outer(_Inner(style="fancy"), mode="b")
+    assert to_dict(changed) == {"inner": {"width": 4, "style": "fancy"}, "sizes": [1, 2], "mode": "b"}
+    assert from_dict(_Outer, to_dict(changed)) == changed
+    assert from_dict(_Outer, to_dict(_Outer())) == _Outer()

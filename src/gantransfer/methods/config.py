@@ -53,7 +53,8 @@ class GanAugmentOptions:
     Args:
         adapt_steps: generator updates when adapting the GAN to the k target images per class.
         adapt_batch_size: real target images per discriminator update (the few images are cycled).
-        freeze_discriminator_blocks: FreezeD: lowest discriminator layers kept fixed (0..4).
+        freeze_discriminator_blocks: FreezeD: lowest discriminator trunk stages kept fixed
+            (0 to the trunk's stages: 4 at 28 px, one more per doubling).
         diff_augment: DiffAugment on every discriminator input while adapting.
         adapt_lr: learning rate while adapting (both networks).
         synthetic_per_class: generated target images per class.

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .trunk import ConvTrunk, TrunkConfig
+from .trunk import TrunkConfig, build_trunk
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Classifier(nn.Module):
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
         self.config = config
-        self.trunk = ConvTrunk(config.trunk)
+        self.trunk = build_trunk(config.trunk)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.trunk.feature_dim, config.num_classes))
         self.trunk_statistics_frozen = False
 

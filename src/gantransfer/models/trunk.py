@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from ..config import later_option
 from ..errors import ConfigError
+from .architecture import check_architecture, trunk_blocks
 
 NORMS = ("batch", "layer", "none")
 
@@ -22,11 +24,15 @@ class TrunkConfig:
 
     Args:
         channels: input image channels, 1 or 3.
-        image_size: input side in pixels; 28 and 32 are the tested sizes.
+        image_size: input side in pixels, >= 8; one stride-2 block per halving
+            down to at most 4 x 4 (see :mod:`.architecture`).
         width: channels of the first convolution; each block doubles it.
         feature_dim: length of the feature vector ``features(x)`` returns.
         norm: ``"batch"`` (classifiers, minimax GANs), ``"layer"`` (critics
             under a gradient penalty, which must not mix samples) or ``"none"``.
+        architecture: ``"dcgan"`` (:class:`ConvTrunk`) or ``"resnet"``
+            (SNGAN's spectrally normalised residual trunk,
+            :class:`~gantransfer.models.sngan.ResidualTrunk`; norm ``"none"``).
     """
 
     channels: int = 1
@@ -34,6 +40,7 @@ class TrunkConfig:
     width: int = 32
     feature_dim: int = 256
     norm: str = "batch"
+    architecture: str = later_option("dcgan")
 
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
@@ -42,6 +49,14 @@ class TrunkConfig:
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         if self.image_size < 8 or self.width < 1 or self.feature_dim < 1:
             raise ConfigError(f"invalid trunk shape: {self}")
+        check_architecture(self.architecture)
+        if self.architecture == "resnet" and self.norm != "none":
+            raise ConfigError(f"the resnet trunk is spectrally normalised and takes norm 'none', got {self.norm!r}")
+
+    @property
+    def num_stages(self) -> int:
+        """The units :meth:`ConvTrunk.stages` returns: the stride-2 blocks and the projection."""
+        return trunk_blocks(self.image_size) + 1
 
 
 def _norm2d(kind: str, channels: int) -> nn.Module:
@@ -64,42 +79,47 @@ def _conv_side(side: int, kernel: int, stride: int, padding: int) -> int:
     return (side + 2 * padding - kernel) // stride + 1
 
 
-class ConvTrunk(nn.Module):
-    """Image -> feature vector: three strided conv blocks and a linear layer.
+def _down_block(in_channels: int, out_channels: int, kernel: int, norm: str, first: bool) -> list[nn.Module]:
+    """Conv (stride 2) -> norm -> LeakyReLU; DCGAN leaves the first block, on the image, unnormalised."""
+    conv = nn.Conv2d(in_channels, out_channels, kernel, 2, 1, bias=first or norm == "none")
+    return [conv, nn.LeakyReLU(0.2)] if first else [conv, _norm2d(norm, out_channels), nn.LeakyReLU(0.2)]
 
-    Shapes for the default 1 x 28 x 28, width 32:
-    (N, 1, 28, 28) -> (N, 32, 14, 14) -> (N, 64, 7, 7) -> (N, 128, 4, 4)
-    -> (N, feature_dim).
+
+class ConvTrunk(nn.Module):
+    """Image -> feature vector: one strided conv block per halving of the side down to
+    at most 4 x 4 (DCGAN's discriminator), channels doubling, and a linear layer.
+
+    Every block has a 4 x 4 kernel but the last, whose 3 x 3 kernel rounds an odd
+    side up (7 -> 4). Shapes for the default 1 x 28 x 28, width 32 (w):
+    (N, 1, 28, 28) -> (N, w, 14, 14) -> (N, 2w, 7, 7) -> (N, 4w, 4, 4) -> (N, feature_dim);
+    at 64 px one block more: (N, C, 64, 64) -> (N, w, 32, 32) -> (N, 2w, 16, 16)
+    -> (N, 4w, 8, 8) -> (N, 8w, 4, 4) -> (N, feature_dim).
     """
 
     def __init__(self, config: TrunkConfig) -> None:
         super().__init__()
         self.config = config
-        w, norm = config.width, config.norm
-        self.blocks = nn.Sequential(
-            nn.Conv2d(config.channels, w, 4, 2, 1),
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(w, 2 * w, 4, 2, 1, bias=norm == "none"),
-            _norm2d(norm, 2 * w),
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * w, 4 * w, 3, 2, 1, bias=norm == "none"),
-            _norm2d(norm, 4 * w),
-            nn.LeakyReLU(0.2),
-            nn.Flatten(),
-        )
-        side = config.image_size
-        for kernel, stride, padding in ((4, 2, 1), (4, 2, 1), (3, 2, 1)):
-            side = _conv_side(side, kernel, stride, padding)
+        count = trunk_blocks(config.image_size)
+        layers: list[nn.Module] = []
+        self._stage_starts = []  # where each block begins in ``blocks``, for stages()
+        side, channels = config.image_size, config.channels
+        for index in range(count):
+            kernel = 3 if index == count - 1 else 4
+            self._stage_starts.append(len(layers))
+            layers += _down_block(channels, config.width * 2**index, kernel, config.norm, first=index == 0)
+            side, channels = _conv_side(side, kernel, 2, 1), config.width * 2**index
+        self.blocks = nn.Sequential(*layers, nn.Flatten())
         self.project = nn.Sequential(
-            nn.Linear(4 * w * side * side, config.feature_dim, bias=norm == "none"),
-            _norm1d(norm, config.feature_dim),
+            nn.Linear(channels * side * side, config.feature_dim, bias=config.norm == "none"),
+            _norm1d(config.norm, config.feature_dim),
             nn.LeakyReLU(0.2),
         )
 
     def stages(self) -> list[nn.Module]:
-        """The trunk's four layers in input-to-output order (three conv blocks, the
-        linear projection): the units that FreezeD freezes from the bottom up."""
-        return [self.blocks[0:2], self.blocks[2:5], self.blocks[5:9], self.project]
+        """The trunk's ``config.num_stages`` units in input-to-output order (the conv
+        blocks, the linear projection): what FreezeD freezes from the bottom up."""
+        ends = self._stage_starts[1:] + [len(self.blocks)]
+        return [self.blocks[start:end] for start, end in zip(self._stage_starts, ends)] + [self.project]
 
     @property
     def feature_dim(self) -> int:
@@ -110,4 +130,13 @@ class ConvTrunk(nn.Module):
         return self.project(self.blocks(images))
 
 
-__all__ = ["ConvTrunk", "TrunkConfig"]
+def build_trunk(config: TrunkConfig) -> nn.Module:
+    """The trunk ``config`` describes: a :class:`ConvTrunk`, or SNGAN's residual trunk."""
+    if config.architecture == "resnet":
+        from .sngan import ResidualTrunk  # sngan builds on this module
+
+        return ResidualTrunk(config)
+    return ConvTrunk(config)
+
+
+__all__ = ["ConvTrunk", "TrunkConfig", "build_trunk"]

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
-from ..config import from_dict, to_dict
+from ..config import from_dict, later_option, to_dict
 from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, load_domain
 from ..data.augment import diff_augment
 from ..errors import CheckpointError, ConfigError, first_line
@@ -26,6 +26,7 @@ from ..evaluation.gan_quality import GanQuality
 from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
 from ..models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TrunkConfig
+from ..models.architecture import check_architecture
 from ..objectives import GanObjective, OptimizerConfig, get_objective
 from .acceleration import MOVED_TO_ACCELERATION, Acceleration, MixedPrecision, compiled, to_channels_last
 from .checkpoint import load_checkpoint
@@ -46,12 +47,17 @@ class PretrainConfig:
     Args:
         source: the source domain (``mnist``, ``usps`` or a path).
         objective: ``minimax``, ``wgan``, ``wgan-gp``, ``hinge`` or ``least-squares``.
+        architecture: ``dcgan`` (Radford et al. 2016) or ``resnet`` (SNGAN,
+            Miyato et al. 2018: residual blocks, a spectrally normalised
+            discriminator, the hinge objective's network). Either way the
+            networks get one block per doubling of the image side.
         conditional: feed labels to G and D (cGAN).
         image_size, channels: the image format every domain is brought to.
         latent_dim: noise dimensions.
         generator_width, discriminator_width: channel widths.
         feature_dim: length of the discriminator's feature vector.
-        critic_norm: ``batch``/``layer``/``none``; None takes the objective's default.
+        critic_norm: ``batch``/``layer``/``none``; None takes the objective's
+            default (``none`` for resnet, which is spectrally normalised instead).
         conditioning: ``projection`` or ``concat`` (how D sees labels).
         batch_size: real images per discriminator update.
         epochs: passes over the source set (real images seen by D); used when ``steps`` is 0.
@@ -59,8 +65,10 @@ class PretrainConfig:
         lr_generator, lr_discriminator, n_critic: None takes the objective's defaults.
         ema_decay: decay of the generator's moving average, in [0, 1).
         freeze_discriminator_blocks: keep the lowest this many of the
-            discriminator trunk's 4 layers fixed (FreezeD, Mo et al. 2020); for
-            adapting a pretrained GAN to few images.
+            discriminator trunk's stages fixed (FreezeD, Mo et al. 2020); for
+            adapting a pretrained GAN to few images. The trunk has one stage
+            per down-sampling block plus its projection: 4 at 28 and 32 px,
+            5 at 64, 6 at 128.
         diff_augment: apply differentiable augmentation to every discriminator
             input (DiffAugment, Zhao et al. 2020); for few images.
         seed: seeds weights, noise and data order.
@@ -75,6 +83,7 @@ class PretrainConfig:
 
     source: str = "mnist"
     objective: str = "minimax"
+    architecture: str = later_option("dcgan")
     conditional: bool = False
     image_size: int = 28
     channels: int = 1
@@ -110,8 +119,18 @@ class PretrainConfig:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.n_critic is not None and self.n_critic < 1:
             raise ConfigError(f"n_critic must be >= 1, got {self.n_critic}")
-        if not 0 <= self.freeze_discriminator_blocks <= 4:
-            raise ConfigError(f"freeze_discriminator_blocks must be in 0..4, got {self.freeze_discriminator_blocks}")
+        check_architecture(self.architecture)
+        if self.architecture == "resnet" and self.critic_norm not in (None, "none"):
+            raise ConfigError(f"critic_norm must be none (or unset) with architecture resnet, whose discriminator "
+                              f"is spectrally normalised instead; got {self.critic_norm!r}")
+        self.generator_config(0)  # raises for image sizes and widths the networks cannot take
+        stages = self.discriminator_config(0).trunk.num_stages
+        if not 0 <= self.freeze_discriminator_blocks <= stages:
+            raise ConfigError(
+                f"freeze_discriminator_blocks must be in 0..{stages} (the discriminator trunk at {self.image_size} px "
+                f"has {stages} stages: {stages - 1} down-sampling blocks and the projection), "
+                f"got {self.freeze_discriminator_blocks}"
+            )
         if self.quality_samples < 0 or self.eval_every < 0:
             raise ConfigError("quality_samples and eval_every must be >= 0")
 
@@ -138,6 +157,7 @@ class PretrainConfig:
             image_size=self.image_size,
             width=self.generator_width,
             num_classes=num_classes if self.conditional else 0,
+            architecture=self.architecture,
         )
 
     def discriminator_config(self, num_classes: int) -> DiscriminatorConfig:
@@ -146,7 +166,8 @@ class PretrainConfig:
             image_size=self.image_size,
             width=self.discriminator_width,
             feature_dim=self.feature_dim,
-            norm=self.critic_norm or self.spec.critic_norm,
+            norm=self.critic_norm or ("none" if self.architecture == "resnet" else self.spec.critic_norm),
+            architecture=self.architecture,
         )
         return DiscriminatorConfig(trunk, num_classes if self.conditional else 0, self.conditioning)
 
