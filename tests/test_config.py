@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
-from gantransfer.config import from_dict, merge
+from gantransfer.config import added_field, from_dict, merge, to_dict
 from gantransfer.errors import ConfigError
 from gantransfer.methods import TransferConfig
 
@@ -27,3 +29,15 @@ def test_merge_is_recursive_and_leaves_its_inputs_alone():
     base = {"a": {"b": 1, "c": 2}, "d": 3}
     assert merge(base, {"a": {"b": 5}, "e": 6}) == {"a": {"b": 5, "c": 2}, "d": 3, "e": 6}
     assert base == {"a": {"b": 1, "c": 2}, "d": 3}
+
+
+@dataclass(frozen=True)
+class _Options:
+    old: int = 1
+    new: str = added_field("default")
+
+
+def test_an_added_field_is_stored_only_when_it_differs_from_its_default():
+    assert to_dict(_Options()) == {"old": 1}
+    assert to_dict(_Options(new="other")) == {"old": 1, "new": "other"}
+    assert from_dict(_Options, {"old": 1}) == _Options()

@@ -20,12 +20,34 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
+#: field metadata key: see :func:`added_field`
+OMIT_AT_DEFAULT = "omit_at_default"
+
+
+def added_field(default: Any) -> Any:
+    """A dataclass field added after configs of its class were first stored.
+
+    :func:`to_dict` leaves it out while it holds ``default``, so that a config
+    that does not use it serialises exactly as before it existed: stored run
+    configs still match, saved classifiers' metadata is unchanged, and the
+    shared stages named by a hash of a config keep their names.
+    """
+    return dataclasses.field(default=default, metadata={OMIT_AT_DEFAULT: True})
+
+
 def to_dict(config: Any) -> dict[str, Any]:
-    """A dataclass (nested ones included) as plain JSON-compatible values."""
-    return _plain(dataclasses.asdict(config))
+    """A dataclass (nested ones included) as plain JSON-compatible values
+    (fields made by :func:`added_field` only where they differ from their default)."""
+    return _plain(config)
 
 
 def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: _plain(getattr(value, field.name))
+            for field in dataclasses.fields(value)
+            if not (field.metadata.get(OMIT_AT_DEFAULT) and getattr(value, field.name) == field.default)
+        }
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
