@@ -8,7 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .trunk import ConvTrunk, TrunkConfig
+from .backbone import build_trunk
+from .trunk import TrunkConfig
 
 CONDITIONINGS = ("projection", "concat")
 
@@ -47,7 +48,7 @@ class Discriminator(nn.Module):
     def __init__(self, config: DiscriminatorConfig) -> None:
         super().__init__()
         self.config = config
-        self.trunk = ConvTrunk(config.trunk)
+        self.trunk = build_trunk(config.trunk)
         dim = config.trunk.feature_dim
         self.projection = None
         if config.conditional and config.conditioning == "concat":

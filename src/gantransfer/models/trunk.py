@@ -1,39 +1,82 @@
-"""The convolutional trunk shared by discriminators and classifiers.
+"""The trunk config shared by discriminators and classifiers, and the small convolutional trunk.
 
 One architecture for both is what makes model transfer possible: a
 classifier built from the same :class:`TrunkConfig` can load a GAN
-discriminator's trunk weights unchanged.
+discriminator's trunk weights unchanged. :mod:`.backbone` builds the trunk a
+config names: :class:`ConvTrunk` (``backbone="conv"``) or a torchvision network.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 from dataclasses import dataclass
 
 from torch import Tensor, nn
 
+from ..config import added_field
 from ..errors import ConfigError
 
 NORMS = ("batch", "layer", "none")
+#: the library's own small trunk; every other backbone is a torchvision classification model
+CONV = "conv"
+INPUT_NORMALIZATIONS = ("none", "imagenet")
+_CONV_WIDTH = 32
+
+
+@functools.cache
+def torchvision_backbones() -> tuple[str, ...]:
+    """Names of torchvision's image classification models (``torchvision.models.list_models``)."""
+    import torchvision
+
+    return tuple(torchvision.models.list_models(module=torchvision.models))
+
+
+def check_backbone(name: str) -> None:
+    """Raise :class:`ConfigError` unless ``name`` is ``conv`` or a torchvision classification model."""
+    if name == CONV or name in torchvision_backbones():
+        return
+    close = difflib.get_close_matches(name, (CONV, *torchvision_backbones()), n=3)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    raise ConfigError(
+        f"backbone must be conv or a torchvision classification model (resnet18, resnet34, resnet50, ...: "
+        f"torchvision.models.list_models()), got {name!r}{hint}"
+    )
 
 
 @dataclass(frozen=True)
 class TrunkConfig:
-    """Shape of a :class:`ConvTrunk`.
+    """Shape of a trunk: images (N, channels, image_size, image_size) in [-1, 1] -> (N, feature_dim).
 
     Args:
         channels: input image channels, 1 or 3.
-        image_size: input side in pixels; 28 and 32 are the tested sizes.
-        width: channels of the first convolution; each block doubles it.
-        feature_dim: length of the feature vector ``features(x)`` returns.
+        image_size: input side in pixels; 28 and 32 are the tested sizes of ``conv``.
+        width: ``conv`` only: channels of the first convolution; each block doubles it.
+        feature_dim: length of the feature vector ``features(x)`` returns (for a
+            torchvision backbone: the size of the bottleneck after its pooled features).
         norm: ``"batch"`` (classifiers, minimax GANs), ``"layer"`` (critics
-            under a gradient penalty, which must not mix samples) or ``"none"``.
+            under a gradient penalty, which must not mix samples) or ``"none"``;
+            for a torchvision backbone it is the bottleneck's, and only
+            ``"batch"`` is allowed when the backbone has BatchNorm layers of its own.
+        backbone: ``"conv"`` (:class:`ConvTrunk`) or the name of a torchvision
+            classification model (``resnet18``...), whose final classifier layer is removed.
+        input_normalization: ``"imagenet"``: the trunk maps its [-1, 1] input to
+            ImageNet's mean and std before the backbone, as torchvision's
+            pretrained weights expect; ``"none"``: the backbone sees [-1, 1].
+        pretrained: where the backbone's weights came from before any training
+            here (``"imagenet:ResNet18_Weights.IMAGENET1K_V1"``, ``"sha256:<digest>"``
+            of a weights file; empty: random). A record only: building a trunk never
+            reads it, so a saved classifier loads without the weights file.
     """
 
     channels: int = 1
     image_size: int = 28
-    width: int = 32
+    width: int = _CONV_WIDTH
     feature_dim: int = 256
     norm: str = "batch"
+    backbone: str = added_field(CONV)
+    input_normalization: str = added_field("none")
+    pretrained: str = added_field("")
 
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
@@ -42,6 +85,21 @@ class TrunkConfig:
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         if self.image_size < 8 or self.width < 1 or self.feature_dim < 1:
             raise ConfigError(f"invalid trunk shape: {self}")
+        check_backbone(self.backbone)
+        if self.input_normalization not in INPUT_NORMALIZATIONS:
+            raise ConfigError(f"input_normalization must be one of {', '.join(INPUT_NORMALIZATIONS)}, "
+                              f"got {self.input_normalization!r}")
+        if self.backbone == CONV and (self.input_normalization != "none" or self.pretrained):
+            raise ConfigError("the conv backbone has no pretrained weights: input_normalization and pretrained "
+                              "are for torchvision backbones")
+        if self.backbone != CONV and self.width != _CONV_WIDTH:
+            raise ConfigError(f"width sets the conv backbone's channels; {self.backbone} has its own "
+                              f"(leave width at {_CONV_WIDTH})")
+
+    @property
+    def description(self) -> str:
+        """The architecture in a few words, for messages: ``conv 28px``, ``resnet18 64px``."""
+        return f"{self.backbone} {self.image_size}px"
 
 
 def _norm2d(kind: str, channels: int) -> nn.Module:
@@ -121,4 +179,4 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["ConvTrunk", "TrunkConfig", "check_input", "count_parameters"]
+__all__ = ["CONV", "ConvTrunk", "TrunkConfig", "check_backbone", "check_input", "count_parameters", "torchvision_backbones"]
