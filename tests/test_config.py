@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from gantransfer.config import added_field, from_dict, merge, to_dict
 from gantransfer.errors import ConfigError
-from gantransfer.methods import TransferConfig
+from gantransfer.methods import ClassifierOptions, TransferConfig
 
 
 def test_a_nested_diff_starts_from_the_fields_own_default():
@@ -41,3 +41,15 @@ def test_an_added_field_is_stored_only_when_it_differs_from_its_default():
     assert to_dict(_Options()) == {"old": 1}
     assert to_dict(_Options(new="other")) == {"old": 1, "new": "other"}
     assert from_dict(_Options, {"old": 1}) == _Options()
+
+
+def test_added_backbone_options_are_stored_only_when_they_differ_from_their_default():
+    # A config that does not use an option added later serialises exactly as before the
+    # option existed (run configs, classifier metadata and stage names stay the same).
+    assert to_dict(TransferConfig())["classifier"] == {"width": 32, "feature_dim": 256, "norm": "batch",
+                                                       "dropout": 0.0}
+    config = replace(TransferConfig(), classifier=ClassifierOptions(backbone="resnet18"))
+    stored = to_dict(config)
+    assert stored["classifier"]["backbone"] == "resnet18" and "backbone_weights" not in stored["classifier"]
+    assert from_dict(TransferConfig, stored) == config
+    assert from_dict(TransferConfig, to_dict(TransferConfig())) == TransferConfig()

@@ -68,6 +68,8 @@ def transfer(
     seed_everything(config.seed)
     context = TransferContext(config, TransferData.load(config, data), StageCache.default(data, stages_dir), run,
                               data, progress_bar)
+    if (config.init or method.default_init) == "gan":
+        context.check_gan_init()  # before a GAN is pretrained or adapted, not after
     plan = method.build(context)
     if plan.task is not None:
         loop = LoopConfig(steps=plan.steps, checkpoint_every=500, progress_bar=progress_bar)
