@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 import pytest
 
 from gantransfer.config import from_dict, later_option, merge, to_dict
 from gantransfer.errors import ConfigError
-from gantransfer.methods import TransferConfig
+from gantransfer.methods import ClassifierOptions, TransferConfig
 
 
 def test_a_nested_diff_starts_from_the_fields_own_default():
@@ -53,3 +54,15 @@ def test_a_later_option_is_stored_only_away_from_its_default():
     assert to_dict(changed) == {"inner": {"width": 4, "style": "fancy"}, "sizes": [1, 2], "mode": "b"}
     assert from_dict(_Outer, to_dict(changed)) == changed
     assert from_dict(_Outer, to_dict(_Outer())) == _Outer()
+
+
+def test_added_backbone_options_are_stored_only_when_they_differ_from_their_default():
+    # A config that does not use an option added later serialises exactly as before the
+    # option existed (run configs, classifier metadata and stage names stay the same).
+    assert to_dict(TransferConfig())["classifier"] == {"width": 32, "feature_dim": 256, "norm": "batch",
+                                                       "dropout": 0.0}
+    config = replace(TransferConfig(), classifier=ClassifierOptions(backbone="resnet18"))
+    stored = to_dict(config)
+    assert stored["classifier"]["backbone"] == "resnet18" and "backbone_weights" not in stored["classifier"]
+    assert from_dict(TransferConfig, stored) == config
+    assert from_dict(TransferConfig, to_dict(TransferConfig())) == TransferConfig()

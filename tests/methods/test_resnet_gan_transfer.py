@@ -26,13 +26,13 @@ def test_gan_augment_on_a_resnet_gan(tmp_path):
         source=str(write_digits_npz(tmp_path / "s.npz", seed=0)), target=str(write_digits_npz(tmp_path / "t.npz", seed=1)),
         method="gan-augment", k=2, classifier=ClassifierOptions(width=8, feature_dim=32),
         training=ClassifierTraining(steps=3, batch_size=16),
-        gan=PretrainConfig(architecture="resnet", objective="hinge", conditional=True, steps=3, batch_size=16,
+        gan=PretrainConfig(architecture="sngan", objective="hinge", conditional=True, steps=3, batch_size=16,
                            generator_width=8, discriminator_width=8, feature_dim=32, latent_dim=8, quality_samples=0),
-        generation=GanAugmentOptions(adapt_steps=2, adapt_batch_size=8, freeze_discriminator_blocks=2,
+        gan_augment=GanAugmentOptions(adapt_steps=2, adapt_batch_size=8, freeze_discriminator_blocks=2,
                                      synthetic_per_class=4, synthetic_batch_size=8),
     )
     metrics = transfer(config, tmp_path / "run", stages_dir=tmp_path / "stages", progress_bar=False)
-    assert metrics["init"] == "gan" and metrics["notes"]["gan_trunk"]["architecture"] == "resnet"
+    assert metrics["init"] == "gan" and metrics["notes"]["gan_trunk"]["backbone"] == "sngan"
     source = load_gan(next((tmp_path / "stages").glob("source-gan-*")))
     adapted = load_gan(tmp_path / "run" / "target_gan")
     same = [all(torch.equal(a, b) for a, b in zip(x.parameters(), y.parameters()))

@@ -26,13 +26,13 @@ LAYERS = (nn.Conv2d, nn.Linear, nn.Embedding)
 
 
 def _critic(num_classes=10, conditioning="projection", size=32):
-    trunk = TrunkConfig(channels=3, image_size=size, width=8, feature_dim=16, norm="none", architecture="resnet")
+    trunk = TrunkConfig(channels=3, image_size=size, width=8, feature_dim=16, norm="none", backbone="sngan")
     return Discriminator(DiscriminatorConfig(trunk, num_classes, conditioning))
 
 
 def _generator(num_classes=10, size=32):
     return Generator(GeneratorConfig(latent_dim=8, channels=3, image_size=size, width=8, num_classes=num_classes,
-                                     architecture="resnet"))
+                                     architecture="sngan"))
 
 
 @pytest.mark.parametrize("conditioning", ["projection", "concat"])

@@ -37,7 +37,7 @@ def _config(source, architecture, **overrides):
     return PretrainConfig(**{**base, **overrides})
 
 
-@pytest.mark.parametrize("architecture", ["dcgan", "resnet"])
+@pytest.mark.parametrize("architecture", ["dcgan", "sngan"])
 def test_hinge_pretraining_at_64_px_and_load_gan_round_trip(tmp_path, architecture):
     out = tmp_path / "run"
     result = pretrain(_config(_colour_npz(tmp_path / "colour.npz"), architecture), out, progress_bar=False)
@@ -46,13 +46,13 @@ def test_hinge_pretraining_at_64_px_and_load_gan_round_trip(tmp_path, architectu
     train = [r for r in train if r.get("phase") == "train"]
     assert train and all(np.isfinite([r["d_loss"], r["g_loss"]]).all() for r in train)
     stored = json.loads((out / "config.json").read_text())
-    assert stored.get("architecture") == (None if architecture == "dcgan" else "resnet")  # dcgan: the default
+    assert stored.get("architecture") == (None if architecture == "dcgan" else "sngan")  # dcgan: the default
 
     gan = load_gan(out)  # rebuilt from the stored config alone
     assert gan.config.architecture == architecture
-    expected_type = ResNetGenerator if architecture == "resnet" else DcganGenerator
+    expected_type = ResNetGenerator if architecture == "sngan" else DcganGenerator
     assert type(gan.generator) is expected_type
-    assert isinstance(gan.discriminator.trunk, ResidualTrunk) == (architecture == "resnet")
+    assert isinstance(gan.discriminator.trunk, ResidualTrunk) == (architecture == "sngan")
     modules = load_checkpoint(out / "checkpoints" / "latest.pt")["modules"]
     for name, tensor in gan.discriminator.state_dict().items():
         assert torch.equal(tensor, modules["discriminator"][name]), name
@@ -67,7 +67,7 @@ def test_hinge_pretraining_at_64_px_and_load_gan_round_trip(tmp_path, architectu
 def test_freezed_with_the_resnet_critic_freezes_its_lowest_stages():
     torch.manual_seed(0)
     images, labels = torch.rand(8, 3, 64, 64) * 2 - 1, torch.arange(8) % 3
-    config = _config("unused", "resnet", freeze_discriminator_blocks=2)
+    config = _config("unused", "sngan", freeze_discriminator_blocks=2)
     task = GanTask(config, ("a", "b", "c"), BatchStream((images, labels), 4, seed=0), "cpu")
     critic = task.discriminator
     assert len(critic.trunk.stages()) == 5  # 64 px: 4 residual blocks and the projection
@@ -89,7 +89,7 @@ def test_freezed_with_the_resnet_critic_freezes_its_lowest_stages():
         ({"freeze_discriminator_blocks": 5}, r"freeze_discriminator_blocks must be in 0\.\.4 .*at 28 px has 4 stages"),
         ({"freeze_discriminator_blocks": 6, "image_size": 64}, r"0\.\.5 .*at 64 px has 5 stages"),
         ({"image_size": 36}, "generator image_size"),
-        ({"architecture": "resnet", "critic_norm": "batch"}, "critic_norm must be none"),
+        ({"architecture": "sngan", "critic_norm": "batch"}, "critic_norm must be none"),
     ],
 )
 def test_impossible_settings_are_one_line_config_errors(values, message):
@@ -102,10 +102,10 @@ def test_architecture_is_a_pretrain_flag(capsys, tmp_path):
     with pytest.raises(SystemExit):
         main(["pretrain", "--help"])
     assert "--architecture ARCHITECTURE" in capsys.readouterr().out
-    assert PretrainConfig(architecture="resnet").discriminator_config(10).trunk.norm == "none"
+    assert PretrainConfig(architecture="sngan").discriminator_config(10).trunk.norm == "none"
 
 
-@pytest.mark.parametrize("architecture", ["dcgan", "resnet"])
+@pytest.mark.parametrize("architecture", ["dcgan", "sngan"])
 def test_a_run_resumes_with_either_architecture(tmp_path, digits_npz, architecture):
     # The default architecture is not written to config.json (a later_option), so resuming
     # compares a stored config without the key with the same config now: no change.

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
+from ..config import later_option
 from ..data import ImageFormat
 from ..errors import ConfigError
 from ..models import ClassifierConfig, TrunkConfig
+from ..models.trunk import CONV, check_backbone
 from ..training.acceleration import MOVED_TO_ACCELERATION, Acceleration
 from ..training.pretrain import PretrainConfig
 from ..training.self_training import SelfTraining
@@ -25,12 +27,30 @@ class ClassifierOptions:
         width, feature_dim, norm: the trunk, as in :class:`~gantransfer.models.TrunkConfig`;
             the defaults equal the default GAN discriminator's trunk, so its weights fit.
         dropout: before the linear head.
+        backbone: the trunk's network: conv (the library's small conv trunk, the
+            GAN critic's) or a torchvision classification model (resnet18, resnet34,
+            resnet50, ...) with its final layer removed, then a bottleneck of size feature_dim.
+        backbone_weights: a torchvision backbone's starting weights: imagenet
+            (torchvision's default weights, read from torch's hub cache) or the
+            path of a state dict of the torchvision model (.pth, .pt, .safetensors);
+            unset: random. The trunk then maps its inputs to ImageNet's mean and std.
     """
 
     width: int = 32
     feature_dim: int = 256
     norm: str = "batch"
     dropout: float = 0.0
+    backbone: str = later_option(CONV)
+    backbone_weights: str | None = later_option(None)
+
+    def __post_init__(self) -> None:
+        check_backbone(self.backbone)
+        if self.backbone_weights is not None:
+            if not self.backbone_weights.strip():
+                raise ConfigError("backbone_weights: give 'imagenet' or a file path (leave it unset for random weights)")
+            if self.backbone == CONV:
+                raise ConfigError("backbone_weights needs a torchvision backbone (e.g. --classifier-backbone "
+                                  "resnet18); the conv backbone has no pretrained weights")
 
 
 @dataclass(frozen=True)
@@ -143,7 +163,9 @@ class TransferConfig:
             the method's own choice. Lets methods compose (gan-augment on a gan trunk).
         self_train: add self-training (mean teacher) on the unlabelled target train images.
         source_weight: also train on the labelled source images, with this loss weight (0: not).
-        trunk_lr_scale: learning rate of a transferred trunk relative to the head.
+        trunk_lr_scale: learning rate of transferred layers relative to the head's:
+            a trunk started from a source classifier or a GAN critic, or a new
+            classifier's pretrained backbone (``classifier.backbone_weights``).
         image_size, channels: the image format of both domains.
         classifier: the classifier network.
         training: the target classifier's training.
@@ -209,6 +231,10 @@ class TransferConfig:
         if self.source_weight < 0 or self.trunk_lr_scale < 0:
             raise ConfigError("source_weight and trunk_lr_scale must be >= 0")
         ImageFormat(self.image_size, self.channels)
+        try:
+            self.trunk()
+        except ConfigError as error:
+            raise ConfigError(f"classifier: {error}") from None
 
     @property
     def format(self) -> ImageFormat:
@@ -219,8 +245,11 @@ class TransferConfig:
         return self.seed if self.stage_seed is None else self.stage_seed
 
     def trunk(self) -> TrunkConfig:
+        """The classifier's trunk; pretrained weights come with ImageNet input normalisation."""
         options = self.classifier
-        return TrunkConfig(self.channels, self.image_size, options.width, options.feature_dim, options.norm)
+        normalization = "imagenet" if options.backbone_weights else "none"
+        return TrunkConfig(self.channels, self.image_size, options.width, options.feature_dim, options.norm,
+                           backbone=options.backbone, input_normalization=normalization)
 
     def classifier_config(self, num_classes: int, trunk: TrunkConfig | None = None) -> ClassifierConfig:
         return ClassifierConfig(trunk or self.trunk(), num_classes, self.classifier.dropout)

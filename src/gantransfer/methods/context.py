@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum, unique
 
 from torch import nn
 
+from ..config import to_dict
 from ..data import BatchStream, DataOptions, ImageSet, few_shot_split, load_domain
 from ..data.images import check_labels
 from ..errors import ConfigError, DataError
-from ..models import Classifier
+from ..models import Classifier, TrunkConfig
+from ..models.pretrained import BackboneWeights, read_backbone_weights
 from ..training.distributed import setup
 from ..training.pretrain import PretrainedGan, load_gan
 from ..training.run_folder import RunFolder
@@ -116,6 +118,7 @@ class TransferContext:
         #: how the classifier starts: the config's ``init``, else the method's own choice
         self.init = config.init or self.method.default_init
         self._gan: PretrainedGan | None = None
+        self._backbone_weights: BackboneWeights | None = None
         self.notes: dict[str, object] = {}
 
     # -- data ----------------------------------------------------------------
@@ -156,10 +159,10 @@ class TransferContext:
 
     # -- shared stages -------------------------------------------------------
     def source_classifier(self) -> Classifier:
-        """A fresh copy of the shared source classifier (trained on first use)."""
+        """A fresh copy of the shared source classifier (trained on first use, from :meth:`new_classifier`)."""
         config = self.config
         saved = self.stages.source_classifier(
-            self.data.source, config.source, Classifier(config.classifier_config(self.data.num_classes)),
+            self.data.source, config.source, self.new_classifier(),
             config.source_training, config.shared_seed, config.acceleration.device, self.progress_bar,
             distributed=self.distributed, acceleration=config.acceleration, monitor=self.source_test(),
             callbacks=self.callbacks,
@@ -188,30 +191,88 @@ class TransferContext:
         return self._gan
 
     # -- the classifier ------------------------------------------------------
+    def new_classifier(self) -> Classifier:
+        """A classifier of the run's config that has learnt nothing here yet: random weights,
+        its torchvision backbone started from ``classifier.backbone_weights`` when given
+        (the trunk config then records their provenance, which also names the source stage)."""
+        config = self.config
+        weights = self.backbone_weights()
+        if weights is None:
+            return Classifier(config.classifier_config(self.data.num_classes))
+        trunk = replace(config.trunk(), pretrained=weights.provenance)
+        classifier = Classifier(config.classifier_config(self.data.num_classes, trunk))
+        try:
+            classifier.trunk.load_backbone_state(weights.state)
+        except ConfigError as error:
+            raise ConfigError(f"classifier.backbone_weights={config.classifier.backbone_weights}: {error}") from None
+        return classifier
+
+    def backbone_weights(self) -> BackboneWeights | None:
+        """The state dict ``classifier.backbone_weights`` names (read once), or None without one."""
+        options = self.config.classifier
+        if options.backbone_weights is None:
+            return None
+        if self._backbone_weights is None:
+            self._backbone_weights = read_backbone_weights(options.backbone, options.backbone_weights,
+                                                           self.data_options.download, "classifier.backbone_weights")
+        return self._backbone_weights
+
+    def critic_trunk(self) -> TrunkConfig:
+        """The source GAN critic's trunk config, known without pretraining the GAN."""
+        config = self.config
+        if self._gan is not None or config.gan_checkpoint:
+            return self.source_gan().discriminator.config.trunk
+        return config.gan_config().discriminator_config(self.data.num_classes).trunk
+
+    def check_gan_init(self) -> None:
+        """Raise :class:`ConfigError` unless ``init: gan`` can start this run's classifier
+        from the GAN critic's trunk (before the GAN is trained or adapted)."""
+        options, critic = self.config.classifier, self.critic_trunk()
+        if options.backbone != critic.backbone:
+            raise ConfigError(
+                f"init=gan needs the classifier's backbone to match the GAN critic's trunk (critic: "
+                f"{critic.description}, classifier: {options.backbone}); use --classifier-backbone "
+                f"{critic.backbone} or --init source"
+            )
+        if options.backbone_weights is not None:
+            raise ConfigError("init=gan starts the trunk from the GAN critic, which would replace "
+                              "classifier.backbone_weights; drop one of them")
+
     def initial_classifier(self, init: str | None = None) -> tuple[Classifier, list[dict]]:
         """The classifier to train (started as ``init``, default :attr:`init`) and its
-        parameter groups (transferred trunks learn ``trunk_lr_scale`` times slower than the head)."""
+        parameter groups: layers transferred from elsewhere (a source classifier's or GAN
+        critic's trunk, a pretrained backbone) learn ``trunk_lr_scale`` times slower than
+        the layers that start here."""
         config = self.config
         init = init or self.init
         if init == "random":
-            classifier = Classifier(config.classifier_config(self.data.num_classes))
-            return classifier, [{"params": list(classifier.parameters())}]
+            classifier = self.new_classifier()
+            if config.classifier.backbone_weights is None:
+                return classifier, [{"params": list(classifier.parameters())}]
+            # As in Transfer-Learning-Library: the new bottleneck learns at the head's rate.
+            return classifier, self._parameter_groups(classifier, list(classifier.trunk.backbone.parameters()))
         if init == "source":
             classifier = self.source_classifier().train()
         else:
+            self.check_gan_init()
             discriminator = self.source_gan().discriminator
             classifier = Classifier(config.classifier_config(self.data.num_classes, discriminator.config.trunk))
             classifier.trunk.load_state_dict(discriminator.trunk.state_dict())
-            self.notes["gan_trunk"] = discriminator.config.trunk.__dict__
+            self.notes["gan_trunk"] = to_dict(discriminator.config.trunk)
             features = config.gan_features
             if features.freeze_trunk or features.linear_probe:
                 classifier.freeze_trunk(statistics=features.linear_probe)
         return classifier, self._parameter_groups(classifier)
 
-    def _parameter_groups(self, classifier: Classifier) -> list[dict]:
+    def _parameter_groups(self, classifier: Classifier, transferred: list[nn.Parameter] | None = None) -> list[dict]:
+        """The head and every other new layer at the training lr, ``transferred`` (default:
+        the whole trunk) at ``trunk_lr_scale`` times it, or frozen when that is 0."""
         lr = self.config.training.optimizer.lr
-        trunk = [p for p in classifier.trunk.parameters() if p.requires_grad]
-        groups = [{"params": list(classifier.head.parameters()), "lr": lr}]
+        transferred = list(classifier.trunk.parameters()) if transferred is None else transferred
+        moved = {id(p) for p in transferred}
+        new = [p for p in classifier.trunk.parameters() if id(p) not in moved and p.requires_grad]
+        trunk = [p for p in transferred if p.requires_grad]
+        groups = [{"params": list(classifier.head.parameters()) + new, "lr": lr}]
         if trunk and self.config.trunk_lr_scale > 0:
             groups.append({"params": trunk, "lr": lr * self.config.trunk_lr_scale})
         elif trunk:

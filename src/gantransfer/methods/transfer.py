@@ -73,6 +73,8 @@ def transfer(
     seed_everything(config.seed)
     context = TransferContext(config, TransferData.load(config, data), StageCache.default(data, stages_dir), run,
                               data, progress_bar, callbacks)
+    if context.init == "gan":
+        context.check_gan_init()  # before a GAN is pretrained or adapted, not after
     plan = method.build(context)
     if plan.task is not None:
         training = config.training

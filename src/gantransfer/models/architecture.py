@@ -6,7 +6,7 @@ from a 4 x 4 map and doubles it with one up-sampling block per doubling
 discriminator mirrors it with one stride-2 block per halving down to 4 x 4,
 doubling the channels. A 128 px network therefore has one block more than a
 64 px one, rather than one huge linear layer over a large final map. SNGAN's
-residual networks (``"resnet"``, :mod:`.sngan`) follow the same rules.
+residual networks (``"sngan"``, :mod:`.sngan`) follow the same rules.
 
 Sides that are not powers of two:
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 
-ARCHITECTURES = ("dcgan", "resnet")
+ARCHITECTURES = ("dcgan", "sngan")
 
 
 def check_architecture(name: str) -> None:

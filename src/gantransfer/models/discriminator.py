@@ -8,8 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from .backbone import build_trunk
 from .sngan import sn
-from .trunk import TrunkConfig, build_trunk
+from .trunk import SNGAN, TrunkConfig
 
 CONDITIONINGS = ("projection", "concat")
 
@@ -19,8 +20,8 @@ class DiscriminatorConfig:
     """Shape of a :class:`Discriminator`.
 
     Args:
-        trunk: the image trunk, reusable by a classifier; its ``architecture``
-            ``"resnet"`` (SNGAN) also puts spectral norm on the head and projection.
+        trunk: the image trunk, reusable by a classifier; its backbone
+            ``"sngan"`` also puts spectral norm on the head and projection.
         num_classes: 0 for an unconditional discriminator.
         conditioning: how labels enter: ``"projection"`` adds
             ``<embed(y), features>`` to the logit (Miyato & Koyama 2018);
@@ -44,8 +45,8 @@ class DiscriminatorConfig:
 
     @property
     def spectral_norm(self) -> bool:
-        """Every layer spectrally normalised (SNGAN, Miyato et al. 2018): the resnet trunk's."""
-        return self.trunk.architecture == "resnet"
+        """Every layer spectrally normalised (SNGAN, Miyato et al. 2018): the sngan trunk's."""
+        return self.trunk.backbone == SNGAN
 
 
 class Discriminator(nn.Module):

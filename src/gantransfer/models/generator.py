@@ -26,7 +26,7 @@ class GeneratorConfig:
             nearer the noise has twice as many.
         num_classes: 0 for an unconditional generator, else the number of
             labels it is conditioned on (cGAN, Mirza & Osindero 2014).
-        architecture: ``"dcgan"`` (:class:`DcganGenerator`) or ``"resnet"``
+        architecture: ``"dcgan"`` (:class:`DcganGenerator`) or ``"sngan"``
             (SNGAN's residual generator, :class:`~gantransfer.models.sngan.ResNetGenerator`).
     """
 
@@ -128,7 +128,7 @@ class Generator(nn.Module):
 def _architecture_class(config: GeneratorConfig | None) -> type[Generator]:
     if config is None:
         raise TypeError("Generator needs a GeneratorConfig")
-    if config.architecture == "resnet":
+    if config.architecture == "sngan":
         from .sngan import ResNetGenerator  # sngan builds on this module
 
         return ResNetGenerator

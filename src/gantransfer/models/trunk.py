@@ -1,46 +1,90 @@
-"""The convolutional trunk shared by discriminators and classifiers.
+"""The trunk config shared by discriminators and classifiers, and the small convolutional trunk.
 
 One architecture for both is what makes model transfer possible: a
 classifier built from the same :class:`TrunkConfig` can load a GAN
-discriminator's trunk weights unchanged.
+discriminator's trunk weights unchanged. :func:`~gantransfer.models.backbone.build_trunk`
+builds the trunk a config names: :class:`ConvTrunk` (``backbone="conv"``), SNGAN's
+residual trunk (``"sngan"``) or a torchvision network.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 from dataclasses import dataclass
 
 from torch import Tensor, nn
 
 from ..config import later_option
 from ..errors import ConfigError
-from .architecture import check_architecture, trunk_blocks
+from .architecture import trunk_blocks
 
 NORMS = ("batch", "layer", "none")
+#: the library's own small trunk (DCGAN's discriminator layout)
+CONV = "conv"
+#: SNGAN's spectrally normalised residual trunk (Miyato et al. 2018)
+SNGAN = "sngan"
+INPUT_NORMALIZATIONS = ("none", "imagenet")
+_CONV_WIDTH = 32
+
+
+@functools.cache
+def torchvision_backbones() -> tuple[str, ...]:
+    """Names of torchvision's image classification models (``torchvision.models.list_models``)."""
+    import torchvision
+
+    return tuple(torchvision.models.list_models(module=torchvision.models))
+
+
+def check_backbone(name: str) -> None:
+    """Raise :class:`ConfigError` unless ``name`` is ``conv``, ``sngan`` or a torchvision classification model."""
+    if name in (CONV, SNGAN) or name in torchvision_backbones():
+        return
+    close = difflib.get_close_matches(name, (CONV, SNGAN, *torchvision_backbones()), n=3)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    raise ConfigError(
+        f"backbone must be conv, sngan or a torchvision classification model (resnet18, resnet34, resnet50, ...: "
+        f"torchvision.models.list_models()), got {name!r}{hint}"
+    )
 
 
 @dataclass(frozen=True)
 class TrunkConfig:
-    """Shape of a :class:`ConvTrunk`.
+    """Shape of a trunk: images (N, channels, image_size, image_size) in [-1, 1] -> (N, feature_dim).
 
     Args:
         channels: input image channels, 1 or 3.
-        image_size: input side in pixels, >= 8; one stride-2 block per halving
-            down to at most 4 x 4 (see :mod:`.architecture`).
-        width: channels of the first convolution; each block doubles it.
-        feature_dim: length of the feature vector ``features(x)`` returns.
+        image_size: input side in pixels, >= 8; ``conv`` and ``sngan`` have one
+            stride-2 block per halving down to at most 4 x 4 (see :mod:`.architecture`).
+        width: ``conv`` and ``sngan`` only: channels of the first block; each block doubles it.
+        feature_dim: length of the feature vector ``features(x)`` returns (for a
+            torchvision backbone: the size of the bottleneck after its pooled features).
         norm: ``"batch"`` (classifiers, minimax GANs), ``"layer"`` (critics
-            under a gradient penalty, which must not mix samples) or ``"none"``.
-        architecture: ``"dcgan"`` (:class:`ConvTrunk`) or ``"resnet"``
-            (SNGAN's spectrally normalised residual trunk,
-            :class:`~gantransfer.models.sngan.ResidualTrunk`; norm ``"none"``).
+            under a gradient penalty, which must not mix samples) or ``"none"``
+            (``sngan``, whose layers are spectrally normalised instead); for a
+            torchvision backbone it is the bottleneck's, and only ``"batch"`` is
+            allowed when the backbone has BatchNorm layers of its own.
+        backbone: ``"conv"`` (:class:`ConvTrunk`), ``"sngan"``
+            (:class:`~gantransfer.models.sngan.ResidualTrunk`) or the name of a
+            torchvision classification model (``resnet18``...), whose final
+            classifier layer is removed.
+        input_normalization: ``"imagenet"``: the trunk maps its [-1, 1] input to
+            ImageNet's mean and std before the backbone, as torchvision's
+            pretrained weights expect; ``"none"``: the backbone sees [-1, 1].
+        pretrained: where the backbone's weights came from before any training
+            here (``"imagenet:ResNet18_Weights.IMAGENET1K_V1"``, ``"sha256:<digest>"``
+            of a weights file; empty: random). A record only: building a trunk never
+            reads it, so a saved classifier loads without the weights file.
     """
 
     channels: int = 1
     image_size: int = 28
-    width: int = 32
+    width: int = _CONV_WIDTH
     feature_dim: int = 256
     norm: str = "batch"
-    architecture: str = later_option("dcgan")
+    backbone: str = later_option(CONV)
+    input_normalization: str = later_option("none")
+    pretrained: str = later_option("")
 
     def __post_init__(self) -> None:
         if self.norm not in NORMS:
@@ -49,14 +93,28 @@ class TrunkConfig:
             raise ConfigError(f"channels must be 1 or 3, got {self.channels}")
         if self.image_size < 8 or self.width < 1 or self.feature_dim < 1:
             raise ConfigError(f"invalid trunk shape: {self}")
-        check_architecture(self.architecture)
-        if self.architecture == "resnet" and self.norm != "none":
-            raise ConfigError(f"the resnet trunk is spectrally normalised and takes norm 'none', got {self.norm!r}")
+        check_backbone(self.backbone)
+        if self.backbone == SNGAN and self.norm != "none":
+            raise ConfigError(f"the sngan trunk is spectrally normalised and takes norm 'none', got {self.norm!r}")
+        if self.input_normalization not in INPUT_NORMALIZATIONS:
+            raise ConfigError(f"input_normalization must be one of {', '.join(INPUT_NORMALIZATIONS)}, "
+                              f"got {self.input_normalization!r}")
+        if self.backbone in (CONV, SNGAN) and (self.input_normalization != "none" or self.pretrained):
+            raise ConfigError(f"the {self.backbone} backbone has no pretrained weights: input_normalization and "
+                              "pretrained are for torchvision backbones")
+        if self.backbone not in (CONV, SNGAN) and self.width != _CONV_WIDTH:
+            raise ConfigError(f"width sets the conv backbone's channels; {self.backbone} has its own "
+                              f"(leave width at {_CONV_WIDTH})")
 
     @property
     def num_stages(self) -> int:
-        """The units :meth:`ConvTrunk.stages` returns: the stride-2 blocks and the projection."""
+        """The units ``stages()`` returns for ``conv`` and ``sngan``: the stride-2 blocks and the projection."""
         return trunk_blocks(self.image_size) + 1
+
+    @property
+    def description(self) -> str:
+        """The architecture in a few words, for messages: ``conv 28px``, ``resnet18 64px``."""
+        return f"{self.backbone} {self.image_size}px"
 
 
 def _norm2d(kind: str, channels: int) -> nn.Module:
@@ -130,13 +188,4 @@ class ConvTrunk(nn.Module):
         return self.project(self.blocks(images))
 
 
-def build_trunk(config: TrunkConfig) -> nn.Module:
-    """The trunk ``config`` describes: a :class:`ConvTrunk`, or SNGAN's residual trunk."""
-    if config.architecture == "resnet":
-        from .sngan import ResidualTrunk  # sngan builds on this module
-
-        return ResidualTrunk(config)
-    return ConvTrunk(config)
-
-
-__all__ = ["ConvTrunk", "TrunkConfig", "build_trunk"]
+__all__ = ["CONV", "SNGAN", "ConvTrunk", "TrunkConfig", "check_backbone", "torchvision_backbones"]

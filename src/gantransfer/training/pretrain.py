@@ -27,6 +27,7 @@ from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
 from ..models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TrunkConfig
 from ..models.architecture import check_architecture
+from ..models.trunk import CONV, SNGAN
 from ..objectives import GanObjective, OptimizerConfig, get_objective
 from .acceleration import MOVED_TO_ACCELERATION, Acceleration, MixedPrecision, compiled, to_channels_last
 from .checkpoint import load_checkpoint
@@ -120,7 +121,7 @@ class PretrainConfig:
         if self.n_critic is not None and self.n_critic < 1:
             raise ConfigError(f"n_critic must be >= 1, got {self.n_critic}")
         check_architecture(self.architecture)
-        if self.architecture == "resnet" and self.critic_norm not in (None, "none"):
+        if self.architecture == "sngan" and self.critic_norm not in (None, "none"):
             raise ConfigError(f"critic_norm must be none (or unset) with architecture resnet, whose discriminator "
                               f"is spectrally normalised instead; got {self.critic_norm!r}")
         self.generator_config(0)  # raises for image sizes and widths the networks cannot take
@@ -166,8 +167,8 @@ class PretrainConfig:
             image_size=self.image_size,
             width=self.discriminator_width,
             feature_dim=self.feature_dim,
-            norm=self.critic_norm or ("none" if self.architecture == "resnet" else self.spec.critic_norm),
-            architecture=self.architecture,
+            norm=self.critic_norm or ("none" if self.architecture == "sngan" else self.spec.critic_norm),
+            backbone=SNGAN if self.architecture == "sngan" else CONV,
         )
         return DiscriminatorConfig(trunk, num_classes if self.conditional else 0, self.conditioning)
 
