@@ -25,7 +25,7 @@ def register(commands) -> None:
     pretrain.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     pretrain.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_config_arguments(pretrain, PretrainConfig)
-    add_data_arguments(pretrain)
+    add_data_arguments(pretrain, build=False)  # pretrain() reads its source with the default build
     pretrain.set_defaults(handler=run_pretrain)
 
     evaluate = commands.add_parser(
@@ -40,7 +40,7 @@ def register(commands) -> None:
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated noise (default: 0)")
     evaluate.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default: cpu)")
     evaluate.add_argument("--output", help="JSON file to write (default: gan_evaluation.json in the run folder)")
-    add_data_arguments(evaluate)
+    add_data_arguments(evaluate, build=False)
     evaluate.set_defaults(handler=run_evaluate_gan)
 
 

@@ -50,8 +50,9 @@ class GanQuality:
         cls, domain: str, fmt: ImageFormat, data: DataOptions, samples: int, num_classes: int,
         seed: int = 0, device="cpu",
     ) -> "GanQuality":
-        reference = reference_classifier(domain, fmt, data.data_dir, data.cache_dir, data.download, device=device)
-        real = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download)
+        reference = reference_classifier(domain, fmt, data.data_dir, data.cache_dir, data.download, device=device,
+                                         build=data.build)
+        real = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download, data.build)
         return cls(reference.model, real, samples, num_classes, seed, device)
 
     def generate(self, generator: nn.Module) -> tuple[Tensor, Tensor | None]:
@@ -94,7 +95,8 @@ def evaluate_gan(
         config.source, config.format, data, samples, len(gan.class_names), seed, device
     )
     metrics = quality(gan.generator)
-    train = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
+    train = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download,
+                        data.build)
     metrics["real_floor"] = quality.real_floor(train)
     metrics["frechet_ratio"] = metrics["frechet_distance"] / metrics["real_floor"]
     metrics["samples"] = samples

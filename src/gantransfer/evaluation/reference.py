@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import to_dict
-from ..data import ImageFormat, load_domain
+from ..data import BuildOptions, ImageFormat, domain_identity, load_domain
 from ..models import Classifier, ClassifierConfig, TrunkConfig
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
 from ..paths import resolve_cache_dir
@@ -35,9 +35,11 @@ class ReferenceRecipe:
     feature_dim: int = 256
 
 
-def reference_path(domain: str, fmt: ImageFormat, cache_dir: str | None, recipe: ReferenceRecipe) -> Path:
-    """Where the reference classifier of ``domain`` in ``fmt`` is cached."""
-    identity = domain.lower() if "/" not in domain else str(Path(domain).expanduser().resolve())
+def reference_path(
+    domain: str, fmt: ImageFormat, cache_dir: str | None, recipe: ReferenceRecipe, build: BuildOptions = BuildOptions()
+) -> Path:
+    """Where the reference classifier of ``domain`` in ``fmt`` (built with ``build``) is cached."""
+    identity = domain_identity(domain.lower(), build) if "/" not in domain else str(Path(domain).expanduser().resolve())
     key = json.dumps([RECIPE_VERSION, identity, to_dict(fmt), to_dict(recipe)], sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     name = Path(identity).name or "domain"
@@ -53,13 +55,14 @@ def reference_classifier(
     recipe: ReferenceRecipe = ReferenceRecipe(),
     device="cpu",
     progress: bool = True,
+    build: BuildOptions = BuildOptions(),
 ) -> SavedClassifier:
     """The cached reference classifier of ``domain``, training it first if needed (about a minute on 2 CPU cores for MNIST)."""
-    path = reference_path(domain, fmt, cache_dir, recipe)
+    path = reference_path(domain, fmt, cache_dir, recipe, build)
     if path.is_file():
         return load_classifier(path, device)
-    train = load_domain(domain, "train", fmt, data_dir, cache_dir, download)
-    test = load_domain(domain, "test", fmt, data_dir, cache_dir, download)
+    train = load_domain(domain, "train", fmt, data_dir, cache_dir, download, build)
+    test = load_domain(domain, "test", fmt, data_dir, cache_dir, download, build)
     seed_everything(REFERENCE_SEED)
     config = ClassifierConfig(
         trunk=TrunkConfig(fmt.channels, fmt.size, recipe.width, recipe.feature_dim, "batch"),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..data import BatchStream, DataOptions, ImageSet, few_shot_split, load_domain
+from ..data import BatchStream, DataOptions, ImageSet, domain_identity, few_shot_split, load_domain
 from ..data.images import check_labels
 from ..errors import ConfigError, DataError
 from ..models import Classifier
@@ -45,7 +45,7 @@ class TransferData:
     @classmethod
     def load(cls, config: TransferConfig, data: DataOptions) -> "TransferData":
         def load(domain: str, split: str) -> ImageSet:
-            return load_domain(domain, split, config.format, data.data_dir, data.cache_dir, data.download)
+            return load_domain(domain, split, config.format, data.data_dir, data.cache_dir, data.download, data.build)
 
         source = load(config.source, "train")
         target_train, target_test = load(config.target, "train"), load(config.target, "test")
@@ -124,7 +124,7 @@ class TransferContext:
         """A fresh copy of the shared source classifier (trained on first use)."""
         config = self.config
         saved = self.stages.source_classifier(
-            self.data.source, config.source, Classifier(config.classifier_config(self.data.num_classes)),
+            self.data.source, domain_identity(config.source, self.data_options.build), Classifier(config.classifier_config(self.data.num_classes)),
             config.source_training, config.shared_seed, config.device, self.progress_bar,
             distributed=self.distributed, acceleration=config.acceleration,
         )
@@ -134,6 +134,12 @@ class TransferContext:
         """The source GAN: ``gan_checkpoint`` if given, else the shared pretraining stage."""
         if self._gan is None:
             config = self.config
+            if not config.gan_checkpoint and domain_identity(config.source, self.data_options.build) != config.source:
+                # GAN pretraining reads its source with the default build options (training/pretrain.py).
+                raise ConfigError(
+                    f"the source GAN stage would train on the default {config.source}, not the one built with "
+                    f"{self.data_options.build}: pass --gan-checkpoint or drop the build options"
+                )
             if config.gan_checkpoint:
                 self._gan = load_gan(config.gan_checkpoint, self.device)
             else:
