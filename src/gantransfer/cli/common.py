@@ -16,7 +16,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, build: bool = True) -> N
     """``--data-dir``, ``--cache-dir`` and ``--download``, shared by every command that reads data,
     and with ``build`` the :class:`BuildOptions` of built domains (``--backgrounds``, ``--fonts``...)."""
     group = parser.add_argument_group("data")
-    group.add_argument("--data-dir", help="folder holding MNIST/ and USPS/ (default: $GANTRANSFER_DATA); only read")
+    group.add_argument("--data-dir", help="folder holding MNIST/, USPS/ and optionally mnist_m/ "
+                       "(default: $GANTRANSFER_DATA); only read")
     group.add_argument("--cache-dir", help="writable folder for downloads, reference models and shared stages "
                        "(default: $GANTRANSFER_CACHE or ~/.cache/gantransfer)")
     group.add_argument("--download", action="store_true", help="download missing built-in datasets (needs a network)")

@@ -12,7 +12,8 @@ images are then composed in batches with ``affine_grid`` / ``grid_sample``
 (each glyph placed by its own affine map), drawn at twice the size and
 averaged down (antialiasing), and blurred with a per-image Gaussian by a
 grouped convolution, so a build is fast: the default 50,000 + 10,000 images
-take about 10 s on 2 CPU cores. Splits are built once into
+took 63 s (53 s + 10 s) on 2 CPU cores shared with other jobs (load average
+about 6; about 1 ms per image). Splits are built once into
 ``<cache dir>/built/synth-digits-<key>/`` as uint8 arrays, train and test
 with their own seeds (the same fonts).
 """
