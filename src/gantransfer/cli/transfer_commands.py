@@ -116,7 +116,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     saved = load_classifier(args.classifier)
     options = data_options(args)
-    data = load_domain(args.target, args.split, saved.format, options.data_dir, options.cache_dir, options.download)
+    data = load_domain(args.target, args.split, saved.format, options.data_dir, options.cache_dir, options.download,
+                       options.build)
     report = evaluate_classifier(saved.model, data)
     classifier_path = Path(args.classifier)
     folder = Path(args.output_dir) if args.output_dir else (classifier_path if classifier_path.is_dir() else classifier_path.parent)

@@ -1,4 +1,4 @@
-"""Domains by name: the built-in ``mnist`` and ``usps``, and any path.
+"""Domains by name: the built-in ``mnist``, ``usps``, ``mnist-m`` and ``synth-digits``, and any path.
 
 ``load_domain("usps", "train")`` returns an :class:`ImageSet` in model space.
 New named domains are added with :func:`register_domain`.
@@ -14,8 +14,10 @@ from pathlib import Path
 from ..errors import DataError
 from .custom import read_custom
 from .images import ImageFormat, ImageSet, RawImages, standardize
-from .locations import DataLocations
+from .locations import BuildOptions, DataLocations
 from .mnist import read_mnist
+from .mnist_m import read_mnist_m
+from .synth_digits import read_synth_digits
 from .usps import read_usps
 
 SPLITS = ("train", "test")
@@ -23,7 +25,12 @@ SPLITS = ("train", "test")
 Reader = Callable[[str, DataLocations, bool], RawImages]
 """``reader(split, locations, download) -> RawImages`` for a named domain."""
 
-_READERS: dict[str, Reader] = {"mnist": read_mnist, "usps": read_usps}
+_READERS: dict[str, Reader] = {
+    "mnist": read_mnist,
+    "usps": read_usps,
+    "mnist-m": read_mnist_m,
+    "synth-digits": read_synth_digits,
+}
 
 
 def register_domain(name: str, reader: Reader) -> None:
@@ -38,6 +45,26 @@ def register_domain(name: str, reader: Reader) -> None:
     _load_cached.cache_clear()
 
 
+#: the built domains and the :class:`BuildOptions` fields their content depends on
+BUILT_DOMAINS = {"mnist-m": ("backgrounds",), "synth-digits": ("fonts", "synth_digits_train", "synth_digits_test")}
+
+
+def domain_identity(domain: str, build: BuildOptions = BuildOptions()) -> str:
+    """A name for ``domain`` that changes when its content does, for keys of cached models.
+
+    The plain name, except for a built domain made with non-default
+    :class:`BuildOptions` that concern it, which are appended
+    (``"mnist-m[backgrounds=photos]"``), so that a source, reference or
+    translation model of the default build is never reused for another one.
+    """
+    default = BuildOptions()
+    changed = [(name, getattr(build, name)) for name in BUILT_DOMAINS.get(domain.lower(), ())
+               if getattr(build, name) != getattr(default, name)]
+    if not changed:
+        return domain
+    return f"{domain}[" + ",".join(f"{name}={value}" for name, value in changed) + "]"
+
+
 def builtin_domains() -> tuple[str, ...]:
     """Names of the registered domains."""
     return tuple(sorted(_READERS))
@@ -50,11 +77,13 @@ def load_domain(
     data_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     download: bool = False,
+    build: BuildOptions = BuildOptions(),
 ) -> ImageSet:
     """One split of a domain, validated and in model space.
 
     Args:
-        domain: a registered name (``"mnist"``, ``"usps"``) or a path to a
+        domain: a registered name (``"mnist"``, ``"usps"``, ``"mnist-m"``,
+            ``"synth-digits"``) or a path to a
             custom domain (image folder or ``.npz``, see :mod:`.custom`).
         split: ``"train"`` or ``"test"``.
         fmt: the image shape to bring every image to.
@@ -62,6 +91,8 @@ def load_domain(
             ``$GANTRANSFER_DATA``.
         cache_dir: writable folder for downloads; defaults to the user cache.
         download: fetch missing built-in datasets through torchvision.
+        build: what built domains (``mnist-m`` without its files, ``synth-digits``)
+            are made from; they are built once into the cache directory.
 
     Returns:
         An :class:`ImageSet`: images float32 (N, C, S, S) in [-1, 1], labels int64 (N,).
@@ -69,7 +100,7 @@ def load_domain(
     """
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    locations = DataLocations.resolve(data_dir, cache_dir)
+    locations = DataLocations.resolve(data_dir, cache_dir, build)
     return _load_cached(domain, split, fmt, locations, download)
 
 

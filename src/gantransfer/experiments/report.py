@@ -72,7 +72,7 @@ class _Context:
         key = (source, target, fmt)
         if key not in self._images:
             data = self.data
-            domains = [load_domain(name, "test", fmt, data.data_dir, data.cache_dir, data.download)
+            domains = [load_domain(name, "test", fmt, data.data_dir, data.cache_dir, data.download, data.build)
                        for name in (source, target)]
             names = (f"{domain_label(source)} (source)", f"{domain_label(target)} (target)")
             self._images[key] = EmbeddingImages.draw(*domains, names, per_domain=EMBEDDING_IMAGES)

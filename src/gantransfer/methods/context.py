@@ -9,7 +9,7 @@ from enum import IntEnum, unique
 from torch import nn
 
 from ..config import to_dict
-from ..data import BatchStream, DataOptions, ImageSet, few_shot_split, load_domain
+from ..data import BatchStream, DataOptions, ImageSet, domain_identity, few_shot_split, load_domain
 from ..data.images import check_labels
 from ..errors import ConfigError, DataError
 from ..models import Classifier, TrunkConfig
@@ -70,7 +70,7 @@ class TransferData:
     @classmethod
     def load(cls, config: TransferConfig, data: DataOptions) -> "TransferData":
         def load(domain: str, split: str) -> ImageSet:
-            return load_domain(domain, split, config.format, data.data_dir, data.cache_dir, data.download)
+            return load_domain(domain, split, config.format, data.data_dir, data.cache_dir, data.download, data.build)
 
         source = load(config.source, "train")
         target_train, target_test = load(config.target, "train"), load(config.target, "test")
@@ -162,7 +162,7 @@ class TransferContext:
         """A fresh copy of the shared source classifier (trained on first use, from :meth:`new_classifier`)."""
         config = self.config
         saved = self.stages.source_classifier(
-            self.data.source, config.source, self.new_classifier(),
+            self.data.source, domain_identity(config.source, self.data_options.build), self.new_classifier(),
             config.source_training, config.shared_seed, config.acceleration.device, self.progress_bar,
             distributed=self.distributed, acceleration=config.acceleration, monitor=self.source_test(),
             callbacks=self.callbacks,
@@ -173,7 +173,7 @@ class TransferContext:
         """The source domain's test split: labelled source images that nothing trains on."""
         options, config = self.data_options, self.config
         return load_domain(config.source, "test", config.format, options.data_dir, options.cache_dir,
-                           options.download)
+                           options.download, options.build)
 
     def source_gan(self) -> PretrainedGan:
         """The source GAN: ``gan_checkpoint`` if given, else the shared pretraining stage."""

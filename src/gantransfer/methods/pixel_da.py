@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from ..config import to_dict
-from ..data import ImageSet
+from ..data import ImageSet, domain_identity
 from ..fileio import atomic_write
 from ..training.run_folder import RunFolder
 from ..training.supervised import LabelledSource
@@ -40,7 +40,9 @@ def translation_stage(context: TransferContext) -> Translation:
     """The source <-> target translators of ``context``'s domains (trained on first use)."""
     config, data = context.config, context.data
     options = config.translation
-    identity: dict[str, Any] = {"source": config.source, "target": config.target}
+    build = context.data_options.build
+    identity: dict[str, Any] = {"source": domain_identity(config.source, build),
+                                "target": domain_identity(config.target, build)}
     classifier = None
     if options.semantic_weight > 0:
         classifier = context.source_classifier()

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..config import to_dict
-from ..data import DataOptions, ImageSet
+from ..data import BuildOptions, DataOptions, ImageSet, domain_identity
 from ..fileio import write_json
 from ..models import Classifier
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
@@ -79,6 +79,16 @@ def _caller_randomness():
         restore_rng_state(saved[0])
         random.setstate(saved[1])
         np.random.set_state(saved[2])
+
+
+def gan_stage_identity(config: PretrainConfig, build: BuildOptions = BuildOptions()) -> dict[str, Any]:
+    """What names a source-GAN stage: its config as :func:`comparable` gives it and, for a
+    domain built from other photos or fonts than the default ones, that build."""
+    identity = comparable(to_dict(config))
+    built = domain_identity(config.source, build)
+    if built != config.source:
+        identity["domain"] = built
+    return identity
 
 
 def train_once(
@@ -187,7 +197,7 @@ class StageCache:
         self, config: PretrainConfig, data: DataOptions, progress_bar: bool = True, callbacks: Sequence[Callback] = ()
     ) -> PretrainedGan:
         """The GAN pretrained with ``config`` on its source domain (data-parallel under torchrun)."""
-        identity = comparable(to_dict(config))
+        identity = gan_stage_identity(config, data.build)
         folder = self.folder("source-gan", identity)
         distributed = setup(config.acceleration.device)
 

@@ -36,11 +36,12 @@ def evaluate_gan(
     gan = load_gan(checkpoint, device)
     config = gan.config
     reference = reference_classifier(config.source, config.format, data.data_dir, data.cache_dir, data.download,
-                                     recipe, device=device)
+                                     recipe, device=device, build=data.build)
     quality = gan_quality_for_domain(config.source, config.format, data, samples, len(gan.class_names), seed,
                                      device, recipe)
     metrics = quality(gan.generator)
-    train = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
+    train = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download,
+                        data.build)
     metrics["real_floor"] = quality.real_floor(train)
     metrics["frechet_ratio"] = metrics["frechet_distance"] / metrics["real_floor"]
     metrics["reference_test_accuracy"] = reference.info.get("test_accuracy")

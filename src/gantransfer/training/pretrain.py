@@ -343,7 +343,8 @@ def pretrain(
     ``quality_samples > 0``). ``out/checkpoints/latest.pt`` is what
     :func:`load_gan` reads. ``callbacks`` are given to the trainer.
     """
-    source = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
+    source = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download,
+                         data.build)
     return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar, callbacks=callbacks)
 
 

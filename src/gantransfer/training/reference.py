@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import to_dict
-from ..data import BatchStream, DataOptions, ImageFormat, load_domain
+from ..data import BatchStream, BuildOptions, DataOptions, ImageFormat, domain_identity, load_domain
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..evaluation.gan_quality import GanQuality
@@ -53,9 +53,11 @@ class ReferenceRecipe:
                               f"{self.batch_size}")
 
 
-def reference_path(domain: str, fmt: ImageFormat, cache_dir: str | None, recipe: ReferenceRecipe) -> Path:
-    """Where the reference classifier of ``domain`` in ``fmt`` is cached."""
-    identity = domain.lower() if "/" not in domain else str(Path(domain).expanduser().resolve())
+def reference_path(
+    domain: str, fmt: ImageFormat, cache_dir: str | None, recipe: ReferenceRecipe, build: BuildOptions = BuildOptions()
+) -> Path:
+    """Where the reference classifier of ``domain`` in ``fmt`` (built with ``build``) is cached."""
+    identity = domain_identity(domain.lower(), build) if "/" not in domain else str(Path(domain).expanduser().resolve())
     key = json.dumps([RECIPE_VERSION, identity, to_dict(fmt), to_dict(recipe)], sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     name = Path(identity).name or "domain"
@@ -71,16 +73,17 @@ def reference_classifier(
     recipe: ReferenceRecipe = ReferenceRecipe(),
     device="cpu",
     progress: bool = True,
+    build: BuildOptions = BuildOptions(),
 ) -> SavedClassifier:
-    """The cached reference classifier of ``domain``, training it first if needed.
+    """The cached reference classifier of ``domain`` (built with ``build``), training it first if needed.
 
     Its ``info["test_accuracy"]`` is its accuracy on the domain's test split.
     """
-    path = reference_path(domain, fmt, cache_dir, recipe)
+    path = reference_path(domain, fmt, cache_dir, recipe, build)
     if path.is_file():
         return load_classifier(path, device)
-    train = load_domain(domain, "train", fmt, data_dir, cache_dir, download)
-    test = load_domain(domain, "test", fmt, data_dir, cache_dir, download)
+    train = load_domain(domain, "train", fmt, data_dir, cache_dir, download, build)
+    test = load_domain(domain, "test", fmt, data_dir, cache_dir, download, build)
     print(f"gantransfer: training the reference classifier of {domain} ({recipe.steps} steps, once; "
           f"cached in {path.parent})", file=sys.stderr, flush=True)
     seed_everything(REFERENCE_SEED)
@@ -109,6 +112,7 @@ def gan_quality_for_domain(
     device="cpu", recipe: ReferenceRecipe = ReferenceRecipe(),
 ) -> GanQuality:
     """A judge of generators of ``domain``: its reference classifier and its test split."""
-    reference = reference_classifier(domain, fmt, data.data_dir, data.cache_dir, data.download, recipe, device=device)
-    real = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download)
+    reference = reference_classifier(domain, fmt, data.data_dir, data.cache_dir, data.download, recipe, device=device,
+                                     build=data.build)
+    real = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download, data.build)
     return GanQuality(reference.model, real, samples, num_classes, seed, device)
