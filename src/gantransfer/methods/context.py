@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
-from ..data import BatchStream, DataOptions, ImageSet, few_shot_split, load_domain
+from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, few_shot_split, load_domain
 from ..data.images import check_labels
 from ..errors import ConfigError, DataError
 from ..models import Classifier
@@ -31,23 +32,29 @@ class TransferData:
             labels are read only by the ``oracle`` baseline, its images by
             methods that learn from unlabelled target images.
         target_labelled: ``k`` labelled target images per class, drawn with the run's seed.
-        target_test: the target test set, used once, for the final evaluation.
+        target_test: the target test set, used once, for the final evaluation
+            (None for targets without labelled test images: the Python facade's arrays).
         target_validation: labelled target train images held out for tuning
             (``validation_per_class``), never trained on; None when not asked for.
+        source_validation: held-out labelled source images for the validation
+            scores: the source test split, which nothing trains on or picks by
+            (see :mod:`gantransfer.evaluation.validation`); None when the source
+            domain has no test split of its own, or it cannot be read.
     """
 
     source: ImageSet
     target_train: ImageSet
     target_labelled: ImageSet
-    target_test: ImageSet
+    target_test: ImageSet | None
     target_validation: ImageSet | None = None
+    source_validation: ImageSet | None = None
 
     @classmethod
     def load(cls, config: TransferConfig, data: DataOptions) -> "TransferData":
         def load(domain: str, split: str) -> ImageSet:
             return load_domain(domain, split, config.format, data.data_dir, data.cache_dir, data.download)
 
-        source = load(config.source, "train")
+        source, source_validation = load_splits(config.source, config.format, data)
         target_train, target_test = load(config.target, "train"), load(config.target, "test")
         for part in (target_train, target_test):
             if part.num_classes > source.num_classes:
@@ -60,11 +67,30 @@ class TransferData:
             # One fixed draw, whatever the run's seed, so that every run is tuned on the same images.
             validation, target_train = few_shot_split(target_train, config.validation_per_class, VALIDATION_SEED)
         labelled, _ = few_shot_split(target_train, config.k, config.seed)
-        return cls(source, target_train, labelled, target_test, validation)
+        return cls(source, target_train, labelled, target_test, validation, source_validation)
 
     @property
     def num_classes(self) -> int:
         return self.source.num_classes
+
+
+def load_splits(domain: str, fmt: ImageFormat, data: DataOptions) -> tuple[ImageSet, ImageSet | None]:
+    """A domain's train split and, when it has one of its own (:func:`held_out`), its test
+    split; of the source, that is the held-out labelled images of the validation scores."""
+    train = load_domain(domain, "train", fmt, data.data_dir, data.cache_dir, data.download)
+    try:
+        test = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download)
+    except DataError:  # the source's test split is optional (for the validation scores); the run is not
+        return train, None
+    return train, held_out(test, train)
+
+
+def held_out(test: ImageSet, train: ImageSet) -> ImageSet | None:
+    """``test``, unless it is not a split of its own: the same images as ``train`` (a custom
+    domain of one file or folder serves both splits) or other classes (a folder whose
+    ``test`` sub-folder is missing reads its ``train`` folder as a class)."""
+    same = test.images.shape == train.images.shape and torch.equal(test.images, train.images)
+    return None if same or test.class_names != train.class_names else test
 
 
 class TransferContext:
