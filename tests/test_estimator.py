@@ -64,6 +64,20 @@ def test_fit_predict_save_load_on_arrays(arrays, tmp_path):
     assert loaded.metrics_["validation_scores"] == scores and loaded.class_names_ == model.class_names_
 
 
+def test_fit_on_domain_paths_reads_their_test_splits(make_digits, tmp_path):
+    from gantransfer import GanTransfer
+
+    for name, seeds in (("source", (0, 1)), ("target", (2, 3))):
+        (tmp_path / name).mkdir()
+        for split, seed in zip(("train", "test"), seeds):
+            x, y = make_digits(n=30, seed=seed)
+            np.savez(tmp_path / name / f"{split}.npz", x=x, y=y)
+    model = GanTransfer("source-only", **TINY).fit(str(tmp_path / "target"), source=tmp_path / "source")
+    metrics = model.metrics_
+    assert metrics["k"] == 0 and isinstance(metrics["target_test_accuracy"], float)
+    assert metrics["validation"]["images"] == {"target": 30, "source": 30}  # the source's own test split
+
+
 def test_params_follow_scikit_learn_conventions():
     from gantransfer import GanTransfer
 

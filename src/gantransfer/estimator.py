@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 
 from .config import from_dict, leaf_values, nest
 from .data import DataOptions, ImageFormat, ImageSet, builtin_domains, register_domain
@@ -144,30 +145,35 @@ class GanTransfer(ClassifierMixin, BaseEstimator):
     def fit(self, X, y=None, *, source) -> "GanTransfer":
         """Train on the target ``X`` (labels ``y``, -1 for unlabelled; None: none) and the labelled ``source``."""
         data = DataOptions(self.data_dir, self.cache_dir, self.download)
-        fmt = self.transfer_config().format
-        source_name = _source_domain(source, self.source_holdout, self.seed)
-        source_train, source_validation = load_splits(source_name, fmt, data)
-        target_name, target_train, target_test = _target_domain(X, fmt, data, source_train.class_names)
-        labels = _target_labels(y, len(target_train), source_train.num_classes)
-        labelled = torch.nonzero(labels >= 0).flatten()
-        target_labelled = ImageSet(target_train.images[labelled], labels[labelled], source_train.class_names,
-                                   f"{target_name}[labelled]", fmt)
-        counts = torch.bincount(target_labelled.labels, minlength=source_train.num_classes)
-        config = self.transfer_config(int(counts.max()), source_name, target_name)
-        if y is not None:  # the user's labels replace the domain's own (read by the oracle alone)
-            target_train = ImageSet(target_train.images, labels, source_train.class_names, target_train.name, fmt)
-        if config.method == "oracle" and bool((target_train.labels < 0).any()):
-            raise ConfigError("GanTransfer: method 'oracle' trains on every target label: give y for every image")
-        images = TransferData(source_train, target_train, target_labelled, target_test,
-                              source_validation=source_validation)
+        config, images = self._run_inputs(X, y, source, data)
         with _run_folder(self.out) as out:
             metrics = transfer(config, out, data, self.stages_dir, self.progress_bar, images=images)
             self.classifier_ = load_classifier(Path(out) / "classifier.safetensors")
         self.metrics_ = metrics
         self.class_names_ = self.classifier_.class_names
         self.classes_ = np.arange(len(self.class_names_))
-        self._source_validation = source_validation
+        self._source_validation = images.source_validation  # for validation_scores(X)
         return self
+
+    def _run_inputs(self, X, y, source, data: DataOptions) -> tuple[TransferConfig, TransferData]:
+        """The run's config and images: ``transfer``'s inputs."""
+        fmt = self.transfer_config().format
+        source_name = _source_domain(source, self.source_holdout, self.seed)
+        source_train, source_validation = load_splits(source_name, fmt, data)
+        class_names = source_train.class_names
+        target_name, target_train, target_test = _target_domain(X, fmt, data, class_names)
+        labels = _target_labels(y, len(target_train), len(class_names))
+        labelled = torch.nonzero(labels >= 0).flatten()
+        target_labelled = ImageSet(target_train.images[labelled], labels[labelled], class_names,
+                                   f"{target_name}[labelled]", fmt)
+        counts = torch.bincount(target_labelled.labels, minlength=len(class_names))
+        config = self.transfer_config(int(counts.max()), source_name, target_name)
+        if y is not None:  # the user's labels replace the domain's own (read by the oracle alone)
+            target_train = ImageSet(target_train.images, labels, class_names, target_train.name, fmt)
+        if config.method == "oracle" and bool((target_train.labels < 0).any()):
+            raise ConfigError("GanTransfer: method 'oracle' trains on every target label: give y for every image")
+        return config, TransferData(source_train, target_train, target_labelled, target_test,
+                                    source_validation=source_validation)
 
     # -- using the fitted classifier -------------------------------------------
     def _images(self, X) -> torch.Tensor:
@@ -175,8 +181,6 @@ class GanTransfer(ClassifierMixin, BaseEstimator):
         return images_in_model_space(_as_array(X, "X"), saved.format, "X")
 
     def _fitted(self) -> SavedClassifier:
-        from sklearn.exceptions import NotFittedError
-
         if not hasattr(self, "classifier_"):
             raise NotFittedError("this GanTransfer is not fitted yet: call fit (or GanTransfer.load) first")
         return self.classifier_

@@ -117,7 +117,7 @@ def test_scores_rank_a_trained_model_above_an_untrained_one(make_digits):
     config = ClassifierConfig(TrunkConfig(1, 28, 8, 32, "batch"), 10)
     train, source_validation, target = (_domain(make_digits, n, seed) for n, seed in ((200, 0), (100, 1), (100, 2)))
     untrained = Classifier(config).eval()
-    trained = fit_classifier_quietly(Classifier(config), train, ClassifierTraining(steps=40, batch_size=32), seed=0,
+    trained = fit_classifier_quietly(Classifier(config), train, ClassifierTraining(steps=40, batch_size=16), seed=0,
                                      progress=False)
     settings = ValidationSettings(images=100)
     labelled = target.subset(torch.arange(20))

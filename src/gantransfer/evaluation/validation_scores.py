@@ -86,8 +86,10 @@ def soft_neighbourhood_density(vectors: Tensor, temperature: float = 0.05, chunk
     each one, a softmax with ``temperature`` over its cosine similarities to
     the N - 1 others (itself left out) says how its neighbours share it; SND
     is the mean entropy of those rows, in [0, log(N - 1)]. It is high when
-    every point sits in a dense neighbourhood (well-clustered outputs). It
-    grows with N, so compare values computed on the same number of images.
+    every point sits in a dense neighbourhood (well-clustered outputs), and
+    highest, log(N - 1), when all vectors are the same: an untrained network
+    with near-uniform outputs scores well, so read it beside the collapse
+    check. It grows with N, so compare values computed on the same number of images.
     Rows are processed ``chunk`` at a time, so memory is (chunk, N).
     """
     if len(vectors) < 2:

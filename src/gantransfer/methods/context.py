@@ -29,9 +29,11 @@ class TransferData:
     Attributes:
         source: the labelled source train set.
         target_train: the target train set (less any validation images); its
-            labels are read only by the ``oracle`` baseline, its images by
-            methods that learn from unlabelled target images.
-        target_labelled: ``k`` labelled target images per class, drawn with the run's seed.
+            labels are read only by the ``oracle`` baseline (-1 where unknown:
+            the Python facade's unlabelled arrays, which refuse the oracle), its
+            images by methods that learn from unlabelled target images.
+        target_labelled: ``k`` labelled target images per class, drawn with the run's seed
+            (the facade's: every image given a label).
         target_test: the target test set, used once, for the final evaluation
             (None for targets without labelled test images: the Python facade's arrays).
         target_validation: labelled target train images held out for tuning
