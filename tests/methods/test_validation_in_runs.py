@@ -95,3 +95,46 @@ def test_the_command_line_prints_the_scores(domains, tmp_path, capsys):
     printed = json.loads(capsys.readouterr().out)
     stored = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert printed["validation_scores"] == stored["validation_scores"] and "prediction_collapse" in printed
+
+
+def test_pick_prefers_the_best_score_among_runs_that_did_not_collapse():
+    from gantransfer.methods.auto import pick
+
+    def run(im, dev, collapsed=False):
+        return {"validation_scores": {"information_maximization": im, "dev": dev},
+                "prediction_collapse": {"class": "1", "fraction": 0.9} if collapsed else None}
+
+    results = {"a": run(1.0, 0.5), "b": run(2.0, 0.1, collapsed=True), "c": run(1.5, 0.3)}
+    assert pick(results) == "c"
+    assert pick(results, "dev") == "c", "lower is better for dev; b collapsed"
+    assert pick({"a": run(1.0, 0.5, True), "b": run(2.0, 0.1, True)}) == "b", "all collapsed: best of all"
+
+
+def test_auto_trains_the_candidates_keeps_the_pick_and_resumes(domains, tmp_path, monkeypatch):
+    from gantransfer.methods.auto import SELECTION_SCORE, candidates
+    from gantransfer.models.saving import load_classifier
+    from gantransfer.training.supervised import ClassifierTask
+
+    source, target = domains
+    config = _config(source, target, method="auto")
+    out = tmp_path / "auto"
+    metrics = transfer(config, out, stages_dir=tmp_path / "s", progress_bar=False)
+    names = [name for name, _, _ in candidates(1)]
+    assert sorted(p.name for p in (out / "candidates").iterdir()) == sorted(names)
+    runs = {name: json.loads((out / "candidates" / name / "metrics.json").read_text()) for name in names}
+    assert all(run["target_test_accuracy"] is None for run in runs.values()), "candidates never read the test set"
+    assert isinstance(metrics["target_test_accuracy"], float)
+    healthy = [n for n in names if runs[n]["prediction_collapse"] is None] or names
+    best = max(healthy, key=lambda n: runs[n]["validation_scores"][SELECTION_SCORE])
+    assert metrics["notes"]["auto"]["picked"] == best
+    kept = load_classifier(out / "classifier.safetensors").model.state_dict()
+    winner = load_classifier(out / "candidates" / best / "classifier.safetensors").model.state_dict()
+    assert all(torch.equal(kept[name], winner[name]) for name in kept)
+
+    # Resumable: with the final files gone, a re-run trains nothing again and picks the same.
+    (out / "metrics.json").unlink()
+    steps = []
+    real = ClassifierTask.train_step
+    monkeypatch.setattr(ClassifierTask, "train_step", lambda task: steps.append(1) or real(task))
+    again = transfer(config, out, stages_dir=tmp_path / "s", progress_bar=False)
+    assert steps == [] and again["notes"]["auto"] == metrics["notes"]["auto"]
