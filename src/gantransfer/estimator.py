@@ -38,6 +38,7 @@ In-memory domains are registered (:func:`~gantransfer.data.register_domain`)
 under a name made from a hash of their content, ``arrays-<hash>``: nothing is
 written to disk, and shared stages (the source classifier...) trained on the
 same arrays are found again in the stage cache, never those of other arrays.
+They stay registered, and in memory, for the life of the process.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ from .errors import ConfigError, DataError
 from .evaluation.validation import features_and_logits, validate_classifier
 from .evaluation.validation_scores import SCORES
 from .methods import TransferConfig, transfer
-from .methods.context import TransferData, load_splits
+from .methods.context import VALIDATION_SEED, TransferData, load_splits
 from .models.saving import SavedClassifier, load_classifier, save_classifier
 
 #: TransferConfig fields that ``fit``'s data decides, so they are no parameters.
@@ -158,7 +159,7 @@ class GanTransfer(ClassifierMixin, BaseEstimator):
     def _run_inputs(self, X, y, source, data: DataOptions) -> tuple[TransferConfig, TransferData]:
         """The run's config and images: ``transfer``'s inputs."""
         fmt = self.transfer_config().format
-        source_name = _source_domain(source, self.source_holdout, self.seed)
+        source_name = _source_domain(source, self.source_holdout)
         source_train, source_validation = load_splits(source_name, fmt, data)
         class_names = source_train.class_names
         target_name, target_train, target_test = _target_domain(X, fmt, data, class_names)
@@ -265,9 +266,10 @@ def _is_domain_name(value) -> bool:
     return isinstance(value, (str, os.PathLike))
 
 
-def _source_domain(source, holdout: float, seed: int) -> str:
+def _source_domain(source, holdout: float) -> str:
     """The domain name of ``source``: itself for a name or path; for ``(images, labels)``, a
-    registered in-memory domain whose test split is a seeded ``holdout`` fraction of them."""
+    registered in-memory domain whose test split is a ``holdout`` fraction of them, one fixed
+    draw whatever the run's seed (so every seed's runs share the source stages and scores)."""
     if _is_domain_name(source):
         return os.fspath(source)
     if not (isinstance(source, (tuple, list)) and len(source) == 2):
@@ -277,11 +279,11 @@ def _source_domain(source, holdout: float, seed: int) -> str:
     raw = arrays_to_raw(_as_array(source[0], "source images"), _as_array(source[1], "source labels"), "source")
     if len(raw.labels) != len(raw.images):
         raise DataError(f"source: {len(raw.images)} images but {len(raw.labels)} labels")
-    order = torch.randperm(len(raw.labels), generator=torch.Generator().manual_seed(seed))
+    order = torch.randperm(len(raw.labels), generator=torch.Generator().manual_seed(VALIDATION_SEED))
     count = int(round(holdout * len(order)))
     # Without a test split of its own, the train split serves both (so the domain has no held-out images).
     splits = {"train": _subset(raw, order[count:]), "test": _subset(raw, order[:count] if count >= 2 else order[count:])}
-    name = _content_name([raw.images, raw.labels, torch.tensor([holdout, seed])])
+    name = _content_name([raw.images, raw.labels, torch.tensor([holdout])])
     if name not in builtin_domains():  # registering clears the domain cache: only when new
         register_domain(name, lambda split, locations, download: splits[split])
     return name
