@@ -193,6 +193,31 @@ def _convert(hint: Any, value: Any, where: str, default: Any = None) -> Any:
     return value
 
 
+def leaf_values(config: Any) -> dict[str, Any]:
+    """Every field of a dataclass instance that is not itself a dataclass, nested ones
+    included, by dotted name: ``{"k": 10, "training.steps": 1500, ...}``."""
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            values.update({f"{field.name}.{key}": item for key, item in leaf_values(value).items()})
+        else:
+            values[field.name] = value
+    return values
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """Dotted keys to nested mappings: ``{"training.steps": 5}`` -> ``{"training": {"steps": 5}}``."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = key.split(".")
+        target = nested
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return nested
+
+
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """``base`` with ``override`` applied: nested mappings merge key by key, other values are replaced."""
     merged = dict(base)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from .data.custom import array_to_images, is_image_file, load_array_file, load_image_file
-from .data.images import RawImages, convert_channels, standardize
+from .data.custom import images_in_model_space, is_image_file, load_array_file, load_image_file
+from .data.images import convert_channels
 from .errors import DataError
 from .evaluation.classification import predict_logits
 from .fileio import atomic_write
@@ -66,9 +66,7 @@ def _read(path: Path, saved: SavedClassifier) -> tuple[list[str], torch.Tensor]:
         arrays = load_array_file(path)
         if "x" not in arrays:
             raise DataError(f"{path}: no array 'x' (found {', '.join(arrays) or 'none'})")
-        images = array_to_images(arrays["x"], str(path))
-        raw = RawImages(images, torch.zeros(len(images), dtype=torch.int64), saved.class_names, str(path))
-        converted = standardize(raw, fmt, str(path)).images
+        converted = images_in_model_space(arrays["x"], fmt, str(path))
         return [f"{path}[{i}]" for i in range(len(converted))], converted
     image = load_image_file(path, fmt).unsqueeze(0)
     image = convert_channels(image, fmt.channels) * 2 - 1

@@ -295,7 +295,8 @@ def test_wandb_gets_each_cell_offline_by_default(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     record = {"cell": "a-b/finetune/k1/seed0", "direction": "a-b", "variant": "finetune", "method": "finetune",
               "k": 1, "seed": 0, "target_test_accuracy": 0.5, "wall_seconds": 2.0,
-              "per_class_accuracy": {"0": 1.0, "1": 0.0}, "config": {"k": 1}}
+              "per_class_accuracy": {"0": 1.0, "1": 0.0}, "config": {"k": 1},
+              "validation_scores": {"snd": 3.5, "dev": None}}
     trackers = Trackers(tmp_path, "tiny", wandb_project="proj")
     trackers.cell_finished(record)
     monkeypatch.setenv("WANDB_MODE", "online")
@@ -307,6 +308,7 @@ def test_wandb_gets_each_cell_offline_by_default(tmp_path, monkeypatch):
     assert inits[0]["config"]["k"] == 1 and inits[0]["config"]["transfer"] == {"k": 1}
     logged = [c[1] for c in calls if c[0] == "log"]
     assert logged[0]["target_test_accuracy"] == 0.5 and logged[0]["per_class_accuracy/1"] == 0.0
+    assert logged[0]["validation_scores/snd"] == 3.5 and "validation_scores/dev" not in logged[0]
     assert [c[0] for c in calls].count("finish") == 2
 
 

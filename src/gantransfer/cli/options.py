@@ -13,7 +13,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from ..config import from_dict, load_yaml, merge
+from ..config import from_dict, load_yaml, merge, nest
 
 _SEP = "."
 
@@ -122,17 +122,6 @@ def detail_section(parser: argparse.ArgumentParser, title: str, description: str
     return group
 
 
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for key, value in flat.items():
-        parts = key.split(_SEP)
-        target = nested
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
-    return nested
-
-
 def _option_names(cls: type, prefix: str = "") -> set[str]:
     names = set()
     hints = typing.get_type_hints(cls)
@@ -153,7 +142,7 @@ def config_values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
         values = load_yaml(config_file)
     names = _option_names(cls)
     given = {name: value for name, value in vars(args).items() if name in names}
-    return merge(values, _nest(given))
+    return merge(values, nest(given))
 
 
 def config_from_args(cls: type, args: argparse.Namespace):

@@ -87,8 +87,9 @@ def run_transfer(args: argparse.Namespace) -> int:
 
     config = config_from_args(TransferConfig, args)
     metrics = transfer(config, args.out, data_options(args), args.stages_dir, progress_bar=not args.no_progress)
-    summary = {key: metrics[key] for key in ("method", "source", "target", "k", "seed", "self_train",
-                                              "target_test_accuracy", "wall_seconds")}
+    summary = {key: metrics.get(key) for key in ("method", "source", "target", "k", "seed", "self_train",
+                                                  "target_test_accuracy", "validation_scores",
+                                                  "prediction_collapse", "wall_seconds")}
     print_json({"out": args.out, **summary})
     return 0
 

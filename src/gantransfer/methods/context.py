@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum, unique
 
+import torch
 from torch import nn
 
 from ..config import to_dict
-from ..data import BatchStream, DataOptions, ImageSet, domain_identity, few_shot_split, load_domain
+from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, domain_identity, few_shot_split, load_domain
 from ..data.images import check_labels
 from ..errors import ConfigError, DataError
 from ..models import Classifier, TrunkConfig
@@ -53,26 +54,34 @@ class TransferData:
     Attributes:
         source: the labelled source train set.
         target_train: the target train set (less any validation images); its
-            labels are read only by the ``oracle`` baseline, its images by
-            methods that learn from unlabelled target images.
-        target_labelled: ``k`` labelled target images per class, drawn with the run's seed.
-        target_test: the target test set, used once, for the final evaluation.
+            labels are read only by the ``oracle`` baseline (-1 where unknown:
+            the Python facade's unlabelled arrays, which refuse the oracle), its
+            images by methods that learn from unlabelled target images.
+        target_labelled: ``k`` labelled target images per class, drawn with the run's seed
+            (the facade's: every image given a label).
+        target_test: the target test set, used once, for the final evaluation
+            (None for targets without labelled test images: the Python facade's arrays).
         target_validation: labelled target train images held out for tuning
             (``validation_per_class``), never trained on; None when not asked for.
+        source_validation: held-out labelled source images for the validation
+            scores: the source test split, which nothing trains on or picks by
+            (see :mod:`gantransfer.evaluation.validation`); None when the source
+            domain has no test split of its own, or it cannot be read.
     """
 
     source: ImageSet
     target_train: ImageSet
     target_labelled: ImageSet
-    target_test: ImageSet
+    target_test: ImageSet | None
     target_validation: ImageSet | None = None
+    source_validation: ImageSet | None = None
 
     @classmethod
     def load(cls, config: TransferConfig, data: DataOptions) -> "TransferData":
         def load(domain: str, split: str) -> ImageSet:
             return load_domain(domain, split, config.format, data.data_dir, data.cache_dir, data.download, data.build)
 
-        source = load(config.source, "train")
+        source, source_validation = load_splits(config.source, config.format, data)
         target_train, target_test = load(config.target, "train"), load(config.target, "test")
         for part in (target_train, target_test):
             if part.num_classes > source.num_classes:
@@ -85,11 +94,30 @@ class TransferData:
             # One fixed draw, whatever the run's seed, so that every run is tuned on the same images.
             validation, target_train = few_shot_split(target_train, config.validation_per_class, VALIDATION_SEED)
         labelled, _ = few_shot_split(target_train, config.k, config.seed)
-        return cls(source, target_train, labelled, target_test, validation)
+        return cls(source, target_train, labelled, target_test, validation, source_validation)
 
     @property
     def num_classes(self) -> int:
         return self.source.num_classes
+
+
+def load_splits(domain: str, fmt: ImageFormat, data: DataOptions) -> tuple[ImageSet, ImageSet | None]:
+    """A domain's train split and, when it has one of its own (:func:`held_out`), its test
+    split; of the source, that is the held-out labelled images of the validation scores."""
+    train = load_domain(domain, "train", fmt, data.data_dir, data.cache_dir, data.download, data.build)
+    try:
+        test = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download, data.build)
+    except DataError:  # the source's test split is optional (for the validation scores); the run is not
+        return train, None
+    return train, held_out(test, train)
+
+
+def held_out(test: ImageSet, train: ImageSet) -> ImageSet | None:
+    """``test``, unless it is not a split of its own: the same images as ``train`` (a custom
+    domain of one file or folder serves both splits) or other classes (a folder whose
+    ``test`` sub-folder is missing reads its ``train`` folder as a class)."""
+    same = test.images.shape == train.images.shape and torch.equal(test.images, train.images)
+    return None if same or test.class_names != train.class_names else test
 
 
 class TransferContext:
@@ -164,16 +192,10 @@ class TransferContext:
         saved = self.stages.source_classifier(
             self.data.source, domain_identity(config.source, self.data_options.build), self.new_classifier(),
             config.source_training, config.shared_seed, config.acceleration.device, self.progress_bar,
-            distributed=self.distributed, acceleration=config.acceleration, monitor=self.source_test(),
+            distributed=self.distributed, acceleration=config.acceleration, monitor=self.data.source_validation,
             callbacks=self.callbacks,
         )
         return saved.model
-
-    def source_test(self) -> ImageSet:
-        """The source domain's test split: labelled source images that nothing trains on."""
-        options, config = self.data_options, self.config
-        return load_domain(config.source, "test", config.format, options.data_dir, options.cache_dir,
-                           options.download, options.build)
 
     def source_gan(self) -> PretrainedGan:
         """The source GAN: ``gan_checkpoint`` if given, else the shared pretraining stage."""

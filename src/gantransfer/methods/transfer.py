@@ -6,7 +6,8 @@ shared trainer (resumable), evaluates once on the target test set and writes:
 
 ::
 
-    DIR/metrics.json              target_test_accuracy, per-class accuracy, method, k, seed, wall seconds
+    DIR/metrics.json              target_test_accuracy, per-class accuracy, method, k, seed, wall seconds,
+                                  validation_scores (no target labels), prediction_collapse
     DIR/classifier.safetensors    self-contained classifier (load_classifier)
     DIR/confusion_matrix.png
     DIR/generated_samples.png     gan-augment: generated target images, a row per class
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,10 +30,12 @@ from ..data import DataOptions
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..evaluation.plots import save_confusion_matrix
+from ..evaluation.validation import validate_classifier
 from ..fileio import write_json
 from ..models.saving import save_classifier
 from ..training.distributed import setup
 from ..training.identity import config_changes
+from ..training.logger import RunLogger
 from ..training.run_folder import RunFolder
 from ..training.seeding import seed_everything
 from ..training.supervised import AccuracyMonitor
@@ -51,12 +55,16 @@ def transfer(
     stages_dir: str | os.PathLike | None = None,
     progress_bar: bool = True,
     callbacks: Sequence[Callback] = (),
+    images: TransferData | None = None,
 ) -> dict[str, Any]:
     """Run ``config`` into the folder ``out`` and return its metrics.
 
     A finished run (``out/metrics.json`` with the same config) is returned
     as it is; a half-finished one resumes from its latest checkpoint.
     ``callbacks`` are given to every trainer of the run (its shared stages too).
+    ``images``: the run's images when they do not come from loading
+    ``config``'s domains (the Python facade's in-memory arrays); a
+    ``target_test`` of None leaves the test metrics None.
     """
     method = get_method(config.method)
     run = RunFolder(out)
@@ -71,8 +79,9 @@ def transfer(
     distributed = setup(config.acceleration.device)
     run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig)
     seed_everything(config.seed)
-    context = TransferContext(config, TransferData.load(config, data), StageCache.default(data, stages_dir), run,
-                              data, progress_bar, callbacks)
+    images = images if images is not None else TransferData.load(config, data)
+    context = TransferContext(config, images, StageCache.default(data, stages_dir), run, data, progress_bar,
+                              callbacks)
     if context.init == "gan":
         context.check_gan_init()  # before a GAN is pretrained or adapted, not after
     plan = method.build(context)
@@ -91,22 +100,36 @@ def transfer(
     else:
         model = plan.model
     # Rank 0 evaluates and writes; every rank returns its metrics.
-    return distributed.broadcast(_finish(context, model, started) if distributed.is_main else None)
+    steps = config.training.steps if plan.task is not None else 0
+    return distributed.broadcast(_finish(context, model, started, steps) if distributed.is_main else None)
 
 
-def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:
-    config, data, run = context.config, context.data, context.run
-    report = evaluate_classifier(model, data.target_test)
-    class_names = data.source.class_names
-    save_confusion_matrix(run.root / "confusion_matrix.png", report.confusion, class_names,
+def _test_metrics(context: TransferContext, model) -> dict[str, Any]:
+    """Accuracy, per-class accuracy and confusion matrix on the target test set (and its picture)."""
+    config, test, class_names = context.config, context.data.target_test, context.data.source.class_names
+    if test is None:
+        return {"target_test_accuracy": None, "per_class_accuracy": None, "confusion_matrix": None}
+    report = evaluate_classifier(model, test)
+    save_confusion_matrix(context.run.root / "confusion_matrix.png", report.confusion, class_names,
                           title=f"{config.method}, {config.source}->{config.target}, k={config.k}")
+    return {"target_test_accuracy": report.accuracy,
+            "per_class_accuracy": report.as_dict(class_names)["per_class_accuracy"],
+            "confusion_matrix": report.confusion.tolist()}
+
+
+def _finish(context: TransferContext, model, started: float, step: int) -> dict[str, Any]:
+    config, data, run = context.config, context.data, context.run
+    class_names = data.source.class_names
+    validation = validate_classifier(model, data.target_train.images, data.source_validation, data.target_labelled)
+    if (warning := validation.warning(class_names)) is not None:
+        print(f"gantransfer: {run.root}: {warning}", file=sys.stderr)
+    logged = {name: value for name, value in validation.scores.items() if value is not None}
+    RunLogger(run, tensorboard=False).log(step, "validation", logged)
     save_classifier(run.root / "classifier.safetensors", model, class_names, config.format,
                     info={"method": config.method, "source": config.source, "target": config.target,
                           "k": config.k, "seed": config.seed})
     metrics = {
-        "target_test_accuracy": report.accuracy,
-        "per_class_accuracy": report.as_dict(class_names)["per_class_accuracy"],
-        "confusion_matrix": report.confusion.tolist(),
+        **_test_metrics(context, model),
         "method": config.method,
         "source": config.source,
         "target": config.target,
@@ -118,6 +141,7 @@ def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:
         "target_validation_accuracy": (
             evaluate_classifier(model, data.target_validation).accuracy if data.target_validation is not None else None
         ),
+        **validation.as_metrics(class_names),
         "wall_seconds": round(time.time() - started, 1),
         "notes": context.notes,
         "version": __version__,

@@ -433,8 +433,8 @@ class Heartbeat(Callback):
     def on_step_end(self, trainer: Trainer, losses: dict[str, float]) -> None:
         self.losses.add(losses)
         now = self.clock()
-        if now - self.last < self.seconds and trainer.step < trainer.loop.steps:
-            return
+        if now - self.last < self.seconds:
+            return  # a run shorter than a period says nothing
         self.last = now
         done, total = trainer.step, trainer.loop.steps
         spent = now - self.started
