@@ -15,6 +15,7 @@ from ..data.images import check_labels
 from ..errors import ConfigError, DataError
 from ..models import Classifier, TrunkConfig
 from ..models.pretrained import BackboneWeights, read_backbone_weights
+from ..models.trunk import CONV
 from ..training.distributed import setup
 from ..training.pretrain import PretrainedGan, load_gan
 from ..training.run_folder import RunFolder
@@ -250,7 +251,9 @@ class TransferContext:
         """Raise :class:`ConfigError` unless ``init: gan`` can start this run's classifier
         from the GAN critic's trunk (before the GAN is trained or adapted)."""
         options, critic = self.config.classifier, self.critic_trunk()
-        if options.backbone != critic.backbone:
+        # The classifier takes the critic's whole trunk; a backbone asked for must be that one
+        # (the default, conv, stands for the library's own trunks, conv or sngan).
+        if options.backbone not in (CONV, critic.backbone):
             raise ConfigError(
                 f"init=gan needs the classifier's backbone to match the GAN critic's trunk (critic: "
                 f"{critic.description}, classifier: {options.backbone}); use --classifier-backbone "
