@@ -8,6 +8,7 @@ from pathlib import Path
 from ..fileio import write_json
 from .common import add_data_arguments, data_options, print_json
 from .options import add_config_arguments, config_from_args
+from .outputs import output_file, output_folder
 
 
 def register(commands) -> None:
@@ -47,8 +48,9 @@ def register(commands) -> None:
 def run_pretrain(args: argparse.Namespace) -> int:
     from ..training.pretrain import PretrainConfig, pretrain
 
+    out = output_folder(args.out, "--out")
     config = config_from_args(PretrainConfig, args)
-    result = pretrain(config, args.out, data_options(args), resume=args.resume, progress_bar=not args.no_progress)
+    result = pretrain(config, out, data_options(args), resume=args.resume, progress_bar=not args.no_progress)
     print_json({"out": args.out, "step": result.step, "interrupted": result.interrupted, **result.metrics})
     return 130 if result.interrupted else 0
 
@@ -57,10 +59,10 @@ def run_evaluate_gan(args: argparse.Namespace) -> int:
     from ..evaluation.gan_quality import evaluate_gan
     from ..training.device import resolve_device
 
+    output = output_file(args.output, "--output", (".json",)) if args.output else None
     metrics = evaluate_gan(args.checkpoint, args.samples, data_options(args), args.seed, resolve_device(args.device))
     checkpoint = Path(args.checkpoint)
     run_dir = checkpoint if checkpoint.is_dir() else checkpoint.parent.parent
-    output = Path(args.output) if args.output else run_dir / "gan_evaluation.json"
-    write_json(output, metrics)
+    write_json(output or run_dir / "gan_evaluation.json", metrics)
     print_json(metrics)
     return 0

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data import DataOptions, ImageFormat, ImageSet, load_domain
+from ..errors import ConfigError
 from .classification import predict_logits
 from .frechet import FrechetDistance, frechet_distance
 from .reference import reference_classifier
@@ -88,6 +89,8 @@ def evaluate_gan(
     """
     from ..training.pretrain import load_gan
 
+    if samples < 1:  # checked before anything is loaded or trained
+        raise ConfigError(f"samples must be >= 1, got {samples}")
     gan = load_gan(checkpoint, device)
     config = gan.config
     quality = GanQuality.for_domain(

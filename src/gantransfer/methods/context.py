@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..data import BatchStream, DataOptions, ImageSet, few_shot_split, load_domain
+from ..data.classes import require_every_class
 from ..data.images import check_labels
 from ..errors import ConfigError, DataError
 from ..models import Classifier
@@ -48,6 +49,7 @@ class TransferData:
             return load_domain(domain, split, config.format, data.data_dir, data.cache_dir, data.download)
 
         source = load(config.source, "train")
+        require_every_class(source)
         target_train, target_test = load(config.target, "train"), load(config.target, "test")
         for part in (target_train, target_test):
             if part.num_classes > source.num_classes:

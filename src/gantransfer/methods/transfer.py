@@ -65,10 +65,11 @@ def transfer(
         return metrics
     started = time.time()
     distributed = setup(config.acceleration.device)
-    run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig)
     seed_everything(config.seed)
-    context = TransferContext(config, TransferData.load(config, data), StageCache.default(data, stages_dir), run,
-                              data, progress_bar)
+    images = TransferData.load(config, data)
+    # Only now, with the config checked and the data read: a run refused so far leaves nothing behind.
+    run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig)
+    context = TransferContext(config, images, StageCache.default(data, stages_dir), run, data, progress_bar)
     plan = method.build(context)
     if plan.task is not None:
         loop = LoopConfig(steps=plan.steps, checkpoint_every=500, progress_bar=progress_bar)

@@ -20,6 +20,7 @@ from torch.optim.swa_utils import AveragedModel
 from ..config import from_dict, to_dict
 from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, load_domain
 from ..data.augment import diff_augment
+from ..data.classes import require_every_class
 from ..errors import CheckpointError, ConfigError, first_line
 from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
@@ -297,6 +298,7 @@ def pretrain(
     :func:`load_gan` reads.
     """
     source = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download)
+    require_every_class(source)
     return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar)
 
 
