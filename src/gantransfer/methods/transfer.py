@@ -32,6 +32,7 @@ from ..models.saving import save_classifier
 from ..training.distributed import setup
 from ..training.identity import config_changes
 from ..training.run_folder import RunFolder
+from ..training.run_kinds import TRANSFER as TRANSFER_RUN
 from ..training.seeding import seed_everything
 from ..training.trainer import LoopConfig, Trainer
 from .config import TransferConfig
@@ -68,7 +69,7 @@ def transfer(
     seed_everything(config.seed)
     images = TransferData.load(config, data)
     # Only now, with the config checked and the data read: a run refused so far leaves nothing behind.
-    run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig)
+    run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig, kind=TRANSFER_RUN)
     context = TransferContext(config, images, StageCache.default(data, stages_dir), run, data, progress_bar)
     plan = method.build(context)
     if plan.task is not None:

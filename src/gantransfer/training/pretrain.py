@@ -31,6 +31,7 @@ from .checkpoint import load_checkpoint
 from .distributed import DistributedContext, setup
 from .logger import RunLogger
 from .run_folder import RunFolder
+from .run_kinds import GAN as GAN_RUN
 from .seeding import seed_everything
 from .trainer import FitResult, LoopConfig, Trainer, TrainingTask
 
@@ -315,6 +316,10 @@ def train_gan(
     optionally starting from ``init``; quality is judged on ``config.source``."""
     from ..evaluation.gan_quality import GanQuality
 
+    run = RunFolder(out)
+    stored = {**to_dict(config), "class_names": list(images.class_names)}
+    # Refuse a wrong folder before the reference classifier is trained; write nothing yet.
+    run.check(stored, resume, cls=PretrainConfig, kind=GAN_RUN)
     seed_everything(config.seed)
     distributed = setup(config.acceleration.device)
     device = distributed.device
@@ -332,9 +337,7 @@ def train_gan(
         best_mode="min",
         progress_bar=progress_bar,
     )
-    run = RunFolder(out)
-    stored = {**to_dict(config), "class_names": list(images.class_names)}
-    run.prepare(stored, resume, write=distributed.is_main, cls=PretrainConfig)
+    run.prepare(stored, resume, write=distributed.is_main, cls=PretrainConfig, kind=GAN_RUN)
     return Trainer(task, run, loop, stored, distributed=distributed, seed=config.seed).fit(resume=resume)
 
 
