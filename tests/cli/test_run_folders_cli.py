@@ -1,13 +1,33 @@
-"""Run folders through the command line: one kind of run per folder, and runs that failed before training."""
+"""Run folders through the command line: one kind of run per folder, the README's resume, and runs
+that failed before training."""
 
 from __future__ import annotations
 
 import json
+import shlex
+import signal
+from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from gantransfer.cli.main import main
+from gantransfer.training import pretrain as pretrain_module
+from gantransfer.training.checkpoint import load_checkpoint
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_command(fragment: str) -> list[str]:
+    """The arguments of the README's example line that contains ``fragment`` (its comment left out)."""
+    (line,) = [line for line in README.read_text().splitlines()
+               if line.startswith("gantransfer ") and fragment in line]
+    return shlex.split(line.split("#")[0])[1:]
+
+
+def _weights(run: Path) -> dict:
+    return load_checkpoint(run / "checkpoints" / "latest.pt")["modules"]
 
 
 # -- one kind of run per folder ------------------------------------------------------------------
@@ -50,6 +70,51 @@ def test_benchmark_refuses_a_folder_holding_a_transfer_run(transfer_run, digits_
 def test_run_folders_say_what_they_hold(gan_run, transfer_run):
     assert json.loads((gan_run / "run.json").read_text())["kind"] == "gan"
     assert json.loads((transfer_run / "run.json").read_text())["kind"] == "transfer"
+
+
+# -- resume --------------------------------------------------------------------------------------
+
+def test_the_readme_resume_command_continues_an_interrupted_run_exactly(tmp_path, digits_npz, monkeypatch, capsys,
+                                                                         tiny_gan_args):
+    first = ["pretrain", "--source", str(digits_npz), *tiny_gan_args, "--no-progress"]
+    assert main([*first, "--out", str(tmp_path / "straight")]) == 0
+
+    original = pretrain_module.GanTask.train_step
+    calls = {"n": 0}
+
+    def interrupting_step(self):  # Ctrl-C during step 3: the trainer finishes it, saves and stops
+        calls["n"] += 1
+        if calls["n"] == 3:
+            signal.raise_signal(signal.SIGINT)
+        return original(self)
+
+    monkeypatch.setattr(pretrain_module.GanTask, "train_step", interrupting_step)
+    assert main([*first, "--out", str(tmp_path / "runs" / "mnist-wgangp")]) == 130
+    monkeypatch.setattr(pretrain_module.GanTask, "train_step", original)
+    capsys.readouterr()
+
+    resume = _readme_command("--resume")
+    assert resume == ["pretrain", "--out", "runs/mnist-wgangp", "--resume"]
+    monkeypatch.chdir(tmp_path)
+    assert main(resume) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["step"] == 4 and not printed["interrupted"]
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "runs" / "mnist-wgangp")
+    for network, tensors in straight.items():
+        for name, tensor in tensors.items():
+            assert torch.equal(tensor, resumed[network][name]), f"{network}.{name} differs"
+
+
+def test_resume_takes_the_stored_options_a_larger_budget_and_refuses_changes(gan_run, capsys, one_line_error,
+                                                                             tree):
+    before = tree(gan_run)
+    err = one_line_error(main(["pretrain", "--out", str(gan_run), "--resume", "--objective", "wgan", "--seed", "5",
+                               "--no-progress"]))
+    assert f"{gan_run}: cannot resume with a different config (changed: objective, seed)" in err
+    assert tree(gan_run) == before
+    # Repeating a stored option is fine, and the budget may grow.
+    assert main(["pretrain", "--out", str(gan_run), "--resume", "--conditional", "--steps", "6", "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out)["step"] == 6
 
 
 # -- runs refused before training ----------------------------------------------------------------

@@ -23,7 +23,9 @@ def register(commands) -> None:
     )
     pretrain.add_argument("--out", required=True, help="run folder to create (or to continue with --resume)")
     pretrain.add_argument("--config", help="YAML file of PretrainConfig values; options given here override it")
-    pretrain.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    pretrain.add_argument("--resume", action="store_true", help="continue the run in --out from its latest "
+                          "checkpoint, with its stored config (options given beside it must repeat it; "
+                          "--steps/--epochs may grow)")
     pretrain.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_config_arguments(pretrain, PretrainConfig)
     add_data_arguments(pretrain)
@@ -46,10 +48,12 @@ def register(commands) -> None:
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
-    from ..training.pretrain import PretrainConfig, pretrain
+    from ..training.pretrain import PretrainConfig, pretrain, run_config
 
     out = output_folder(args.out, "--out")
-    config = config_from_args(PretrainConfig, args)
+    # --resume continues the stored config; options given beside it must repeat it (or raise the budget).
+    stored = run_config(out) if args.resume else None
+    config = config_from_args(PretrainConfig, args, base=stored)
     result = pretrain(config, out, data_options(args), resume=args.resume, progress_bar=not args.no_progress)
     print_json({"out": args.out, "step": result.step, "interrupted": result.interrupted, **result.metrics})
     return 130 if result.interrupted else 0

@@ -32,6 +32,7 @@ from .distributed import DistributedContext, setup
 from .logger import RunLogger
 from .run_folder import RunFolder
 from .run_kinds import GAN as GAN_RUN
+from .run_kinds import check_folder
 from .seeding import seed_everything
 from .trainer import FitResult, LoopConfig, Trainer, TrainingTask
 
@@ -303,6 +304,21 @@ def pretrain(
     return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar)
 
 
+def run_config(out: str | os.PathLike) -> PretrainConfig | None:
+    """The config of the GAN run in ``out`` (what ``--resume`` continues); None when it holds none yet."""
+    run = RunFolder(out)
+    check_folder(run.root, GAN_RUN)
+    stored = run.stored_config()
+    return None if stored is None else _from_stored(stored, f"{run.config_path}")[0]
+
+
+def _from_stored(stored: dict[str, Any], where: str) -> tuple[PretrainConfig, tuple[str, ...]]:
+    """The config and class names of a stored GAN config (``config.json``, a checkpoint's ``config``)."""
+    stored = dict(stored)
+    class_names = tuple(stored.pop("class_names", ()))
+    return from_dict(PretrainConfig, stored, where=where), class_names
+
+
 def train_gan(
     config: PretrainConfig,
     images: ImageSet,
@@ -367,9 +383,7 @@ def load_gan(path: str | os.PathLike, device="cpu") -> PretrainedGan:
     if os.path.isdir(path):
         path = os.fspath(RunFolder(path).latest_checkpoint)
     state = load_checkpoint(path, kind=KIND)
-    stored = dict(state["config"])
-    class_names = tuple(stored.pop("class_names"))
-    config = from_dict(PretrainConfig, stored, where=f"{path}: config")
+    config, class_names = _from_stored(state["config"], f"{path}: config")
     num_classes = len(class_names)
     generator = Generator(config.generator_config(num_classes))
     ema = AveragedModel(generator, use_buffers=True)
