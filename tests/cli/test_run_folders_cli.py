@@ -1,5 +1,5 @@
-"""Run folders through the command line: one kind of run per folder, the README's resume, and runs
-that failed before training."""
+"""Run folders through the command line: one kind of run per folder, the README's resume, runs that
+failed before training, and temporaries that killed writes left behind."""
 
 from __future__ import annotations
 
@@ -129,3 +129,17 @@ def test_a_transfer_refused_for_its_k_writes_nothing_and_the_corrected_command_r
     assert "fewer than k = 600" in err
     assert tree(tmp_path) == before
     assert main(command) == 0
+
+
+# -- temporaries of killed writes ----------------------------------------------------------------
+
+def test_resuming_removes_the_temporaries_of_killed_writes_and_nothing_else(gan_run, capsys):
+    stale = [gan_run / "checkpoints" / ".latest.pt.k3j_x9q2.tmp", gan_run / ".config.json.abcdefgh.tmp",
+             gan_run / "samples" / ".step_0000002.png.0a1b2c3d.tmp"]
+    kept = [gan_run / "checkpoints" / ".latest.pt.tmp", gan_run / "notes.abcdefgh.tmp",
+            gan_run / "checkpoints" / "mine.tmp"]
+    for path in stale + kept:
+        path.write_bytes(b"x" * 100)
+    assert main(["pretrain", "--out", str(gan_run), "--resume", "--no-progress"]) == 0
+    assert not any(path.exists() for path in stale)
+    assert all(path.exists() for path in kept)

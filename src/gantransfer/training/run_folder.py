@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..fileio import atomic_write, read_json, write_json
+from ..fileio import atomic_write, is_temporary, read_json, remove_stale_temporaries, write_json
 from .identity import config_changes
 from .run_kinds import RUN_FILE, check_folder, record_kind
 
@@ -93,11 +93,13 @@ class RunFolder:
     def _holds_results(self) -> bool:
         """Whether anything beside the config was written: a run that failed before
         training (a bad option found late) leaves nothing a new config could mix with."""
-        return any(path.name not in (self.config_path.name, RUN_FILE) for path in self.root.iterdir())
+        return any(path.name not in (self.config_path.name, RUN_FILE) and not is_temporary(path)
+                   for path in self.root.iterdir())
 
     def prepare(self, config: dict[str, Any], resume: bool, write: bool = True, cls: type | None = None,
                 kind: str | None = None) -> None:
-        """:meth:`check`, then create the folder, record its ``kind`` and write ``config.json``.
+        """:meth:`check`, then create the folder, clear what killed writes left in it,
+        record its ``kind`` and write ``config.json``.
 
         With ``write=False`` (non-zero ranks of a distributed run) only check.
         """
@@ -105,6 +107,9 @@ class RunFolder:
         if not write:
             return
         self.root.mkdir(parents=True, exist_ok=True)
+        # The run starting now is the only writer in its folders: any temporary there is a killed write's.
+        for folder in (self.root, self.checkpoints, self.samples):
+            remove_stale_temporaries(folder)
         if kind is not None:
             record_kind(self.root, kind)
         write_json(self.config_path, config)
