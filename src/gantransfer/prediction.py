@@ -12,20 +12,28 @@ from __future__ import annotations
 import csv
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from .data.custom import images_in_model_space, is_image_file, load_array_file, load_image_file
 from .data.images import convert_channels
-from .errors import DataError
+from .errors import ConfigError, DataError, first_line
 from .evaluation.classification import predict_logits
 from .fileio import atomic_write
 from .models.saving import SavedClassifier
 
 #: array files ``predict`` reads (``.npy`` holds images only; ``.npz`` needs ``x``)
 PREDICTABLE_ARRAYS = (".npy", ".npz")
+PREDICTION_SUFFIXES = (".csv", ".json")
+
+# What reading one input may raise: the readers' DataError and, in case a decoder lets one
+# through, the errors numpy, zipfile and Pillow raise for a bad file. Either is that input's failure.
+INPUT_ERRORS = (DataError, OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, Image.DecompressionBombError)
 
 
 @dataclass
@@ -81,7 +89,10 @@ def predict_files(saved: SavedClassifier, inputs: list[str | os.PathLike], batch
         try:
             file_names, images = _read(path, saved)
         except DataError as error:
-            failures.append(str(error))
+            failures.append(first_line(error))
+            continue
+        except INPUT_ERRORS as error:
+            failures.append(f"{path}: unreadable ({first_line(error)})")
             continue
         names.extend(file_names)
         batches.append(images)
@@ -96,8 +107,10 @@ def predict_files(saved: SavedClassifier, inputs: list[str | os.PathLike], batch
 
 
 def write_predictions(path: str | os.PathLike, report: PredictionReport, class_names: tuple[str, ...]) -> None:
-    """CSV (``.csv``: input, label, one probability column per class) or JSON (any other suffix)."""
+    """CSV (``.csv``: input, label, one probability column per class) or JSON (``.json``)."""
     path = Path(path)
+    if path.suffix.lower() not in PREDICTION_SUFFIXES:
+        raise ConfigError(f"{path}: unknown predictions format {path.suffix or '(no suffix)'!r}: use .csv or .json")
     if path.suffix.lower() == ".csv":
         def write(tmp: str) -> None:
             with open(tmp, "w", newline="") as handle:

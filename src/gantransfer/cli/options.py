@@ -145,7 +145,8 @@ def config_values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
     return merge(values, nest(given))
 
 
-def config_from_args(cls: type, args: argparse.Namespace):
-    """``cls`` built from defaults, then the ``--config`` YAML file, then explicit options."""
+def config_from_args(cls: type, args: argparse.Namespace, base: Any = None):
+    """``cls`` built from defaults (or from ``base``, e.g. a stored run's config), then
+    the ``--config`` YAML file, then explicit options."""
     where = getattr(args, "config", None) or "options"
-    return from_dict(cls, config_values(cls, args), where=where)
+    return from_dict(cls, config_values(cls, args), where=where, base=base)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .common import add_data_arguments, data_options, print_json
 from .options import HelpAll, add_config_arguments, config_from_args, detail_section
+from .outputs import output_file, output_folder
 
 #: the options of ``gantransfer transfer`` that only ``--help-all`` lists, by what they apply to
 TRANSFER_SECTIONS = {
@@ -85,8 +86,9 @@ def register(commands) -> None:
 def run_transfer(args: argparse.Namespace) -> int:
     from ..methods import TransferConfig, transfer
 
+    out = output_folder(args.out, "--out")
     config = config_from_args(TransferConfig, args)
-    metrics = transfer(config, args.out, data_options(args), args.stages_dir, progress_bar=not args.no_progress)
+    metrics = transfer(config, out, data_options(args), args.stages_dir, progress_bar=not args.no_progress)
     summary = {key: metrics.get(key) for key in ("method", "source", "target", "k", "seed", "self_train",
                                                   "target_test_accuracy", "validation_scores",
                                                   "prediction_collapse", "wall_seconds")}
@@ -96,8 +98,9 @@ def run_transfer(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     from ..models.saving import load_classifier
-    from ..prediction import predict_files, write_predictions
+    from ..prediction import PREDICTION_SUFFIXES, predict_files, write_predictions
 
+    output_file(args.output, "--output", PREDICTION_SUFFIXES)
     saved = load_classifier(args.classifier)
     report = predict_files(saved, args.inputs)
     write_predictions(args.output, report, saved.class_names)
@@ -110,18 +113,22 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..data import load_domain
+    from ..data.classes import match_classes
     from ..evaluation.classification import evaluate_classifier
     from ..evaluation.plots import save_confusion_matrix
     from ..fileio import write_json
     from ..models.saving import load_classifier
 
+    chosen = output_folder(args.output_dir, "--output-dir") if args.output_dir else None
     saved = load_classifier(args.classifier)
     options = data_options(args)
     data = load_domain(args.target, args.split, saved.format, options.data_dir, options.cache_dir, options.download,
                        options.build)
+    # Scored against the classifier's own classes, by name: a class it never learnt is an error, not a 0.
+    data = match_classes(data, saved.class_names)
     report = evaluate_classifier(saved.model, data)
     classifier_path = Path(args.classifier)
-    folder = Path(args.output_dir) if args.output_dir else (classifier_path if classifier_path.is_dir() else classifier_path.parent)
+    folder = chosen or (classifier_path if classifier_path.is_dir() else classifier_path.parent)
     name = Path(args.target).name or args.target
     save_confusion_matrix(folder / f"confusion_{name}_{args.split}.png", report.confusion, saved.class_names,
                           title=f"{name} {args.split}")
@@ -132,9 +139,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..export import export_classifier
+    from ..export import EXPORT_SUFFIXES, export_classifier
     from ..models.saving import load_classifier
 
+    output_file(args.output, "--output", EXPORT_SUFFIXES)
     path = export_classifier(load_classifier(args.classifier), args.output)
     print(f"exported to {path}")
     return 0

@@ -25,7 +25,7 @@ from pathlib import Path
 from ..data import DataOptions, load_domain
 from ..evaluation.validation_scores import SCORES
 from ..errors import GanTransferError, first_line
-from ..fileio import atomic_write
+from ..fileio import atomic_write, read_json
 from ..models.saving import load_classifier
 from .document import Block, Code, Figures, Heading, Table, Text, to_html, to_markdown
 from .embedding import EmbeddingImages, embed, save_embedding_figure
@@ -101,7 +101,7 @@ def render_report(
     """
     out = Path(out)
     results, notes = read_results(out / RESULTS_FILE)
-    meta = json.loads((out / BENCHMARK_FILE).read_text()) if (out / BENCHMARK_FILE).is_file() else {}
+    meta = read_json(out / BENCHMARK_FILE) if (out / BENCHMARK_FILE).is_file() else {}
     context = _Context(out, results, data, meta, list(notes))
     if context.figures.is_dir():
         shutil.rmtree(context.figures)  # rendered afresh: no picture of a result that is gone

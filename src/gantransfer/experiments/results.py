@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, read_text
 from .grid import SELF_TRAIN_SUFFIX, Cell, domain_label
 
 RESULTS_FILE = "results.jsonl"
@@ -92,7 +92,7 @@ def read_results(path: str | os.PathLike) -> tuple[list[Result], list[str]]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such file (run `gantransfer benchmark` first)")
-    text = path.read_text()
+    text = read_text(path)
     lines = text.splitlines()
     notes: list[str] = []
     found: dict[tuple, Result] = {}

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..config import to_dict
 from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, domain_identity, few_shot_split, load_domain
+from ..data.classes import require_every_class
 from ..data.images import check_labels
 from ..errors import ConfigError, DataError
 from ..models import Classifier, TrunkConfig
@@ -83,6 +84,7 @@ class TransferData:
             return load_domain(domain, split, config.format, data.data_dir, data.cache_dir, data.download, data.build)
 
         source, source_validation = load_splits(config.source, config.format, data)
+        require_every_class(source)
         target_train, target_test = load(config.target, "train"), load(config.target, "test")
         for part in (target_train, target_test):
             if part.num_classes > source.num_classes:

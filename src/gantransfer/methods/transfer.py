@@ -37,6 +37,7 @@ from ..training.distributed import setup
 from ..training.identity import config_changes
 from ..training.logger import RunLogger
 from ..training.run_folder import RunFolder
+from ..training.run_kinds import TRANSFER as TRANSFER_RUN
 from ..training.seeding import seed_everything
 from ..training.supervised import AccuracyMonitor
 from ..training.trainer import Callback, LoopConfig, Trainer
@@ -77,9 +78,10 @@ def transfer(
         return metrics
     started = time.time()
     distributed = setup(config.acceleration.device)
-    run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig)
     seed_everything(config.seed)
     images = images if images is not None else TransferData.load(config, data)
+    # Only now, with the config checked and the data read: a run refused so far leaves nothing behind.
+    run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig, kind=TRANSFER_RUN)
     context = TransferContext(config, images, StageCache.default(data, stages_dir), run, data, progress_bar,
                               callbacks)
     if context.init == "gan":

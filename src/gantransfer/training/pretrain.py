@@ -21,6 +21,7 @@ from torch.optim.swa_utils import AveragedModel
 from ..config import from_dict, later_option, to_dict
 from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, load_domain
 from ..data.augment import diff_augment
+from ..data.classes import require_every_class
 from ..errors import CheckpointError, ConfigError, first_line
 from ..evaluation.gan_quality import GanQuality
 from ..evaluation.plots import save_image_grid
@@ -35,6 +36,8 @@ from .distributed import DistributedContext, setup
 from .logger import RunLogger
 from .reference import gan_quality_for_domain
 from .run_folder import RunFolder
+from .run_kinds import GAN as GAN_RUN
+from .run_kinds import check_folder
 from .seeding import seed_everything
 from .trainer import Callback, FitResult, LoopConfig, Progress, Trainer, TrainingTask
 
@@ -345,7 +348,23 @@ def pretrain(
     """
     source = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download,
                          data.build)
+    require_every_class(source)
     return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar, callbacks=callbacks)
+
+
+def run_config(out: str | os.PathLike) -> PretrainConfig | None:
+    """The config of the GAN run in ``out`` (what ``--resume`` continues); None when it holds none yet."""
+    run = RunFolder(out)
+    check_folder(run.root, GAN_RUN)
+    stored = run.stored_config()
+    return None if stored is None else _from_stored(stored, f"{run.config_path}")[0]
+
+
+def _from_stored(stored: dict[str, Any], where: str) -> tuple[PretrainConfig, tuple[str, ...]]:
+    """The config and class names of a stored GAN config (``config.json``, a checkpoint's ``config``)."""
+    stored = dict(stored)
+    class_names = tuple(stored.pop("class_names", ()))
+    return from_dict(PretrainConfig, stored, where=where), class_names
 
 
 def train_gan(
@@ -361,6 +380,10 @@ def train_gan(
 ) -> FitResult:
     """Train a GAN on ``images`` (any labelled set, e.g. a few target images),
     optionally starting from ``init``; quality is judged on ``config.source``."""
+    run = RunFolder(out)
+    stored = {**to_dict(config), "class_names": list(images.class_names)}
+    # Refuse a wrong folder before the reference classifier is trained; write nothing yet.
+    run.check(stored, resume, cls=PretrainConfig, kind=GAN_RUN)
     seed_everything(config.seed)
     distributed = setup(config.acceleration.device)
     device = distributed.device
@@ -380,9 +403,7 @@ def train_gan(
         progress_bar=progress_bar,
         label=label or f"GAN on {config.source}",
     )
-    run = RunFolder(out)
-    stored = {**to_dict(config), "class_names": list(images.class_names)}
-    run.prepare(stored, resume, write=distributed.is_main, cls=PretrainConfig)
+    run.prepare(stored, resume, write=distributed.is_main, cls=PretrainConfig, kind=GAN_RUN)
     trainer = Trainer(task, run, loop, stored, distributed=distributed, seed=config.seed, callbacks=callbacks)
     return trainer.fit(resume=resume)
 
@@ -423,9 +444,7 @@ def load_gan(path: str | os.PathLike, device="cpu") -> PretrainedGan:
     if os.path.isdir(path):
         path = os.fspath(RunFolder(path).latest_checkpoint)
     state = load_checkpoint(path, kind=KIND)
-    stored = dict(state["config"])
-    class_names = tuple(stored.pop("class_names"))
-    config = from_dict(PretrainConfig, stored, where=f"{path}: config")
+    config, class_names = _from_stored(state["config"], f"{path}: config")
     num_classes = len(class_names)
     generator = Generator(config.generator_config(num_classes))
     ema = AveragedModel(generator, use_buffers=True)
