@@ -106,6 +106,7 @@ def throughput_rows(args, source: str, device: torch.device) -> list[dict]:
     from gantransfer.training.acceleration import Acceleration
     from gantransfer.training.pretrain import GanTask, PretrainConfig
     from gantransfer.training.supervised import ClassifierTask, LabelledSource
+    from gantransfer.training.trainer import Progress
 
     data = load_domain(source, "train", data_dir=args.data_dir)
     rows = []
@@ -136,7 +137,7 @@ def throughput_rows(args, source: str, device: torch.device) -> list[dict]:
                     losses = {}
 
                     def step():
-                        losses.update(task.train_step())
+                        losses.update(task.train_step(Progress(0, 1)))
 
                     rate = measure(step, per_step, warmup, args.steps, device)
                     finite = all(math.isfinite(v) for v in losses.values())

@@ -25,9 +25,10 @@ from pathlib import Path
 import torch
 
 from gantransfer.data import BatchStream, DataOptions, ImageFormat, load_domain
-from gantransfer.evaluation.gan_quality import evaluate_gan
 from gantransfer.fileio import write_json
+from gantransfer.training.gan_evaluation import evaluate_gan
 from gantransfer.training.pretrain import GanTask, PretrainConfig, pretrain
+from gantransfer.training.trainer import Progress
 
 
 def machine() -> str:
@@ -45,10 +46,10 @@ def throughput(objective: str, batch_size: int, conditional: bool, steps: int, d
     stream = BatchStream((source.images, source.labels), batch_size, seed=0)
     task = GanTask(config, source.class_names, stream, torch.device("cpu"))
     for _ in range(2):
-        task.train_step()
+        task.train_step(Progress(0, steps))
     start = time.perf_counter()
-    for _ in range(steps):
-        task.train_step()
+    for step in range(steps):
+        task.train_step(Progress(step, steps))
     elapsed = time.perf_counter() - start
     return steps * config.critic_updates * batch_size / elapsed
 

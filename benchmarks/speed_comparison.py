@@ -46,7 +46,6 @@ import resource
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +63,15 @@ from gantransfer.data import BatchStream, DataOptions, ImageFormat, load_domain
 from gantransfer.data.locations import DataLocations
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.fileio import write_json
-from gantransfer.methods import METHODS, TransferConfig, transfer
+from gantransfer.methods import TransferConfig, transfer
 from gantransfer.methods.stages import StageCache
 from gantransfer.models import Classifier, Discriminator, Generator
+from gantransfer.training.acceleration import Acceleration
 from gantransfer.training.device import resolve_device
 from gantransfer.training.pretrain import GanTask, PretrainConfig
 from gantransfer.training.seeding import seed_everything
 from gantransfer.training.supervised import ClassifierTask, LabelledSource
+from gantransfer.training.trainer import Callback, Progress
 
 PARTS = ("throughput", "source98", "dann84", "best")
 
@@ -123,12 +124,15 @@ class Reached(Exception):
     """Raised from inside a training loop once every threshold is met or time is up."""
 
 
-class AccuracyClock:
+class AccuracyClock(Callback):
     """Training seconds (evaluation excluded) until each accuracy threshold is first met.
 
     ``after_step(model)`` is called after every training step; every ``every``
     steps it evaluates ``model`` (clock stopped) and raises :class:`Reached`
-    when all thresholds are met or ``max_seconds`` of training have passed.
+    when all thresholds are met or ``max_seconds`` of training have passed. As a
+    trainer callback it does so after every step of every classifier the
+    library's own ``transfer()`` trains (its shared stages included), so the
+    library runs unmodified under the clock.
     """
 
     def __init__(self, evaluate: Callable[[nn.Module], float], thresholds: tuple[float, ...], every: int,
@@ -143,6 +147,10 @@ class AccuracyClock:
         self.steps = 0
         self.paused = 0.0
         self.started = time.perf_counter()
+
+    def on_step_end(self, trainer, losses: dict[str, float]) -> None:
+        if isinstance(trainer.task, ClassifierTask):
+            self.after_step(trainer.task.final_model)
 
     def seconds(self) -> float:
         return time.perf_counter() - self.started - self.paused
@@ -181,24 +189,6 @@ class AccuracyClock:
             "last_accuracy": self.history[-1][2] if self.history else None,
             "history": self.history,
         }
-
-
-@contextmanager
-def probing(clock: AccuracyClock) -> Iterator[None]:
-    """Call ``clock.after_step(task.final_model)`` after every step of every :class:`ClassifierTask`
-    (shared stages included), so the library's own ``transfer()`` runs unmodified under the clock."""
-    original = ClassifierTask.train_step
-
-    def train_step(task):
-        losses = original(task)
-        clock.after_step(task.final_model)
-        return losses
-
-    ClassifierTask.train_step = train_step
-    try:
-        yield
-    finally:
-        ClassifierTask.train_step = original
 
 
 # -- the plain-PyTorch reference's data path ---------------------------------------------------------------
@@ -307,7 +297,7 @@ def library_gan_throughput(args, data: DataOptions) -> dict[str, Any]:
     task = GanTask(config, source.class_names, _stream(source, config.batch_size, args.seed), args.device)
 
     def step() -> int:
-        task.train_step()
+        task.train_step(Progress(0, 1))  # throughput: no schedule reads the progress
         return config.batch_size * config.critic_updates
 
     return {"images_per_second": round(timed_steps(step, args.throughput_steps, args.device), 1)}
@@ -357,7 +347,7 @@ def library_classifier_throughput(args, data: DataOptions) -> dict[str, Any]:
     task = ClassifierTask(new_classifier(settings), sources, training, device=args.device)
 
     def step() -> int:
-        task.train_step()
+        task.train_step(Progress(0, 1))
         return training.batch_size
 
     return {"images_per_second": round(timed_steps(step, args.throughput_steps, args.device), 1)}
@@ -425,13 +415,13 @@ def run_source98(args, data: DataOptions, root: Path) -> dict[str, Any]:
     reset_peak_memory(args.device)
     seed_everything(args.seed)
     clock = AccuracyClock(library_evaluator("mnist", data), (0.98,), args.eval_every, args.max_seconds, args.device)
-    with tempfile.TemporaryDirectory() as stages, probing(clock):
+    with tempfile.TemporaryDirectory() as stages:
         try:
             # The library's shared source-classifier stage, data loading included, from an empty cache.
             source = load_domain("mnist", "train", settings.format, data.data_dir, data.cache_dir)
             StageCache(Path(stages)).source_classifier(source, "mnist", new_classifier(settings),
                                                        settings.source_training, args.seed, str(args.device),
-                                                       progress_bar=False)
+                                                       progress_bar=False, callbacks=[clock])
         except Reached:
             pass
     sides["library"] = {**clock.result(), **peak_memory(args.device)}
@@ -508,10 +498,10 @@ def library_time_to_accuracy(args, data: DataOptions, config: TransferConfig,
     seed_everything(args.seed)
     clock = AccuracyClock(library_evaluator(config.target, data), thresholds, args.eval_every, args.max_seconds,
                           args.device)
-    with tempfile.TemporaryDirectory() as scratch, probing(clock):
+    with tempfile.TemporaryDirectory() as scratch:
         try:
             metrics = transfer(config, Path(scratch) / "run", data, stages_dir=Path(scratch) / "stages",
-                               progress_bar=False)
+                               progress_bar=False, callbacks=[clock])
             clock.finished(metrics["target_test_accuracy"])
         except Reached:
             pass
@@ -521,13 +511,9 @@ def library_time_to_accuracy(args, data: DataOptions, config: TransferConfig,
 
 def run_dann84(args, data: DataOptions, root: Path) -> dict[str, Any]:
     sides: dict[str, Any] = {}
-    if "dann" not in METHODS:
-        sides["library"] = {"error": "dann method not available in this version of the library"}
-        print("  library: dann method not available", flush=True)
-    else:
-        config = TransferConfig(method="dann", k=0, seed=args.seed, device=str(args.device))
-        sides["library"] = library_time_to_accuracy(args, data, config, (0.84,))
-        print(f"  library: {_short(sides['library'])}", flush=True)
+    config = TransferConfig(method="dann", k=0, seed=args.seed, acceleration=Acceleration(str(args.device)))
+    sides["library"] = library_time_to_accuracy(args, data, config, (0.84,))
+    print(f"  library: {_short(sides['library'])}", flush=True)
 
     reset_peak_memory(args.device)
     seed_everything(args.seed)
@@ -547,7 +533,7 @@ def run_dann84(args, data: DataOptions, root: Path) -> dict[str, Any]:
 
 def run_best(args, data: DataOptions, root: Path) -> dict[str, Any]:
     values = load_yaml(args.best_config) if args.best_config else dict(BEST_DEFAULT)
-    config = from_dict(TransferConfig, {"seed": args.seed, "device": str(args.device), **values},
+    config = from_dict(TransferConfig, {"seed": args.seed, "acceleration": {"device": str(args.device)}, **values},
                        where=args.best_config or "best config")
     if config.k != 0:
         raise SystemExit("--best-config must use no target labels (k: 0)")

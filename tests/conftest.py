@@ -54,16 +54,29 @@ def _isolated_env(monkeypatch, tmp_path):
         monkeypatch.delenv("GANTRANSFER_DATA", raising=False)
 
 
-def write_digits_npz(path: Path, n: int = 60, size: int = 28, classes: int = 10, seed: int = 0) -> Path:
-    """A synthetic labelled .npz: each class a bright square at a class-specific place."""
+def digits_arrays(n: int = 60, size: int = 28, classes: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic labelled images ``(x uint8 (n, size, size), y int (n,))``: each class a bright
+    square at a class-specific place on noise."""
     rng = np.random.default_rng(seed)
     x = (rng.random((n, size, size)) * 40).astype(np.uint8)
     y = np.arange(n) % classes
     for i, label in enumerate(y):
         row, col = divmod(int(label), 4)
         x[i, 2 + 6 * row : 7 + 6 * row, 2 + 6 * col : 7 + 6 * col] = 255
+    return x, y
+
+
+def write_digits_npz(path: Path, n: int = 60, size: int = 28, classes: int = 10, seed: int = 0) -> Path:
+    """:func:`digits_arrays` as a labelled .npz file."""
+    x, y = digits_arrays(n, size, classes, seed)
     np.savez(path, x=x, y=y)
     return path
+
+
+@pytest.fixture
+def make_digits():
+    """:func:`digits_arrays`, for tests that want arrays in memory."""
+    return digits_arrays
 
 
 @pytest.fixture

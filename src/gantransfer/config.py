@@ -21,9 +21,39 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
+_LATER = "gantransfer.later_option"
+
+
+def later_option(default: Any) -> Any:
+    """A config field added after runs, stages and benchmark cells were stored.
+
+    :func:`to_dict` leaves it out while it holds ``default``, so every config
+    written before the field existed is still written the same way: shared
+    stages, whose names hash that form, keep their names, and stored runs
+    compare equal. :func:`from_dict` fills it with ``default`` when absent.
+    ``default`` must be a plain value (str, int, float, bool or None).
+    """
+    return dataclasses.field(default=default, metadata={_LATER: True})
+
+
 def to_dict(config: Any) -> dict[str, Any]:
-    """A dataclass (nested ones included) as plain JSON-compatible values."""
-    return _plain(dataclasses.asdict(config))
+    """A dataclass (nested ones included) as plain JSON-compatible values; fields
+    declared with :func:`later_option` only when they differ from their default."""
+    return _plain(_fields_of(config))
+
+
+def _fields_of(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: _fields_of(getattr(value, field.name))
+            for field in dataclasses.fields(value)
+            if not (field.metadata.get(_LATER) and getattr(value, field.name) == field.default)
+        }
+    if isinstance(value, (list, tuple)):
+        return [_fields_of(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _fields_of(item) for key, item in value.items()}
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -163,6 +193,31 @@ def _convert(hint: Any, value: Any, where: str, default: Any = None) -> Any:
     return value
 
 
+def leaf_values(config: Any) -> dict[str, Any]:
+    """Every field of a dataclass instance that is not itself a dataclass, nested ones
+    included, by dotted name: ``{"k": 10, "training.steps": 1500, ...}``."""
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            values.update({f"{field.name}.{key}": item for key, item in leaf_values(value).items()})
+        else:
+            values[field.name] = value
+    return values
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """Dotted keys to nested mappings: ``{"training.steps": 5}`` -> ``{"training": {"steps": 5}}``."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = key.split(".")
+        target = nested
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return nested
+
+
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """``base`` with ``override`` applied: nested mappings merge key by key, other values are replaced."""
     merged = dict(base)
@@ -205,12 +260,13 @@ def upgraded(cls: type, data: dict[str, Any], default: Any = None) -> dict[str, 
     """
     default = cls() if default is None else default
     data = _moved(data, getattr(cls, "MOVED_KEYS", {}), cls.__name__)
-    hints = typing.get_type_hints(cls)
     result = dict(data)
     for field in dataclasses.fields(cls):
         nested = getattr(default, field.name)
+        if field.name not in result and field.metadata.get(_LATER):
+            continue  # absent, it held its default, and to_dict leaves that out
         if field.name not in result:
-            result[field.name] = _plain(dataclasses.asdict(nested)) if dataclasses.is_dataclass(nested) else _plain(nested)
+            result[field.name] = to_dict(nested) if dataclasses.is_dataclass(nested) else _plain(nested)
         elif dataclasses.is_dataclass(nested) and isinstance(result[field.name], dict):
             result[field.name] = upgraded(type(nested), result[field.name], nested)
     return result

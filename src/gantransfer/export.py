@@ -12,12 +12,19 @@ from .errors import ConfigError, first_line
 from .models.saving import SavedClassifier
 
 
+EXPORT_SUFFIXES = (".pt", ".onnx")
+
+
 def export_classifier(saved: SavedClassifier, output: str | os.PathLike) -> Path:
-    """Write ``saved.model`` (eval mode) to ``output``: ``.onnx`` for ONNX, anything else TorchScript.
+    """Write ``saved.model`` (eval mode) to ``output``: ``.pt`` for TorchScript, ``.onnx`` for ONNX.
 
     The exported graph takes float (N, C, S, S) in [-1, 1] and returns logits (N, K).
+    Raises :class:`ConfigError` for any other suffix.
     """
     output = Path(output)
+    if output.suffix.lower() not in EXPORT_SUFFIXES:
+        raise ConfigError(f"{output}: unknown export format {output.suffix or '(no suffix)'!r}: "
+                          "use .pt (TorchScript) or .onnx (ONNX)")
     output.parent.mkdir(parents=True, exist_ok=True)
     model = saved.model.eval()
     fmt = saved.format

@@ -12,22 +12,31 @@ from __future__ import annotations
 import csv
 import json
 import os
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from .data import DataOptions, SplitOptions, match_classes
 from .data.custom import array_names, array_to_images, is_image_file, load_array_file
 from .data.domains import load_split
 from .data.images import ImageSet, RawImages, standardize
 from .data.storage import decode_to_format
-from .errors import DataError
+from .errors import ConfigError, DataError, first_line
 from .evaluation.classification import predict_logits
 from .fileio import atomic_write
 from .models.saving import SavedClassifier
 
-ARRAY_SUFFIXES = (".npy", ".npz")
+#: array files ``predict`` reads (``.npy`` holds images only; ``.npz`` needs ``x``)
+PREDICTABLE_ARRAYS = (".npy", ".npz")
+PREDICTION_SUFFIXES = (".csv", ".json")
+
+# What reading one input may raise: the readers' DataError and, in case a decoder lets one
+# through, the errors numpy, zipfile and Pillow raise for a bad file. Either is that input's failure.
+INPUT_ERRORS = (DataError, OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, Image.DecompressionBombError)
 
 
 @dataclass
@@ -50,7 +59,7 @@ def _expand(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if is_image_file(p) or p.suffix.lower() in ARRAY_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if is_image_file(p) or p.suffix.lower() in PREDICTABLE_ARRAYS)
             if not found:
                 failures.append(f"{path}: folder holds no images or arrays")
             files.extend(found)
@@ -65,7 +74,7 @@ def _read(path: Path, saved: SavedClassifier) -> tuple[list[str], torch.Tensor]:
     """Names and uint8 images (N, C, S, S) of one input file, converted exactly as training data were
     (its format's channels, size and fit; every Pillow mode scaled by its own range)."""
     fmt = saved.format
-    if path.suffix.lower() in ARRAY_SUFFIXES:
+    if path.suffix.lower() in PREDICTABLE_ARRAYS:
         arrays = load_array_file(path, keys=("x",))  # only x: a label array, even one of objects, is not read
         if "x" not in arrays:
             found = ", ".join(array_names(path)) if path.suffix.lower() == ".npz" else ""
@@ -85,7 +94,10 @@ def predict_files(saved: SavedClassifier, inputs: list[str | os.PathLike], batch
         try:
             file_names, images = _read(path, saved)
         except DataError as error:
-            failures.append(str(error))
+            failures.append(first_line(error))
+            continue
+        except INPUT_ERRORS as error:
+            failures.append(f"{path}: unreadable ({first_line(error)})")
             continue
         names.extend(file_names)
         batches.append(images)
@@ -112,16 +124,11 @@ def evaluation_set(saved: SavedClassifier, domain: str, split: str = "test", dat
     return match.relabel(images, saved.class_names)
 
 
-def predict_images(saved: SavedClassifier, images: ImageSet | torch.Tensor) -> torch.Tensor:
-    """Class probabilities (N, K) for images already in the classifier's format (N, C, S, S):
-    uint8 pixels or float in [-1, 1]."""
-    tensor = images.images if isinstance(images, ImageSet) else images
-    return predict_logits(saved.model, tensor).softmax(dim=1)
-
-
 def write_predictions(path: str | os.PathLike, report: PredictionReport, class_names: tuple[str, ...]) -> None:
-    """CSV (``.csv``: input, label, one probability column per class) or JSON (any other suffix)."""
+    """CSV (``.csv``: input, label, one probability column per class) or JSON (``.json``)."""
     path = Path(path)
+    if path.suffix.lower() not in PREDICTION_SUFFIXES:
+        raise ConfigError(f"{path}: unknown predictions format {path.suffix or '(no suffix)'!r}: use .csv or .json")
     if path.suffix.lower() == ".csv":
         def write(tmp: str) -> None:
             with open(tmp, "w", newline="") as handle:

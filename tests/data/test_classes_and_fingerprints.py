@@ -12,7 +12,7 @@ import torch
 from conftest import write_colour_folder
 from gantransfer.data import DataOptions, ImageFormat, describe_domain, match_classes
 from gantransfer.errors import ConfigError, DataError
-from gantransfer.evaluation.reference import ReferenceRecipe, reference_path
+from gantransfer.training.reference import ReferenceRecipe, reference_path
 from gantransfer.methods import TransferConfig
 from gantransfer.methods.context import TransferData
 
@@ -62,14 +62,14 @@ def test_a_changed_folder_has_another_key_and_reference_path(tmp_path):
     root = write_colour_folder(tmp_path / "amazon", ("cat", "dog"), per_class=5, size=(16, 16))
     before = describe_domain(str(root)).key
     recipe, fmt = ReferenceRecipe(), ImageFormat(16, 3)
-    reference_before = reference_path(str(root), fmt, str(tmp_path / "cache"), recipe)
+    reference_before = reference_path(str(root), fmt, recipe, DataOptions(cache_dir=str(tmp_path / "cache")))
     assert before.startswith(str(root.resolve()) + "@")
     assert describe_domain(str(root)).key == before, "the same files, the same key"
     picture = root / "cat" / "000.png"
     os.utime(picture, ns=(picture.stat().st_atime_ns, picture.stat().st_mtime_ns + 10**9))
     after = describe_domain(str(root)).key
     assert after != before
-    assert reference_path(str(root), fmt, str(tmp_path / "cache"), recipe) != reference_before
+    assert reference_path(str(root), fmt, recipe, DataOptions(cache_dir=str(tmp_path / "cache"))) != reference_before
     (root / "dog" / "004.png").unlink()
     assert describe_domain(str(root)).key not in (before, after)
 

@@ -74,3 +74,28 @@ def test_affine_rejects_bad_ranges():
         AffineAugment(degrees=-1)
     with pytest.raises(ConfigError):
         AffineAugment(translate=1.5)
+
+
+# --- DiffAugment ---------------------------------------------------------------------------------------
+
+
+def test_diff_augment_shifts_brightness_cuts_out_half_the_side_and_passes_gradients():
+    from gantransfer.data.augment import diff_augment
+
+    images = torch.zeros(8, 1, 28, 28, requires_grad=True)
+    out = diff_augment(images, torch.Generator().manual_seed(0))
+    assert out.shape == images.shape
+    # A flat image keeps its mean (contrast does nothing) and gets one brightness shift in [-0.25, 0.25]:
+    # every pixel is that shift, the -1 background moved in by the translation, or the cut-out.
+    # The brightness shifts are the generator's first draws, (u - 0.5) / 2.
+    expected = (torch.rand(8, generator=torch.Generator().manual_seed(0)) - 0.5) * 0.5
+    for image, shift in zip(out.detach(), expected):
+        background = image == -1.0
+        assert int(background.sum()) >= 14 * 14  # the cut-out: half the side in each direction
+        # Away from the moved-in edges, every pixel is the image's brightness shift.
+        assert float(image[~background].mode().values) == pytest.approx(float(shift), abs=1e-6)
+    out.sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    again = diff_augment(images.detach(), torch.Generator().manual_seed(0))
+    assert torch.equal(again, out.detach())
+    assert not torch.equal(diff_augment(images.detach(), torch.Generator().manual_seed(1)), out.detach())

@@ -53,3 +53,26 @@ def test_pictures_are_png_files(tmp_path):
     assert grid.shape[0] == 3 and Image.open(tmp_path / "g.png").format == "PNG"
     save_confusion_matrix(tmp_path / "c.png", torch.eye(3, dtype=torch.int64) * 5, ("x", "y", "z"))
     assert Image.open(tmp_path / "c.png").size[0] > 100
+
+
+def test_long_class_names_are_shortened_on_plots_with_an_ellipsis():
+    from gantransfer.evaluation.plots import LABEL_CHARACTERS, short_label
+
+    assert short_label("bike") == "bike"
+    long = "back_pack_with_a_very_long_name"
+    assert len(short_label(long)) == LABEL_CHARACTERS and short_label(long).endswith("\u2026")
+    assert short_label(long).startswith(long[: LABEL_CHARACTERS - 1])
+
+
+def test_per_class_accuracy_keeps_the_class_order_of_the_matrix_in_json(tmp_path):
+    import json
+
+    import torch
+
+    from gantransfer.evaluation.classification import classification_report
+    from gantransfer.fileio import write_json
+
+    names = ("zebra", "apple", "10", "2")
+    report = classification_report(torch.tensor([0, 1, 2, 3, 3]), torch.tensor([0, 1, 2, 3, 2]), 4)
+    write_json(tmp_path / "m.json", report.as_dict(names))
+    assert list(json.loads((tmp_path / "m.json").read_text())["per_class_accuracy"]) == list(names)

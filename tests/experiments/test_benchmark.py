@@ -16,7 +16,7 @@ import yaml
 from PIL import Image
 
 from gantransfer.cli.main import main
-from gantransfer.experiments import load_benchmark, read_results, run_benchmark
+from gantransfer.experiments import load_benchmark, run_benchmark
 from gantransfer.experiments import runner
 from gantransfer.experiments.tracking import Trackers
 from gantransfer.training.supervised import ClassifierTask
@@ -97,17 +97,17 @@ def test_interrupted_benchmark_resumes_without_recomputing_finished_cells(tiny_g
     real_transfer, real_step = runner.transfer, ClassifierTask.train_step
     steps = {"n": 0}
 
-    def counting_step(task):
+    def counting_step(task, progress):
         steps["n"] += 1
-        return real_step(task)
+        return real_step(task, progress)
 
     def interrupting_transfer(config, *args, **kwargs):
         if config.method == "finetune":  # Ctrl-C in the middle of the second cell's training
-            def step(task):
+            def step(task, progress):
                 steps["n"] += 1
                 if steps["n"] == 3:
                     os.kill(os.getpid(), signal.SIGINT)
-                return real_step(task)
+                return real_step(task, progress)
             monkeypatch.setattr(ClassifierTask, "train_step", step)
         return real_transfer(config, *args, **kwargs)
 
@@ -295,7 +295,8 @@ def test_wandb_gets_each_cell_offline_by_default(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     record = {"cell": "a-b/finetune/k1/seed0", "direction": "a-b", "variant": "finetune", "method": "finetune",
               "k": 1, "seed": 0, "target_test_accuracy": 0.5, "wall_seconds": 2.0,
-              "per_class_accuracy": {"0": 1.0, "1": 0.0}, "config": {"k": 1}}
+              "per_class_accuracy": {"0": 1.0, "1": 0.0}, "config": {"k": 1},
+              "validation_scores": {"snd": 3.5, "dev": None}}
     trackers = Trackers(tmp_path, "tiny", wandb_project="proj")
     trackers.cell_finished(record)
     monkeypatch.setenv("WANDB_MODE", "online")
@@ -307,6 +308,7 @@ def test_wandb_gets_each_cell_offline_by_default(tmp_path, monkeypatch):
     assert inits[0]["config"]["k"] == 1 and inits[0]["config"]["transfer"] == {"k": 1}
     logged = [c[1] for c in calls if c[0] == "log"]
     assert logged[0]["target_test_accuracy"] == 0.5 and logged[0]["per_class_accuracy/1"] == 0.0
+    assert logged[0]["validation_scores/snd"] == 3.5 and "validation_scores/dev" not in logged[0]
     assert [c[0] for c in calls].count("finish") == 2
 
 

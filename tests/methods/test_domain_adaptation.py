@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import signal
+
 import copy
 import json
 from dataclasses import replace
@@ -14,7 +17,7 @@ from gantransfer.errors import ConfigError
 from gantransfer.methods import DomainAdaptationOptions, TransferConfig, get_method, transfer
 from gantransfer.methods.adda import build_adda
 from gantransfer.methods.config import ClassifierOptions
-from gantransfer.methods.context import TransferContext, TransferData
+from gantransfer.methods.context import Stream, TransferContext, TransferData
 from gantransfer.methods.dann import build_dann_task
 from gantransfer.methods.stages import StageCache
 from gantransfer.models.saving import load_classifier
@@ -22,7 +25,7 @@ from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.seeding import seed_everything
 from gantransfer.training.self_training import SelfTraining
 from gantransfer.training.supervised import ClassifierTraining, LabelledSource
-from gantransfer.training.trainer import LoopConfig, Trainer
+from gantransfer.training.trainer import Callback, LoopConfig, Progress, Trainer
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def tiny(mnist_subset_npz, usps_subset_npz):
         training=ClassifierTraining(steps=4, batch_size=16),
         source_training=ClassifierTraining(steps=6, batch_size=16),
         self_training=SelfTraining(batch_size=16),
-        adaptation=DomainAdaptationOptions(discriminator_hidden=16),
+        feature_alignment=DomainAdaptationOptions(discriminator_hidden=16),
     )
 
 
@@ -77,8 +80,8 @@ def test_dann_trunk_gets_the_reversed_domain_gradient_and_discriminator_the_plai
 
     def gradients(coefficient: float):
         task.load_state_dict(copy.deepcopy(saved))  # the same batches each time
-        task.coefficient = lambda: coefficient
-        total, losses = task.objective()
+        task.coefficient = lambda progress: coefficient
+        total, losses = task.objective(Progress(0, 1))
         assert losses["grl_coefficient"] == coefficient
         grads = torch.autograd.grad(total, trunk + critic)
         return grads[: len(trunk)], grads[len(trunk) :]
@@ -99,11 +102,13 @@ def test_dann_step_updates_both_networks_and_follows_the_schedule(tiny, tmp_path
     context = _context(tiny, tmp_path, stages)
     task = build_dann_task(context, context.labelled_sources(include_source=True))
     trunk, critic = _weights(task.classifier.trunk), _weights(task.discriminator)
-    first = task.train_step()
+    steps = tiny.training.steps
+    first = task.train_step(Progress(0, steps))
     assert first["grl_coefficient"] == 0.0  # Ganin's schedule starts at zero
     assert {"loss_source", "loss_domain", "domain_accuracy", "loss"} <= set(first)
-    second = task.train_step()
-    assert 0 < second["grl_coefficient"] < 1
+    # The schedule reads the loop's progress: lambda = 2 / (1 + exp(-10 p)) - 1.
+    assert task.train_step(Progress(steps // 2, steps))["grl_coefficient"] == pytest.approx(
+        2 / (1 + math.exp(-10 * (steps // 2) / steps)) - 1)
     assert not _same(trunk, _weights(task.classifier.trunk))
     assert not _same(critic, _weights(task.discriminator))
 
@@ -111,10 +116,10 @@ def test_dann_step_updates_both_networks_and_follows_the_schedule(tiny, tmp_path
 def test_dann_on_other_labelled_sources_aligns_those(tiny, tmp_path, stages):
     """The hook for pixel-level methods: DANN on, e.g., source images translated to the target style."""
     context = _context(tiny, tmp_path, stages)
-    translated = LabelledSource("translated", context.stream(context.data.source, 16, 9))
+    translated = LabelledSource("translated", context.stream(context.data.source, 16, Stream.TRANSLATED_SOURCE))
     task = build_dann_task(context, [translated])
     assert task.source_domain == [0]
-    assert "loss_translated" in task.train_step()
+    assert "loss_translated" in task.train_step(Progress(0, 1))
     with pytest.raises(ConfigError, match="source domain"):
         build_dann_task(context, [translated], source_domain=["source"])
 
@@ -130,21 +135,28 @@ def test_adda_discriminator_learns_and_encoder_step_leaves_it_and_the_head_alone
     source_encoder, target_encoder = _weights(task.source_encoder), _weights(task.classifier.trunk)
     assert _same(source_encoder, _weights(source.trunk)) and _same(target_encoder, source_encoder)  # M_t = M_s
 
-    stats = task.discriminator_step()
-    assert 0 <= stats["domain_accuracy"] <= 1
+    # A step is two updates: first D, then M_t.
+    discriminator_phase, encoder_phase = task.phases()
+    assert discriminator_phase.optimizers == (task.discriminator_optimizer,)
+    assert encoder_phase.optimizers == (task.optimizer,)
+    loss, stats = discriminator_phase.loss(Progress(0, 3))
+    assert set(stats) == {"domain_accuracy"} and loss.item() > 0
+    loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in task.discriminator.parameters())
+    assert all(p.grad is None for p in task.classifier.parameters())  # D's update leaves M_t alone
+    task.discriminator_optimizer.step()
     assert not _same(critic, _weights(task.discriminator))
 
     task.discriminator_optimizer.zero_grad(set_to_none=True)
-    total, losses = task.objective()
+    total, losses = task.objective(Progress(0, 3))
     total.backward()
     assert set(losses) == {"loss_adversarial"}  # k = 0, source_weight = 0: pure ADDA
     assert all(p.grad is None for p in task.discriminator.parameters())
     assert all(p.grad is None for p in task.classifier.head.parameters())
     assert sum(float(p.grad.abs().sum()) for p in task.classifier.trunk.parameters()) > 0
 
-    for _ in range(3):
-        task.train_step()
+    for step in range(3):
+        assert {"loss_discriminator", "loss", "domain_accuracy"} <= set(task.train_step(Progress(step, 3)))
     assert _same(head, _weights(task.classifier.head))
     assert _same(source_encoder, _weights(task.source_encoder))
     assert not _same(target_encoder, _weights(task.classifier.trunk))
@@ -152,8 +164,8 @@ def test_adda_discriminator_learns_and_encoder_step_leaves_it_and_the_head_alone
 
 def test_adda_uses_k_target_and_source_labels_when_given(tiny, tmp_path, stages):
     context = _context(replace(tiny, method="adda", k=2, source_weight=0.5), tmp_path, stages)
-    _, losses = build_adda(context).task.objective()
-    assert {"loss_adversarial", "loss_target", "loss_source"} <= set(losses)
+    _, losses = build_adda(context).task.objective(Progress(0, 1))
+    assert {"loss_adversarial", "loss_target_labelled", "loss_source"} <= set(losses)
 
 
 def test_adda_refuses_other_inits(tiny, tmp_path, stages):
@@ -193,16 +205,22 @@ def test_runs_end_to_end(tiny, tmp_path, stages, method, k, self_train):
 def test_resume_gives_the_same_weights(tiny, tmp_path, stages, method):
     config = replace(tiny, method=method, self_train=True)
 
-    def fit(folder, steps, resume):
+    class StopAt(Callback):  # a Ctrl-C at the end of step 2
+        def on_step_end(self, trainer, losses):
+            if trainer.step == 2:
+                signal.raise_signal(signal.SIGINT)
+
+    def fit(folder, resume, callbacks=()):
         seed_everything(config.seed)  # as transfer() does: the discriminator's initial weights
         plan = get_method(method).build(_context(config, tmp_path / folder, stages))
-        loop = LoopConfig(steps=steps, progress_bar=False, tensorboard=False)
-        Trainer(plan.task, RunFolder(tmp_path / folder), loop, {}).fit(resume=resume)
-        return plan.task
+        loop = LoopConfig(steps=4, progress_bar=False, tensorboard=False)
+        result = Trainer(plan.task, RunFolder(tmp_path / folder), loop, {}, callbacks=callbacks).fit(resume=resume)
+        return plan.task, result
 
-    straight = fit("straight", 4, False)
-    fit("halves", 2, False)
-    resumed = fit("halves", 4, True)
+    straight, _ = fit("straight", False)
+    assert fit("halves", False, [StopAt()])[1].step == 2
+    resumed, result = fit("halves", True)
+    assert result.step == 4 and not result.interrupted
     for name, module in straight.modules().items():
         other = resumed.modules()[name].state_dict()
         assert all(torch.equal(t, other[key]) for key, t in module.state_dict().items()), name
@@ -215,6 +233,6 @@ def test_options_are_validated_and_reach_the_command_line(tmp_path):
     with pytest.raises(ConfigError, match="domain_weight"):
         DomainAdaptationOptions(domain_weight=-1.0)
     args = build_parser().parse_args(["transfer", "--out", str(tmp_path), "--method", "dann", "--k", "0",
-                                      "--adaptation-domain-weight", "0.3", "--no-adaptation-grl-schedule"])
+                                      "--feature-alignment-domain-weight", "0.3", "--no-feature-alignment-grl-schedule"])
     config = config_from_args(TransferConfig, args)
-    assert config.adaptation.domain_weight == 0.3 and config.adaptation.grl_schedule is False
+    assert config.feature_alignment.domain_weight == 0.3 and config.feature_alignment.grl_schedule is False

@@ -18,6 +18,7 @@ from gantransfer.training.pretrain import PretrainConfig, load_gan
 from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.self_training import SelfTraining
 from gantransfer.training.supervised import ClassifierTraining
+from gantransfer.training.trainer import Callback, Progress
 from gantransfer.training.translation import TranslationTraining
 
 
@@ -34,7 +35,7 @@ def tiny(mnist_subset_npz, usps_subset_npz, tmp_path):
         self_training=SelfTraining(batch_size=16),
         gan=PretrainConfig(conditional=True, steps=4, batch_size=16, generator_width=8, discriminator_width=8,
                            feature_dim=32, latent_dim=8, quality_samples=0),
-        generation=GanAugmentOptions(adapt_steps=3, adapt_batch_size=8, synthetic_per_class=4,
+        gan_augment=GanAugmentOptions(adapt_steps=3, adapt_batch_size=8, synthetic_per_class=4,
                                      synthetic_batch_size=8),
         translation=TranslationTraining(steps=2, batch_size=8, translator_width=4, residual_blocks=1,
                                         discriminator_width=4),
@@ -123,7 +124,7 @@ def test_frozen_trunk_stays_frozen_and_linear_probe_keeps_statistics(tiny):
     config, tmp_path = tiny
     for options in (GanFeatureOptions(freeze_trunk=True), GanFeatureOptions(linear_probe=True)):
         out = tmp_path / f"frozen-{options.linear_probe}"
-        transfer(replace(config, method="gan-features", features=options), out, stages_dir=tmp_path / "s",
+        transfer(replace(config, method="gan-features", gan_features=options), out, stages_dir=tmp_path / "s",
                  progress_bar=False)
         trained = load_classifier(out / "classifier.safetensors").model.trunk.state_dict()
         gan_trunk = load_gan(next((tmp_path / "s").glob("source-gan-*"))).discriminator.trunk.state_dict()
@@ -151,7 +152,7 @@ def test_gan_augment_adapts_with_freezed_and_composes_with_gan_trunk(tiny):
     assert metrics["init"] == "gan" and metrics["notes"]["gan_adapted"] is True
     source = load_gan(next((tmp_path / "s").glob("source-gan-*")))
     adapted = load_gan(out / "target_gan")
-    frozen = config.generation.freeze_discriminator_blocks
+    frozen = config.gan_augment.freeze_discriminator_blocks
     source_stages = source.discriminator.trunk.stages()
     adapted_stages = adapted.discriminator.trunk.stages()
     for index, (a, b) in enumerate(zip(source_stages, adapted_stages)):
@@ -169,14 +170,15 @@ def test_self_training_saves_the_teacher(tiny):
     assert set(state["modules"]) == {"classifier", "teacher"}
 
 
-@pytest.mark.parametrize("source_weight, expected", [(0.0, {"target": 1.0}), (0.5, {"target": 1.0, "source": 0.5})])
+@pytest.mark.parametrize("source_weight, expected",
+                         [(0.0, {"target_labelled": 1.0}), (0.5, {"target_labelled": 1.0, "source": 0.5})])
 def test_finetune_replays_the_labelled_source_when_weighted(tiny, source_weight, expected):
     from gantransfer.methods.baselines import build_finetune
 
     config, tmp_path = tiny
     task = build_finetune(_context(replace(config, method="finetune", source_weight=source_weight), tmp_path)).task
     assert {source.name: source.weight for source in task.sources} == expected
-    _, losses = task.objective()
+    _, losses = task.objective(Progress(0, 1))
     assert {f"loss_{name}" for name in expected} == {key for key in losses if key.startswith("loss_")}
 
 
@@ -216,28 +218,28 @@ def test_a_stage_stopped_by_a_signal_is_resumed_not_taken_for_finished(tiny, mon
     config, tmp_path = tiny
     owner = supervised if stopped_task == "ClassifierTask" else pretrain_module
     cls = getattr(owner, stopped_task)
-    original = cls.train_step
-    calls = {"n": 0}
 
-    def interrupting(self):
-        # GanTask: only the adaptation to the target counts (not the source GAN stage).
-        if stopped_task == "ClassifierTask" or self.config.source == config.target:
-            calls["n"] += 1
-        if calls["n"] == 2:
-            signal.raise_signal(signal.SIGINT)
-        return original(self)
+    class Interrupt(Callback):
+        steps = 0
 
-    monkeypatch.setattr(cls, "train_step", interrupting)
+        def on_step_end(self, trainer, losses):
+            # GanTask: only the adaptation to the target counts (not the source GAN stage).
+            task = trainer.task
+            if type(task) is cls and (stopped_task == "ClassifierTask" or task.config.source == config.target):
+                self.steps += 1
+                if self.steps == 2:
+                    signal.raise_signal(signal.SIGINT)
+
     with pytest.raises(KeyboardInterrupt):
-        transfer(replace(config, method=method), tmp_path / "run", stages_dir=tmp_path / "s", progress_bar=False)
+        transfer(replace(config, method=method), tmp_path / "run", stages_dir=tmp_path / "s", progress_bar=False,
+                 callbacks=[Interrupt()])
     assert not (tmp_path / "run" / "metrics.json").exists()
     assert not list((tmp_path / "s").glob("source-classifier-*/done.json")) or stopped_task != "ClassifierTask"
     assert not (tmp_path / "run" / "target_gan" / "done.json").exists()
-    monkeypatch.setattr(cls, "train_step", original)
     metrics = transfer(replace(config, method=method), tmp_path / "run", stages_dir=tmp_path / "s",
                        progress_bar=False)
     assert metrics["method"] == method
-    steps = {"ClassifierTask": config.source_training.steps, "GanTask": config.generation.adapt_steps}[stopped_task]
+    steps = {"ClassifierTask": config.source_training.steps, "GanTask": config.gan_augment.adapt_steps}[stopped_task]
     folder = (next((tmp_path / "s").glob("source-classifier-*")) if stopped_task == "ClassifierTask"
               else tmp_path / "run" / "target_gan")
     assert torch.load(folder / "checkpoints" / "latest.pt", weights_only=True)["step"] == steps

@@ -68,7 +68,7 @@ def test_transfer_writes_a_complete_run(tiny, k):
         "step_0000002.png", "step_0000003.png"]
     # The classifier learns from the translated source, and from the k target images when there are any.
     train = [r for r in RunFolder(out).read_metrics() if r["phase"] == "train"][-1]
-    assert "loss_translated_source" in train and ("loss_target" in train) == (k > 0)
+    assert "loss_translated_source" in train and ("loss_target_labelled" in train) == (k > 0)
 
 
 def test_runs_of_any_k_and_seed_share_one_translation_stage(tiny):

@@ -209,7 +209,7 @@ def test_pretrain_on_two_processes_resumes_across_process_counts(mnist_subset_np
     shutil.copytree(tmp_path / "single", tmp_path / "mixed")
     pretrain(replace(config, steps=12), tmp_path / "single", resume=True, progress_bar=False)
 
-    options = yaml.safe_dump({k: v for k, v in config.__dict__.items() if v is not None})
+    options = yaml.safe_dump({k: v for k, v in to_dict(config).items() if v is not None})
     (tmp_path / "gan.yaml").write_text(options)
     done = _torchrun(["pretrain", "--out", "mixed", "--config", "gan.yaml", "--steps", "12", "--resume"], tmp_path)
     printed = json.loads(done.stdout)  # rank 0 alone prints: exactly one JSON document

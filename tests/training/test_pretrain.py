@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from gantransfer.data import DataOptions
-from gantransfer.training import pretrain as pretrain_module
 from gantransfer.training.checkpoint import load_checkpoint
 from gantransfer.training.pretrain import PretrainConfig, load_gan, pretrain
+from gantransfer.training.trainer import Callback
 
 
 def _config(source, **overrides):
@@ -66,26 +66,26 @@ def test_interrupted_run_resumes_exactly(mnist_subset_npz, tmp_path, monkeypatch
     config = _config(mnist_subset_npz, objective=objective)
     pretrain(config, tmp_path / "straight", progress_bar=False)
 
-    # Deliver SIGINT in the middle of step 7: the trainer finishes the step,
-    # saves, and stops; a second call with resume continues from there.
-    original = pretrain_module.GanTask.train_step
-    calls = {"n": 0}
+    # Deliver SIGINT at the end of step 7: the trainer saves and stops; a second call with resume
+    # continues from there.
+    class Interrupt(Callback):
+        def on_step_end(self, trainer, losses):
+            if trainer.step == 7:
+                signal.raise_signal(signal.SIGINT)
 
-    def interrupting_step(self):
-        calls["n"] += 1
-        if calls["n"] == 7:
-            signal.raise_signal(signal.SIGINT)
-        return original(self)
-
-    monkeypatch.setattr(pretrain_module.GanTask, "train_step", interrupting_step)
-    first = pretrain(config, tmp_path / "resumed", progress_bar=False)
+    first = pretrain(config, tmp_path / "resumed", progress_bar=False, callbacks=[Interrupt()])
     assert first.interrupted and first.step == 7
-    monkeypatch.setattr(pretrain_module.GanTask, "train_step", original)
     second = pretrain(config, tmp_path / "resumed", resume=True, progress_bar=False)
     assert second.step == 12 and not second.interrupted
     _assert_same_weights(_weights(tmp_path / "straight"), _weights(tmp_path / "resumed"))
     steps = [r["step"] for r in map(json.loads, (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines())]
     assert steps == sorted(steps) and steps[-1] == 12, "the log continues without repeating steps"
+
+    def curve(run):
+        records = map(json.loads, (tmp_path / run / "metrics.jsonl").read_text().splitlines())
+        return [{k: v for k, v in r.items() if k != "time"} for r in records]
+
+    assert curve("resumed") == curve("straight"), "the logged curve is the uninterrupted run's"
     assert sorted(p.name for p in (tmp_path / "resumed" / "samples").iterdir()) == [
         "step_0000006.png", "step_0000012.png"]
 
@@ -121,3 +121,30 @@ def test_resumed_run_counts_the_time_of_earlier_sessions(mnist_subset_npz, tmp_p
     assert result.earlier_seconds == pytest.approx(first)
     total = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")["elapsed_seconds"]
     assert first < total < first + 100
+
+
+# --- the generator's moving average ---------------------------------------------------------------
+
+
+def test_ema_warmup_follows_early_training_then_reaches_the_decay():
+    from gantransfer.training.pretrain import ema_warmup_rate
+
+    assert ema_warmup_rate(0.999, 0) == pytest.approx(0.1)  # (1 + 0) / (10 + 0)
+    assert ema_warmup_rate(0.999, 90) == pytest.approx(0.91)
+    assert ema_warmup_rate(0.999, 100_000) == 0.999
+    assert ema_warmup_rate(0.5, 10) == 0.5
+
+
+def test_multi_tensor_ema_equals_the_per_tensor_formula_bit_for_bit():
+    from gantransfer.training.pretrain import ema_with_warmup
+
+    torch.manual_seed(0)
+    averaged = [torch.randn(5, 3), torch.randn(7)]
+    current = [torch.randn(5, 3), torch.randn(7)]
+    expected = [a * 0.91 + c * (1.0 - 0.91) for a, c in zip(averaged, current)]
+    ema_with_warmup(0.999)(averaged, current, torch.tensor(90))
+    assert all(torch.equal(a, e) for a, e in zip(averaged, expected))
+    # Integer buffers (BatchNorm's batch count) are averaged and truncated as AveragedModel does.
+    counts = [torch.tensor(5)]
+    ema_with_warmup(0.999)(counts, [torch.tensor(6)], torch.tensor(90))
+    assert counts[0].dtype == torch.int64 and int(counts[0]) == int(5 * 0.91 + 6 * (1 - 0.91))

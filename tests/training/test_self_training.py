@@ -90,7 +90,7 @@ def test_a_frozen_student_weight_is_left_out_of_the_average():
     assert float(mean_teacher.teacher.scale) == 1.0
 
 
-@pytest.mark.parametrize("bad", [{"method": "magic"}, {"teacher_decay": 1.0}, {"threshold": -0.1},
+@pytest.mark.parametrize("bad", [{"loss": "magic"}, {"teacher_decay": 1.0}, {"threshold": -0.1},
                                  {"weight": -1.0}, {"batch_size": 0}])
 def test_bad_options_are_refused(bad):
     with pytest.raises(ConfigError):

@@ -16,6 +16,7 @@ from gantransfer.training.logger import RunLogger
 from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.seeding import seed_everything
 from gantransfer.training.supervised import ClassifierTraining, fit_classifier_quietly
+from gantransfer.training.trainer import Progress
 from gantransfer.training.trainer import LoopConfig, Trainer
 from gantransfer.training.translation import (
     TranslationTask,
@@ -74,7 +75,7 @@ def test_a_step_trains_all_four_networks_and_leaves_the_classifier_alone(domains
     task = _task(domains, classifier)
     frozen = {k: v.clone() for k, v in classifier.state_dict().items()}
     before = {name: [p.detach().clone() for p in m.parameters()] for name, m in task.modules().items()}
-    losses = task.train_step()
+    losses = task.train_step(Progress(0, 1))
     for key in ("g_loss", "g_adversarial", "cycle", "semantic", "d_loss"):
         assert torch.isfinite(torch.tensor(losses[key])), key
     for name, module in task.modules().items():
@@ -92,7 +93,7 @@ def test_cycle_reconstruction_improves(domains, classifier, tmp_path):
     run, logger = _quiet_logger(tmp_path)
     start = task.evaluate(0, run, logger)
     for _ in range(options.steps):
-        task.train_step()
+        task.train_step(Progress(0, 1))
     end = task.evaluate(options.steps, run, logger)
     for key in ("cycle_error_source", "cycle_error_target"):
         assert end[key] < 0.6 * start[key], (key, start[key], end[key])
@@ -107,7 +108,7 @@ def test_semantic_loss_keeps_the_labels_of_translated_images(domains, classifier
         options = replace(TINY, steps=50, semantic_weight=weight, cycle_weight=0.0, lr=5e-3, translator_width=8)
         task = _task(domains, classifier, options)
         for _ in range(options.steps):
-            task.train_step()
+            task.train_step(Progress(0, 1))
         agreement[weight] = task.evaluate(options.steps, run, logger)["translated_label_agreement"]
     assert agreement[1.0] > 0.45 and agreement[1.0] > agreement[0.0] + 0.3, agreement
 

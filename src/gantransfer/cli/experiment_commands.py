@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .common import add_data_arguments, data_options
+from .outputs import output_folder
 
 
 def register(commands) -> None:
@@ -47,6 +48,7 @@ def _log(line: str) -> None:
 def run_benchmark_command(args: argparse.Namespace) -> int:
     from ..experiments import load_benchmark, run_benchmark
 
+    out = output_folder(args.out, "--out")
     grid = load_benchmark(args.config)
     if args.dry_run:
         cells = grid.cells()
@@ -54,7 +56,7 @@ def run_benchmark_command(args: argparse.Namespace) -> int:
             print(f"[{index}/{len(cells)}] {cell.id}")
         print(f"{len(cells)} cells; nothing run (--dry-run)")
         return 0
-    run_benchmark(grid, args.out, data_options(args), args.stages_dir, progress_bar=not args.no_progress,
+    run_benchmark(grid, out, data_options(args), args.stages_dir, progress_bar=not args.no_progress,
                   wandb_project=args.wandb_project if args.wandb else None, report=not args.no_report, log=_log)
     return 0
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .. import __version__
-from ..errors import GanTransferError
+from ..errors import GanTransferError, describe_os_error, is_about_the_files
 from . import experiment_commands, gan_commands, transfer_commands
 
 
@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except GanTransferError as error:
         print(f"gantransfer {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if not is_about_the_files(error):
+            raise  # a bug: keep its traceback
+        print(f"gantransfer {args.command}: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"gantransfer {args.command}: interrupted", file=sys.stderr)

@@ -13,7 +13,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from ..config import from_dict, load_yaml, merge
+from ..config import from_dict, load_yaml, merge, nest
 
 _SEP = "."
 
@@ -42,9 +42,24 @@ def _field_help(cls: type, name: str) -> str:
     return ""
 
 
+class HelpAll(argparse.Action):
+    """``--help-all``: the help with every option, the ones ``--help`` leaves out included."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        for action in parser._actions:
+            if hasattr(action, "full_help"):
+                action.help = action.full_help
+        parser.print_help()
+        parser.exit()
+
+
 def add_config_arguments(
     parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), prefix: str = "", group=None,
-    defaults: Any = None, flag_prefix: str | None = None,
+    defaults: Any = None, flag_prefix: str | None = None, sections: dict[str, Any] | None = None,
+    shown: tuple[str, ...] = (), main_group=None,
 ) -> None:
     """Add an option for each scalar field of dataclass ``cls``, recursing into nested dataclasses.
 
@@ -53,6 +68,9 @@ def add_config_arguments(
     config shows its parent's default for it (``--training-batch-size`` of a
     TransferConfig: 64), not its own class's. A nested field whose metadata says
     ``flatten`` gives top-level flags (``acceleration.device`` is ``--device``).
+    ``sections``: argument groups by top-level field name; options of a field
+    that has one are listed by ``--help-all`` only (``--help`` shows the rest),
+    except the dotted names in ``shown``, which stay with the others.
     """
     hints = typing.get_type_hints(cls)
     flag_prefix = prefix if flag_prefix is None else flag_prefix
@@ -63,6 +81,7 @@ def add_config_arguments(
             defaults = None
     if group is None:
         group = parser.add_argument_group(f"{cls.__name__} options (also settable in a --config YAML file)")
+    main_group = main_group or group
     for field in dataclasses.fields(cls):
         dest = prefix + field.name
         if dest in skip:
@@ -71,9 +90,12 @@ def add_config_arguments(
         flag = "--" + (flag_prefix + field.name).replace(_SEP, "-").replace("_", "-")
         if dataclasses.is_dataclass(hint):
             nested_flags = flag_prefix if field.metadata.get("flatten") else flag_prefix + field.name + _SEP
-            add_config_arguments(parser, hint, skip, prefix=dest + _SEP, group=group,
-                                 defaults=getattr(defaults, field.name, None), flag_prefix=nested_flags)
+            add_config_arguments(parser, hint, skip, prefix=dest + _SEP,
+                                 group=(sections or {}).get(field.name, group),
+                                 defaults=getattr(defaults, field.name, None), flag_prefix=nested_flags,
+                                 shown=shown, main_group=main_group)
             continue
+        target = main_group if dest in shown else group
         if defaults is not None:
             default = getattr(defaults, field.name)
         else:
@@ -82,22 +104,22 @@ def add_config_arguments(
         if default is not None:
             help_text = f"{help_text} (default: {default})".strip()
         if hint is bool:
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                               help=help_text, dest=dest)
+            action = target.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                                         help=help_text, dest=dest)
         elif hint in (int, float, str):
-            group.add_argument(flag, type=hint, default=argparse.SUPPRESS, help=help_text, dest=dest,
-                               metavar=field.name.upper())
+            action = target.add_argument(flag, type=hint, default=argparse.SUPPRESS, help=help_text, dest=dest,
+                                         metavar=field.name.upper())
+        else:
+            continue
+        if getattr(target, "detailed", False):
+            action.full_help, action.help = action.help, argparse.SUPPRESS
 
 
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for key, value in flat.items():
-        parts = key.split(_SEP)
-        target = nested
-        for part in parts[:-1]:
-            target = target.setdefault(part, {})
-        target[parts[-1]] = value
-    return nested
+def detail_section(parser: argparse.ArgumentParser, title: str, description: str | None = None):
+    """An argument group whose options only ``--help-all`` lists."""
+    group = parser.add_argument_group(title, description)
+    group.detailed = True
+    return group
 
 
 def _option_names(cls: type, prefix: str = "") -> set[str]:
@@ -120,10 +142,11 @@ def config_values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
         values = load_yaml(config_file)
     names = _option_names(cls)
     given = {name: value for name, value in vars(args).items() if name in names}
-    return merge(values, _nest(given))
+    return merge(values, nest(given))
 
 
-def config_from_args(cls: type, args: argparse.Namespace):
-    """``cls`` built from defaults, then the ``--config`` YAML file, then explicit options."""
+def config_from_args(cls: type, args: argparse.Namespace, base: Any = None):
+    """``cls`` built from defaults (or from ``base``, e.g. a stored run's config), then
+    the ``--config`` YAML file, then explicit options."""
     where = getattr(args, "config", None) or "options"
-    return from_dict(cls, config_values(cls, args), where=where)
+    return from_dict(cls, config_values(cls, args), where=where, base=base)

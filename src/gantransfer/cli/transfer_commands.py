@@ -7,7 +7,21 @@ import sys
 from pathlib import Path
 
 from .common import add_data_arguments, data_options, print_json
-from .options import add_config_arguments, config_from_args
+from .options import HelpAll, add_config_arguments, config_from_args, detail_section
+from .outputs import output_file, output_folder
+
+#: the options of ``gantransfer transfer`` that only ``--help-all`` lists, by what they apply to
+TRANSFER_SECTIONS = {
+    "training": "target classifier training (every method that trains)",
+    "classifier": "classifier network (every method)",
+    "self_training": "self-training (--self-train)",
+    "source_training": "source classifier stage (source-only, finetune, dann, adda, pixel-da, cycada)",
+    "gan": "source GAN stage (gan-features, gan-augment, --init gan; without --gan-checkpoint)",
+    "gan_features": "gan-features and --init gan",
+    "gan_augment": "gan-augment",
+    "feature_alignment": "dann, adda and cycada (feature-level alignment)",
+    "translation": "pixel-da and cycada (the translators stage)",
+}
 
 
 def register(commands) -> None:
@@ -21,11 +35,16 @@ def register(commands) -> None:
         description=f"Train a classifier for the target domain from the source domain, the k labelled "
         f"target images per class and, with --self-train, the unlabelled target images. Methods: {methods}.",
     )
+    transfer.add_argument("--help-all", action=HelpAll, help="show every option, by the methods they apply to")
     transfer.add_argument("--out", required=True, help="run folder (a half-finished run there resumes)")
     transfer.add_argument("--config", help="YAML file of TransferConfig values; options given here override it")
     transfer.add_argument("--stages-dir", help="folder of shared stages (default: <cache dir>/stages)")
     transfer.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    add_config_arguments(transfer, TransferConfig, skip=tuple(f"gan.{name}" for name in TIED_GAN_FIELDS))
+    main = transfer.add_argument_group("the run (also settable in a --config YAML file; --help-all lists the "
+                                       "options of each method and stage)")
+    sections = {name: detail_section(transfer, title) for name, title in TRANSFER_SECTIONS.items()}
+    add_config_arguments(transfer, TransferConfig, skip=tuple(f"gan.{name}" for name in TIED_GAN_FIELDS),
+                         group=main, sections=sections, shown=("training.steps",))
     add_data_arguments(transfer)
     transfer.set_defaults(handler=run_transfer)
 
@@ -67,18 +86,21 @@ def register(commands) -> None:
 def run_transfer(args: argparse.Namespace) -> int:
     from ..methods import TransferConfig, transfer
 
+    out = output_folder(args.out, "--out")
     config = config_from_args(TransferConfig, args)
-    metrics = transfer(config, args.out, data_options(args), args.stages_dir, progress_bar=not args.no_progress)
-    summary = {key: metrics[key] for key in ("method", "source", "target", "k", "seed", "self_train",
-                                              "target_test_accuracy", "wall_seconds")}
+    metrics = transfer(config, out, data_options(args), args.stages_dir, progress_bar=not args.no_progress)
+    summary = {key: metrics.get(key) for key in ("method", "source", "target", "k", "seed", "self_train",
+                                                  "target_test_accuracy", "validation_scores",
+                                                  "prediction_collapse", "wall_seconds")}
     print_json({"out": args.out, **summary})
     return 0
 
 
 def run_predict(args: argparse.Namespace) -> int:
     from ..models.saving import load_classifier
-    from ..prediction import predict_files, write_predictions
+    from ..prediction import PREDICTION_SUFFIXES, predict_files, write_predictions
 
+    output_file(args.output, "--output", PREDICTION_SUFFIXES)
     saved = load_classifier(args.classifier)
     report = predict_files(saved, args.inputs)
     write_predictions(args.output, report, saved.class_names)
@@ -96,12 +118,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..models.saving import load_classifier
     from ..prediction import evaluation_set
 
+    chosen = output_folder(args.output_dir, "--output-dir") if args.output_dir else None
     saved = load_classifier(args.classifier)
     options = data_options(args)
     data = evaluation_set(saved, args.target, args.split, options)
     report = evaluate_classifier(saved.model, data)
     classifier_path = Path(args.classifier)
-    folder = Path(args.output_dir) if args.output_dir else (classifier_path if classifier_path.is_dir() else classifier_path.parent)
+    folder = chosen or (classifier_path if classifier_path.is_dir() else classifier_path.parent)
     name = Path(args.target).name or args.target
     save_confusion_matrix(folder / f"confusion_{name}_{args.split}.png", report.confusion, saved.class_names,
                           title=f"{name} {args.split}")
@@ -112,9 +135,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from ..export import export_classifier
+    from ..export import EXPORT_SUFFIXES, export_classifier
     from ..models.saving import load_classifier
 
+    output_file(args.output, "--output", EXPORT_SUFFIXES)
     path = export_classifier(load_classifier(args.classifier), args.output)
     print(f"exported to {path}")
     return 0

@@ -7,13 +7,14 @@ from .classes import ClassMatch, load_class_map, match_classes
 from .domains import DomainInfo, builtin_domains, describe_domain, load_domain, register_domain
 from .formats import FormatChoice, infer_format
 from .images import ImageFormat, ImageSet, RawImages, to_model_range, to_unit_range
-from .locations import DataOptions
+from .locations import BuildOptions, DataOptions
 from .splits import SplitOptions, few_shot_split, per_class_indices, stratified_split
 from .storage import ImageFiles, model_batches
 
 __all__ = [
     "AffineAugment",
     "BatchStream",
+    "BuildOptions",
     "ClassMatch",
     "DataOptions",
     "DomainInfo",

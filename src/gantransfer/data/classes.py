@@ -6,6 +6,11 @@ every target class must be a source class (after the optional class map
 renames it), and target labels are re-numbered to the source's class indices.
 Source classes the target lacks are allowed (the classifier still knows them)
 and are reported.
+
+Within one domain, labels index ``class_names``; an ``.npz`` without a
+``classes`` array has the classes ``0..max(y)``, so a stray label of 57 among
+ten digits means 58 classes, 48 of them empty: an error where every class
+must be learnt (a source domain), rather than a 58-class model.
 """
 
 from __future__ import annotations
@@ -85,6 +90,17 @@ def match_classes(
     covered = set(source_of)
     missing = tuple(name for i, name in enumerate(source) if i not in covered)
     return ClassMatch(tuple(source_of), renamed, missing)
+
+
+def require_every_class(images: ImageSet) -> None:
+    """Raise :class:`DataError` naming the classes of ``images`` that have no image."""
+    counts = torch.bincount(images.labels, minlength=images.num_classes).tolist()
+    empty = tuple(name for name, count in zip(images.class_names, counts) if count == 0)
+    if empty:
+        raise DataError(
+            f"{images.name}: {len(empty)} of its {images.num_classes} classes have no image ({_listing(empty)}); "
+            "a source needs images of every class (without a 'classes' array, an .npz's classes are 0..max(y))"
+        )
 
 
 def _listing(names: tuple[str, ...], limit: int = 12) -> str:

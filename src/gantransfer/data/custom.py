@@ -31,7 +31,7 @@ from torch import Tensor
 from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension, make_dataset
 
 from ..errors import DataError, first_line
-from .images import RawImages, validate_raw
+from .images import ImageFormat, RawImages, standardize, to_model_range, validate_raw
 from .listing import ArraySplit, FileSplit, Split
 from .splits import SplitOptions, stratified_split
 
@@ -113,6 +113,33 @@ def array_to_images(x: np.ndarray, where: str) -> Tensor:
     raise DataError(f"{where}: float pixels must lie in [0, 1] or [-1, 1], got [{low:g}, {high:g}]")
 
 
+def arrays_to_raw(x: np.ndarray, y: np.ndarray, where: str, classes: np.ndarray | None = None) -> RawImages:
+    """Image and label arrays (``x`` as :func:`array_to_images` takes it, ``y`` N integer
+    labels, optional class names ``classes`` that labels index into) -> :class:`RawImages`;
+    without ``classes`` the classes are named ``"0"`` to ``str(max(y))``."""
+    images = array_to_images(x, where)
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{where}: labels 'y' must be integers, got dtype {y.dtype}")
+    labels = torch.from_numpy(y.astype(np.int64))
+    if classes is not None:
+        class_names = tuple(str(name) for name in np.asarray(classes).tolist())
+    else:
+        if labels.numel() and int(labels.min()) < 0:
+            raise DataError(f"{where}: labels must be >= 0, found {int(labels.min())}")
+        count = int(labels.max()) + 1 if labels.numel() else 0
+        class_names = tuple(str(i) for i in range(count))
+    return RawImages(images, labels, class_names, where)
+
+
+def images_in_model_space(x: np.ndarray, fmt: ImageFormat, where: str) -> Tensor:
+    """Unlabelled images (as :func:`array_to_images` takes them) converted exactly as training
+    data is: float (N, C, S, S) in [-1, 1] of ``fmt``."""
+    images = array_to_images(x, where)
+    raw = RawImages(images, torch.zeros(len(images), dtype=torch.int64), ("unlabelled",), where)
+    return to_model_range(standardize(raw, fmt, where).images)
+
+
 def load_array_file(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` or ``.npy`` file (only ``keys`` when given), without
     unpickling anything: an object array is a :class:`DataError` naming the file and key."""
@@ -159,19 +186,7 @@ def read_npz(path: Path) -> RawImages:
     if missing:
         found = array_names(path)
         raise DataError(f"{path}: missing array(s) {', '.join(missing)} (found {', '.join(found) or 'none'})")
-    images = array_to_images(arrays["x"], str(path))
-    y = arrays["y"]
-    if not np.issubdtype(y.dtype, np.integer):
-        raise DataError(f"{path}: labels 'y' must be integers, got dtype {y.dtype}")
-    labels = torch.from_numpy(y.astype(np.int64))
-    if "classes" in arrays:
-        class_names = tuple(str(name) for name in arrays["classes"].tolist())
-    else:
-        if labels.numel() and int(labels.min()) < 0:
-            raise DataError(f"{path}: labels must be >= 0, found {int(labels.min())}")
-        count = int(labels.max()) + 1 if labels.numel() else 0
-        class_names = tuple(str(i) for i in range(count))
-    return RawImages(images, labels, class_names, str(path))
+    return arrays_to_raw(arrays["x"], arrays["y"], str(path), arrays.get("classes"))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Domains by name: the built-in ``mnist`` and ``usps``, and any path.
+"""Domains by name: the built-in ``mnist``, ``usps``, ``mnist-m`` and ``synth-digits``, and any path.
 
 ``load_domain("usps", "train")`` returns an :class:`ImageSet` of uint8 pixels
 in a format; :func:`describe_domain` says what a domain is (its classes, its
@@ -20,10 +20,12 @@ from .custom import read_custom
 from .fingerprint import arrays_fingerprint, domain_key, path_fingerprint
 from .images import ImageFormat, ImageSet, RawImages, standardize, validate_raw
 from .listing import ArraySplit, FileSplit, ImageSummary, Split
-from .locations import DataLocations, DataOptions
+from .locations import BuildOptions, DataLocations, DataOptions
 from .mnist import read_mnist
+from .mnist_m import read_mnist_m
 from .splits import SplitOptions
 from .storage import GIB, ImageFiles, default_workers, load_into_memory, memory_budget
+from .synth_digits import read_synth_digits
 from .usps import read_usps
 
 SPLITS = ("train", "test", "validation")
@@ -31,7 +33,12 @@ SPLITS = ("train", "test", "validation")
 Reader = Callable[[str, DataLocations, bool], RawImages]
 """``reader(split, locations, download) -> RawImages`` for a named domain (``train`` and ``test``)."""
 
-_READERS: dict[str, Reader] = {"mnist": read_mnist, "usps": read_usps}
+_READERS: dict[str, Reader] = {
+    "mnist": read_mnist,
+    "usps": read_usps,
+    "mnist-m": read_mnist_m,
+    "synth-digits": read_synth_digits,
+}
 
 
 def register_domain(name: str, reader: Reader) -> None:
@@ -191,7 +198,7 @@ def describe_domain(
 ) -> DomainInfo:
     """Classes, native format, layout and content key of ``domain`` (image headers only,
     for a folder: pixels are decoded when a split is loaded)."""
-    opened = open_domain(domain, DataLocations.resolve(data.data_dir, data.cache_dir), data.download, options)
+    opened = open_domain(domain, DataLocations.resolve(data.data_dir, data.cache_dir, data.build), data.download, options)
     train = opened.split("train")
     return DomainInfo(domain, opened.key, opened.layout, train.class_names, opened.summary("train"),
                       opened.drawn_test, opened.split_names)
@@ -201,7 +208,7 @@ def drawn_test_members(domain: str, data: DataOptions = DataOptions(), options: 
                        ) -> dict | None:
     """The test split drawn for ``domain`` (None when its layout gives one): how, and its
     members (file paths relative to the domain, or rows of its array), for ``splits.json``."""
-    opened = open_domain(domain, DataLocations.resolve(data.data_dir, data.cache_dir), data.download, options)
+    opened = open_domain(domain, DataLocations.resolve(data.data_dir, data.cache_dir, data.build), data.download, options)
     if not opened.drawn_test:
         return None
     test = opened.split("test")
@@ -221,11 +228,13 @@ def load_domain(
     splits: SplitOptions = SplitOptions(),
     memory_budget_gib: float | None = None,
     workers: int | None = None,
+    build: BuildOptions = BuildOptions(),
 ) -> ImageSet:
     """One split of a domain, validated and in ``fmt``.
 
     Args:
-        domain: a registered name (``"mnist"``, ``"usps"``) or a path to a
+        domain: a registered name (``"mnist"``, ``"usps"``, ``"mnist-m"``,
+            ``"synth-digits"``) or a path to a
             custom domain (image folder or ``.npz``, see :mod:`.custom`).
         split: ``"train"``, ``"test"`` or ``"validation"`` (where the layout has one).
         fmt: the format to bring every image to.
@@ -236,6 +245,8 @@ def load_domain(
         splits: how a test split is drawn where the layout has none.
         memory_budget_gib, workers: see :class:`DataOptions`; an image folder
             whose pixels exceed the budget is streamed.
+        build: what built domains (``mnist-m`` without its files, ``synth-digits``)
+            are made from; they are built once into the cache directory.
 
     Returns:
         An :class:`ImageSet`: images uint8 (N, C, S, S) (or :class:`ImageFiles`
@@ -244,7 +255,7 @@ def load_domain(
     """
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    locations = DataLocations.resolve(data_dir, cache_dir)
+    locations = DataLocations.resolve(data_dir, cache_dir, build)
     opened = open_domain(domain, locations, download, splits)
     part = opened.split(split)
     stream = False
@@ -277,7 +288,7 @@ def load_split(domain: str, split: str, fmt: ImageFormat, data: DataOptions = Da
                splits: SplitOptions = SplitOptions()) -> ImageSet:
     """:func:`load_domain` with the locations, memory budget and workers of ``data``."""
     return load_domain(domain, split, fmt, data.data_dir, data.cache_dir, data.download, splits=splits,
-                       memory_budget_gib=data.memory_budget, workers=data.workers)
+                       memory_budget_gib=data.memory_budget, workers=data.workers, build=data.build)
 
 
 SPLITS_FILE = "splits.json"

@@ -120,10 +120,6 @@ class ImageSet:
             format=self.format,
         )
 
-    def class_counts(self) -> Tensor:
-        """int64 (num_classes,): how many images each class has."""
-        return torch.bincount(self.labels, minlength=self.num_classes)
-
     @property
     def streamed(self) -> bool:
         """Whether the images are decoded from files per batch instead of held in memory."""

@@ -1,4 +1,5 @@
-"""Where built-in datasets are looked for, and where downloads go."""
+"""Where built-in datasets are looked for, where downloads and built domains go,
+and what built domains are made from."""
 
 from __future__ import annotations
 
@@ -6,8 +7,46 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..paths import DATA_DIR_ENV, resolve_cache_dir, resolve_data_dir
+
+#: where built domains go, beside ``download_dir`` in the cache directory
+BUILT_FOLDER = "built"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What the built-in domains that are made rather than read are made from.
+
+    ``mnist-m`` is built when its published files are absent (or ``backgrounds``
+    is given), ``synth-digits`` always is. Each distinct value builds its own
+    cached copy, so other photos or fonts never pick up a stale domain.
+
+    Args:
+        backgrounds: folder of colour photos (any format Pillow reads, searched
+            recursively) whose patches are mnist-m's backgrounds (default: the
+            colour photographs bundled with scikit-image); giving it builds
+            mnist-m even where its published files are present.
+        fonts: folder of TrueType / OpenType fonts (.ttf, .otf, searched
+            recursively) that synth-digits prints its digits in (default:
+            the DejaVu, STIX and Computer Modern fonts bundled with matplotlib).
+        synth_digits_train: images in synth-digits' train split.
+        synth_digits_test: images in synth-digits' test split.
+    """
+
+    backgrounds: str | None = None
+    fonts: str | None = None
+    synth_digits_train: int = 50_000
+    synth_digits_test: int = 10_000
+
+    def __post_init__(self) -> None:
+        for name in ("synth_digits_train", "synth_digits_test"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("backgrounds", "fonts"):
+            if getattr(self, name) == "":
+                raise ConfigError(f"{name} must be a folder, got an empty string")
 
 
 @dataclass(frozen=True)
@@ -24,6 +63,7 @@ class DataOptions:
             None: a quarter of the memory available when it is loaded.
         workers: DataLoader processes that decode streamed (and loading) image
             files; None: one per CPU core, at most 4; 0: in the main process.
+        build: what built domains (mnist-m without its files, synth-digits) are made from.
     """
 
     data_dir: str | None = None
@@ -31,6 +71,7 @@ class DataOptions:
     download: bool = False
     memory_budget: float | None = None
     workers: int | None = None
+    build: BuildOptions = BuildOptions()
 
     def __post_init__(self) -> None:
         if self.memory_budget is not None and self.memory_budget < 0:
@@ -41,21 +82,32 @@ class DataOptions:
 
 @dataclass(frozen=True)
 class DataLocations:
-    """The read-only data directory and the writable download directory.
+    """The read-only data directory, the writable download directory, and what
+    built domains are made from.
 
     Built-in datasets are looked for first under ``data_dir`` (``--data-dir``
     or ``$GANTRANSFER_DATA``), then under ``download_dir``; downloads are only
-    ever written to ``download_dir``, never to ``data_dir``.
+    ever written to ``download_dir`` and built domains to :attr:`built_dir`,
+    never to ``data_dir``.
     """
 
     data_dir: Path | None
     download_dir: Path
+    build: BuildOptions = BuildOptions()
 
     @classmethod
     def resolve(
-        cls, data_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None
+        cls,
+        data_dir: str | os.PathLike | None = None,
+        cache_dir: str | os.PathLike | None = None,
+        build: BuildOptions = BuildOptions(),
     ) -> "DataLocations":
-        return cls(resolve_data_dir(data_dir), resolve_cache_dir(cache_dir) / "datasets")
+        return cls(resolve_data_dir(data_dir), resolve_cache_dir(cache_dir) / "datasets", build)
+
+    @property
+    def built_dir(self) -> Path:
+        """Where built domains are cached: ``<cache dir>/built``."""
+        return self.download_dir.parent / BUILT_FOLDER
 
     @property
     def roots(self) -> list[Path]:

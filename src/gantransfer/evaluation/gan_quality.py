@@ -1,24 +1,21 @@
 """How good is a generator? Frechet distance and, if conditional, label accuracy.
 
 Both are measured with the reference classifier of the generator's domain
-(see :mod:`.reference`): the Frechet distance between its features of
-generated and real test images, and how often it recognises the label a
-conditional generator was asked for.
+(:mod:`gantransfer.training.reference` trains and caches it): the Frechet
+distance between its features of generated and real test images, and how
+often it recognises the label a conditional generator was asked for.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from ..data import DataOptions, ImageFormat, ImageSet, SplitOptions
-from ..data.domains import load_split
+from ..data import ImageSet
 from .classification import predict_logits
 from .frechet import FrechetDistance, frechet_distance
-from .reference import reference_classifier
 
 
 @dataclass
@@ -46,16 +43,6 @@ class GanQuality:
         self.distance = FrechetDistance(self.reference.features, self.reference.trunk.feature_dim)
         self.distance.add(self.real.images, real=True, device=self.device)
 
-    @classmethod
-    def for_domain(
-        cls, domain: str, fmt: ImageFormat, data: DataOptions, samples: int, num_classes: int,
-        seed: int = 0, device="cpu", splits: SplitOptions = SplitOptions(),
-    ) -> "GanQuality":
-        reference = reference_classifier(domain, fmt, data.data_dir, data.cache_dir, data.download, device=device,
-                                         splits=splits)
-        real = load_split(domain, "test", fmt, data, splits)
-        return cls(reference.model, real, samples, num_classes, seed, device)
-
     def generate(self, generator: nn.Module) -> tuple[Tensor, Tensor | None]:
         """``samples`` images (and the labels asked for, if conditional) from a fixed noise seed."""
         labels = torch.arange(self.samples) % self.num_classes if generator.config.conditional else None
@@ -77,29 +64,3 @@ class GanQuality:
         picked = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[: self.samples]
         return frechet_distance(self.reference.features, self.reference.trunk.feature_dim, self.real.images,
                                 train.images[picked], device=self.device)
-
-
-def evaluate_gan(
-    checkpoint: str | os.PathLike, samples: int = 10_000, data: DataOptions = DataOptions(), seed: int = 0, device="cpu"
-) -> dict[str, float]:
-    """Judge a pretrained generator on its source domain.
-
-    Returns ``frechet_distance`` (``samples`` generated vs the test set),
-    ``real_floor`` (``samples`` train vs test images), their ratio,
-    ``conditional_accuracy`` for conditional generators, and the reference
-    classifier's own test accuracy.
-    """
-    from ..training.pretrain import load_gan
-
-    gan = load_gan(checkpoint, device)
-    config = gan.config
-    quality = GanQuality.for_domain(
-        config.source, config.format, data, samples, len(gan.class_names), seed, device, config.splits
-    )
-    metrics = quality(gan.generator)
-    train = load_split(config.source, "train", config.format, data, config.splits)
-    metrics["real_floor"] = quality.real_floor(train)
-    metrics["frechet_ratio"] = metrics["frechet_distance"] / metrics["real_floor"]
-    metrics["samples"] = samples
-    metrics["step"] = gan.step
-    return metrics

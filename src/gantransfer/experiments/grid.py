@@ -14,7 +14,7 @@
       - finetune                  # shorthand for {method: finetune}
       - method: gan-features
         label: gan-features-frozen
-        options: {features: {freeze_trunk: true}}
+        options: {gan_features: {freeze_trunk: true}}
 
 Every combination is a :class:`Cell`, whose :class:`TransferConfig` is the
 library's defaults, then ``defaults``, then the method's ``options``, then the

@@ -1,7 +1,10 @@
 """``DIR/report.md`` and ``DIR/report.html``, rendered from ``DIR/results.jsonl``.
 
 Per direction: a table of mean ± std over seeds per method and k, the
-published reference numbers in a separate table, accuracy-versus-k curves,
+published reference numbers in a separate table, how well each validation
+score computed without target labels ranks and picks the cells (see
+:mod:`.selection`; left out, with a sentence, when no cell has scores),
+accuracy-versus-k curves,
 confusion matrices summed over seeds and t-SNE maps of features before and
 after adaptation; then sample grids of the shared stages and the cells, and
 every cell's own numbers. Everything but the accuracy table draws on files
@@ -20,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data import DataOptions, load_domain
+from ..evaluation.validation_scores import SCORES
 from ..errors import GanTransferError, first_line
-from ..fileio import atomic_write
+from ..fileio import atomic_write, read_json
 from ..models.saving import load_classifier
 from .document import Block, Code, Figures, Heading, Table, Text, to_html, to_markdown
 from .embedding import EmbeddingImages, embed, save_embedding_figure
@@ -38,6 +42,7 @@ from .published import references_for
 from .grid import domain_label
 from .results import LABELLED_ONLY, RESULTS_FILE, Result, Summary, format_accuracy, read_results, summarize
 from .runner import BENCHMARK_FILE, CELLS, format_duration
+from .selection import describe_picks, score_rankings, source_only_accuracy
 
 REPORT_FILE = "report.md"
 FIGURES = "figures"
@@ -72,7 +77,7 @@ class _Context:
         key = (source, target, fmt)
         if key not in self._images:
             data = self.data
-            domains = [load_domain(name, "test", fmt, data.data_dir, data.cache_dir, data.download)
+            domains = [load_domain(name, "test", fmt, data.data_dir, data.cache_dir, data.download, data.build)
                        for name in (source, target)]
             names = (f"{domain_label(source)} (source)", f"{domain_label(target)} (target)")
             self._images[key] = EmbeddingImages.draw(*domains, names, per_domain=EMBEDDING_IMAGES)
@@ -96,7 +101,7 @@ def render_report(
     """
     out = Path(out)
     results, notes = read_results(out / RESULTS_FILE)
-    meta = json.loads((out / BENCHMARK_FILE).read_text()) if (out / BENCHMARK_FILE).is_file() else {}
+    meta = read_json(out / BENCHMARK_FILE) if (out / BENCHMARK_FILE).is_file() else {}
     context = _Context(out, results, data, meta, list(notes))
     if context.figures.is_dir():
         shutil.rmtree(context.figures)  # rendered afresh: no picture of a result that is gone
@@ -154,6 +159,7 @@ def _direction_section(context: _Context, direction: str, results: list[Result],
             [[r.method, r.setting, r.k, r.accuracy, r.where] for r in references],
             caption="For comparison only: protocols differ between papers (image subsets, networks, budgets).",
         ))
+    blocks += _selection_blocks(results)
     slug = _slug(direction)
     curve = context.figures / f"accuracy_vs_k_{slug}.png"
     save_accuracy_vs_k(curve, summaries, f"{direction}: target test accuracy (mean ± std over seeds)")
@@ -185,6 +191,29 @@ def _accuracy_table(summaries: list[Summary], results: list[Result]) -> Table:
     spread = f"mean ± std over {most} seeds ({seeds})" if most > 1 else f"one seed ({seeds}), so no spread"
     return Table(["method", "setting"] + columns + ["time / cell"], rows,
                  caption=f"Ours: target test accuracy (%), {spread}; (n=...) marks entries with fewer seeds.")
+
+
+def _selection_blocks(results: list[Result]) -> list[Block]:
+    """The table of :mod:`.selection`: each validation score's rank correlation and pick, per k."""
+    blocks: list[Block] = [Heading("Choosing without target labels", 3)]
+    rankings = score_rankings(results)
+    if not rankings:
+        return blocks + [Text("No cell of this direction has validation scores (cells run before they were "
+                              "computed have none), so the table of how well each score picks is left out.")]
+    source_only = source_only_accuracy(results)
+    rows = [[f"k={r.k}", r.score, "higher" if SCORES[r.score].higher_is_better else "lower", r.cells,
+             "-" if r.spearman is None else f"{r.spearman:+.2f}", f"{100 * r.picked_accuracy:.2f}",
+             describe_picks(r.picked), f"{100 * r.best_accuracy:.2f}",
+             "-" if source_only is None else f"{100 * source_only:.2f}"] for r in rankings]
+    blocks.append(Text(
+        "Every cell computes validation scores at its end without target labels (see the README). For each k, "
+        "the candidates are that k's cells, every method and seed pooled (the oracle is no candidate). "
+        "ρ: Spearman rank correlation of the score, signed so that higher is better, with target test accuracy "
+        "over the candidates (+1: the same order as test accuracy; '-' with fewer than 3 cells or a constant "
+        "value). Picked: per seed, the candidate with the best score; its test accuracy, mean over seeds, beside "
+        "that of the best candidate per seed (picking by the test set) and of source-only."))
+    return blocks + [Table(["k", "score", "better", "cells", "ρ", "picked (%)", "picked cell", "best (%)",
+                            "source-only (%)"], rows)]
 
 
 def _confusion_figures(context: _Context, slug: str, results: list[Result]) -> list[Block]:

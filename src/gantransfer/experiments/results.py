@@ -10,8 +10,9 @@ with the cell's place in the grid in front::
 A hand-written file needs only ``method``, ``k``, ``seed`` and
 ``target_test_accuracy`` (a fraction in [0, 1]) on each line; ``direction``
 (or ``source`` and ``target``), ``variant``, ``self_train``,
-``uses_unlabelled_target``, ``wall_seconds`` and ``confusion_matrix`` add to
-the report when present.
+``uses_unlabelled_target``, ``wall_seconds``, ``confusion_matrix`` and
+``validation_scores`` (a mapping of score names to numbers, see
+:mod:`gantransfer.evaluation.validation_scores`) add to the report when present.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import math
 import os
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..fileio import atomic_write
+from ..fileio import atomic_write, read_text
 from .grid import SELF_TRAIN_SUFFIX, Cell, domain_label
 
 RESULTS_FILE = "results.jsonl"
@@ -73,6 +74,8 @@ class Result:
     confusion: tuple[tuple[int, ...], ...] | None = None
     class_names: tuple[str, ...] | None = None
     machine: str | None = None
+    scores: dict[str, float] | None = field(default=None, hash=False)
+    """The validation scores computed without target labels (None: the cell has none)."""
 
     @property
     def setting(self) -> str:
@@ -89,7 +92,7 @@ def read_results(path: str | os.PathLike) -> tuple[list[Result], list[str]]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such file (run `gantransfer benchmark` first)")
-    text = path.read_text()
+    text = read_text(path)
     lines = text.splitlines()
     notes: list[str] = []
     found: dict[tuple, Result] = {}
@@ -141,7 +144,18 @@ def parse_result(data: Any, where: str) -> Result:
         confusion=tuple(tuple(int(v) for v in row) for row in confusion) if _is_matrix(confusion) else None,
         class_names=tuple(per_class) if isinstance(per_class, dict) else None,
         machine=data.get("machine"),
+        scores=_scores(data.get("validation_scores")),
     )
+
+
+def _scores(value: Any) -> dict[str, float] | None:
+    """The finite numbers of a ``validation_scores`` mapping (None entries are scores a cell
+    could not compute); None when there are none."""
+    if not isinstance(value, dict):
+        return None
+    numbers = {str(name): float(v) for name, v in value.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    return numbers or None
 
 
 def _field(data: dict, key: str, kind: type, where: str):

@@ -2,6 +2,7 @@
 
 ::
 
+    DIR/run.json           {"kind": "benchmark"} (see gantransfer.training.run_kinds)
     DIR/benchmark.json     the grid as last run: name, cells, stages folder
     DIR/results.jsonl      one line per finished cell (see :mod:`.results`)
     DIR/report.md, DIR/report.html, DIR/figures/
@@ -40,6 +41,8 @@ from ..methods.transfer import METRICS_FILE, transfer
 from ..training.device import resolve_device
 from ..training.identity import config_changes
 from ..training.run_folder import RunFolder
+from ..training.run_kinds import BENCHMARK as BENCHMARK_RUN
+from ..training.run_kinds import check_folder, record_kind
 from .grid import BenchmarkConfig, Cell
 from .results import RESULTS_FILE, append_result, cell_record, write_results
 from .tracking import Trackers
@@ -74,9 +77,10 @@ def run_benchmark(
     out = Path(out)
     stages = Path(stages_dir) if stages_dir else out / "stages"
     cells = grid.cells()
+    check_folder(out, BENCHMARK_RUN)
     check_cell_folders(cells, out)
     trackers = Trackers(out, grid.name, wandb_project)  # fails now, not after the first cell, without wandb
-    out.mkdir(parents=True, exist_ok=True)
+    record_kind(out, BENCHMARK_RUN)
     write_json(out / BENCHMARK_FILE, {"name": grid.name, "description": grid.description, "grid": grid.as_dict(),
                                       "stages_dir": _portable(stages, out), "cells": [cell.id for cell in cells]})
     records = {cell.id: record for cell in cells if (record := finished_record(cell, out)) is not None}

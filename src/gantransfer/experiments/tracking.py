@@ -36,9 +36,10 @@ def _hparams(record: dict[str, Any]) -> dict[str, Any]:
 
 def _final_metrics(record: dict[str, Any]) -> dict[str, float]:
     metrics = {"target_test_accuracy": record["target_test_accuracy"], "wall_seconds": record["wall_seconds"]}
-    for name, value in (record.get("per_class_accuracy") or {}).items():
-        if value is not None:
-            metrics[f"per_class_accuracy/{name}"] = value
+    for group in ("per_class_accuracy", "validation_scores"):
+        for name, value in (record.get(group) or {}).items():
+            if value is not None:
+                metrics[f"{group}/{name}"] = value
     return metrics
 
 

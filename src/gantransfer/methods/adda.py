@@ -36,15 +36,12 @@ from ..errors import ConfigError
 from ..losses.adversarial import non_saturating_generator_loss
 from ..losses.domain import domain_accuracy, domain_adversarial_loss
 from ..models import Classifier, DomainDiscriminator
-from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
+from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource, Phase
+from ..training.trainer import Progress
 from .config import DomainAdaptationOptions
-from .context import TransferContext
-from .dann import TARGET_SALT, discriminator_optimizer, domain_discriminator
+from .context import Stream, TransferContext
+from .dann import discriminator_optimizer, domain_discriminator
 from .registry import Method, MethodPlan, register_method
-
-#: salt of the source images the discriminator reads
-SOURCE_SALT = 7
-
 
 class AdversarialDiscriminativeTask(ClassifierTask):
     """ADDA's adversarial stage: one discriminator update, then one target-encoder update.
@@ -66,7 +63,6 @@ class AdversarialDiscriminativeTask(ClassifierTask):
     """
 
     kind = "adda"
-    requires_labelled_sources = False
 
     def __init__(
         self,
@@ -99,8 +95,8 @@ class AdversarialDiscriminativeTask(ClassifierTask):
         images = next(stream)[0].to(self.device)
         return random_affine(images, self.training.augment)
 
-    def discriminator_step(self) -> dict[str, float]:
-        """One update of ``D`` on ``M_s(x_s)`` (label 1) against ``M_t(x_t)`` (label 0)."""
+    def discriminator_objective(self, progress: Progress) -> tuple[Tensor, dict[str, float]]:
+        """``D``'s loss on ``M_s(x_s)`` (label 1) against ``M_t(x_t)`` (label 0)."""
         source, target = self._augmented(self.source_images), self._augmented(self.target)
         with torch.no_grad():
             source_features = self.source_encoder(source)
@@ -109,12 +105,9 @@ class AdversarialDiscriminativeTask(ClassifierTask):
         logits = self.discriminator_network(torch.cat([source_features, target_features]))
         source_logits, target_logits = logits[: len(source_features)], logits[len(source_features) :]
         loss = domain_adversarial_loss(source_logits, target_logits)
-        self.discriminator_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.discriminator_optimizer.step()
-        return {"loss_discriminator": loss.item(), "domain_accuracy": domain_accuracy(source_logits, target_logits)}
+        return loss, {"domain_accuracy": domain_accuracy(source_logits, target_logits)}
 
-    def objective(self) -> tuple[Tensor, dict[str, float]]:
+    def objective(self, progress: Progress) -> tuple[Tensor, dict[str, float]]:
         """The target encoder's loss: inverted-label GAN loss (+ labelled and self-training terms)."""
         losses: dict[str, float] = {}
         batches = self.labelled_batches()
@@ -133,10 +126,10 @@ class AdversarialDiscriminativeTask(ClassifierTask):
             total = total + self.labelled_loss(logits[len(target) :].float(), batches, losses)
         return total + self.unlabelled_loss(losses), losses
 
-    def train_step(self) -> dict[str, float]:
-        losses = self.discriminator_step()
-        losses.update(super().train_step())
-        return losses
+    def phases(self) -> list[Phase]:
+        """First ``D`` learns to tell the encoders apart, then ``M_t`` learns to fool it."""
+        return [Phase(self.discriminator_objective, (self.discriminator_optimizer,), "discriminator"),
+                *super().phases()]
 
     # -- checkpoints --------------------------------------------------------------
     def modules(self):
@@ -157,8 +150,8 @@ class AdversarialDiscriminativeTask(ClassifierTask):
 
 def build_adda(context: TransferContext) -> MethodPlan:
     config = context.config
-    if config.init not in (None, "source"):
-        raise ConfigError(f"adda adapts the source classifier's encoder: init must be 'source', got {config.init!r}")
+    if context.init != "source":
+        raise ConfigError(f"adda adapts the source classifier's encoder: init must be 'source', got {context.init!r}")
     if config.trunk_lr_scale <= 0:
         raise ConfigError("adda trains the target encoder (the trunk): trunk_lr_scale must be > 0")
     batch_size = config.training.batch_size
@@ -167,14 +160,14 @@ def build_adda(context: TransferContext) -> MethodPlan:
         source_classifier,
         context.labelled_sources(),
         config.training,
-        context.images_only(context.data.source, batch_size, SOURCE_SALT),
-        context.images_only(context.data.target_train, batch_size, TARGET_SALT),
-        domain_discriminator(source_classifier.trunk.feature_dim, config.adaptation),
-        config.adaptation,
+        context.images_only(context.data.source, batch_size, Stream.DISCRIMINATOR_SOURCE),
+        context.images_only(context.data.target_train, batch_size, Stream.UNLABELLED_TARGET),
+        domain_discriminator(source_classifier.trunk.feature_dim, config.feature_alignment),
+        config.feature_alignment,
         encoder_lr=config.training.optimizer.lr * config.trunk_lr_scale,
         **context.task_options(),
     )
-    return MethodPlan(task=task, steps=config.training.steps)
+    return MethodPlan(task=task)
 
 
 register_method(
@@ -185,7 +178,7 @@ register_method(
         "adversarial discriminative adaptation: a target encoder, started from the source encoder, learns to "
         "fool a domain discriminator on features; the source classifier head stays frozen",
         "Tzeng et al. 2017 (CVPR), Adversarial Discriminative Domain Adaptation",
-        kind="feature-level domain adaptation",
+        category="feature-level domain adaptation",
         uses_unlabelled=True,
     )
 )

@@ -11,45 +11,42 @@
 from __future__ import annotations
 
 from ..training.supervised import LabelledSource
-from .context import TransferContext
+from .context import TARGET_LABELLED, Stream, TransferContext
 from .registry import Method, MethodPlan, register_method
 
 
-def supervised_plan(context: TransferContext, init: str, sources: list[LabelledSource]) -> MethodPlan:
-    """A plan that trains the classifier started by ``init`` on ``sources`` (with self-training when asked)."""
-    classifier, groups = context.initial_classifier(init)
+def supervised_plan(context: TransferContext, sources: list[LabelledSource]) -> MethodPlan:
+    """A plan that trains the run's initial classifier (:attr:`TransferContext.init`) on
+    ``sources`` (with self-training when asked)."""
+    classifier, groups = context.initial_classifier()
     task = context.classifier_task(classifier, groups, sources)
-    return MethodPlan(task=task, steps=context.config.training.steps)
-
-
-def init_of(context: TransferContext, default: str) -> str:
-    return context.config.init or default
+    return MethodPlan(task=task)
 
 
 def build_source_only(context: TransferContext) -> MethodPlan:
-    if not context.config.self_train and context.config.init in (None, "source"):
+    if not context.config.self_train and context.init == "source":
         return MethodPlan(model=context.source_classifier().eval())
     sources = [s for s in context.labelled_sources(include_source=True) if s.name == "source"]
-    return supervised_plan(context, init_of(context, "source"), sources)
+    return supervised_plan(context, sources)
 
 
 def build_target_only(context: TransferContext) -> MethodPlan:
-    sources = [s for s in context.labelled_sources() if s.name == "target"]
-    return supervised_plan(context, init_of(context, "random"), sources)
+    sources = [s for s in context.labelled_sources() if s.name == TARGET_LABELLED]
+    return supervised_plan(context, sources)
 
 
 def build_finetune(context: TransferContext) -> MethodPlan:
-    return supervised_plan(context, init_of(context, "source"), context.labelled_sources())
+    return supervised_plan(context, context.labelled_sources())
 
 
 def build_oracle(context: TransferContext) -> MethodPlan:
-    everything = context.stream(context.data.target_train, context.config.training.batch_size, 4)
-    return supervised_plan(context, init_of(context, "random"), [LabelledSource("target_all", everything)])
+    everything = context.stream(context.data.target_train, context.config.training.batch_size, Stream.TARGET_ALL)
+    return supervised_plan(context, [LabelledSource("target_all", everything)])
 
 
 register_method(Method("source-only", build_source_only, "source",
                        "classifier trained on the labelled source only (with --self-train: self-training alone)"))
 register_method(Method("target-only", build_target_only, "random", "trained from scratch on the k target labels"))
 register_method(Method("finetune", build_finetune, "source",
-                       "source classifier fine-tuned on the k target labels", kind="model transfer"))
+                       "source classifier fine-tuned on the k target labels", category="model transfer"))
 register_method(Method("oracle", build_oracle, "random", "trained on all target train labels (upper bound)"))

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
+from ..config import later_option
 from ..data import ImageFormat, SplitOptions
 from ..data.formats import check_format_fields, resolved_format
 from ..errors import ConfigError
 from ..models import ClassifierConfig, TrunkConfig
+from ..models.trunk import CONV, check_backbone
 from ..training.acceleration import MOVED_TO_ACCELERATION, Acceleration
 from ..training.pretrain import PretrainConfig
 from ..training.self_training import SelfTraining
@@ -16,6 +18,10 @@ from ..training.supervised import ClassifierTraining
 from ..training.translation import TranslationTraining
 
 INITS = ("random", "source", "gan")
+
+
+#: the input side of ImageNet-pretrained backbones, which an inferred format takes
+PRETRAINED_BACKBONE_SIZE = 224
 
 
 @dataclass(frozen=True)
@@ -26,12 +32,30 @@ class ClassifierOptions:
         width, feature_dim, norm: the trunk, as in :class:`~gantransfer.models.TrunkConfig`;
             the defaults equal the default GAN discriminator's trunk, so its weights fit.
         dropout: before the linear head.
+        backbone: the trunk's network: conv (the library's small conv trunk, the
+            GAN critic's) or a torchvision classification model (resnet18, resnet34,
+            resnet50, ...) with its final layer removed, then a bottleneck of size feature_dim.
+        backbone_weights: a torchvision backbone's starting weights: imagenet
+            (torchvision's default weights, read from torch's hub cache) or the
+            path of a state dict of the torchvision model (.pth, .pt, .safetensors);
+            unset: random. The trunk then maps its inputs to ImageNet's mean and std.
     """
 
     width: int = 32
     feature_dim: int = 256
     norm: str = "batch"
     dropout: float = 0.0
+    backbone: str = later_option(CONV)
+    backbone_weights: str | None = later_option(None)
+
+    def __post_init__(self) -> None:
+        check_backbone(self.backbone)
+        if self.backbone_weights is not None:
+            if not self.backbone_weights.strip():
+                raise ConfigError("backbone_weights: give 'imagenet' or a file path (leave it unset for random weights)")
+            if self.backbone == CONV:
+                raise ConfigError("backbone_weights needs a torchvision backbone (e.g. --classifier-backbone "
+                                  "resnet18); the conv backbone has no pretrained weights")
 
 
 @dataclass(frozen=True)
@@ -54,7 +78,8 @@ class GanAugmentOptions:
     Args:
         adapt_steps: generator updates when adapting the GAN to the k target images per class.
         adapt_batch_size: real target images per discriminator update (the few images are cycled).
-        freeze_discriminator_blocks: FreezeD: lowest discriminator layers kept fixed (0..4).
+        freeze_discriminator_blocks: FreezeD: lowest discriminator trunk stages kept fixed
+            (0 to the trunk's stages: 4 at 28 px, one more per doubling).
         diff_augment: DiffAugment on every discriminator input while adapting.
         adapt_lr: learning rate while adapting (both networks).
         synthetic_per_class: generated target images per class.
@@ -99,11 +124,11 @@ class DomainAdaptationOptions:
 
     def __post_init__(self) -> None:
         if self.domain_weight < 0:
-            raise ConfigError(f"adaptation.domain_weight must be >= 0, got {self.domain_weight}")
+            raise ConfigError(f"feature_alignment.domain_weight must be >= 0, got {self.domain_weight}")
         if self.discriminator_hidden < 1 or self.discriminator_layers < 1:
-            raise ConfigError("adaptation.discriminator_hidden and discriminator_layers must be >= 1")
+            raise ConfigError("feature_alignment.discriminator_hidden and discriminator_layers must be >= 1")
         if self.discriminator_lr <= 0:
-            raise ConfigError(f"adaptation.discriminator_lr must be > 0, got {self.discriminator_lr}")
+            raise ConfigError(f"feature_alignment.discriminator_lr must be > 0, got {self.discriminator_lr}")
 
 
 def _source_training() -> ClassifierTraining:
@@ -146,7 +171,9 @@ class TransferConfig:
             the method's own choice. Lets methods compose (gan-augment on a gan trunk).
         self_train: add self-training (mean teacher) on the unlabelled target train images.
         source_weight: also train on the labelled source images, with this loss weight (0: not).
-        trunk_lr_scale: learning rate of a transferred trunk relative to the head.
+        trunk_lr_scale: learning rate of transferred layers relative to the head's:
+            a trunk started from a source classifier or a GAN critic, or a new
+            classifier's pretrained backbone (``classifier.backbone_weights``).
         image_size, channels: the image format of both domains; None (default):
             inferred from the domains (colour if either is colour, the larger
             typical side, see :mod:`gantransfer.data.formats`), printed, recorded
@@ -167,9 +194,9 @@ class TransferConfig:
         gan_checkpoint: a pretrained GAN (run folder or .pt); None: pretrain ``gan``
             as a shared stage.
         gan: how the source GAN is pretrained when no checkpoint is given.
-        features: options of a transferred GAN trunk.
-        generation: options of ``gan-augment``.
-        adaptation: options of the unsupervised adaptation methods ``dann`` and ``adda``.
+        gan_features: options of a transferred GAN trunk (``gan-features``, ``init: gan``).
+        gan_augment: options of ``gan-augment``.
+        feature_alignment: options of the feature-level adaptation methods ``dann``, ``adda`` and ``cycada``.
         translation: the source <-> target translators of ``pixel-da`` (a shared stage).
         stage_seed: seed of the shared source stages; None: the run's seed.
         validation_per_class: hold out this many labelled target train images
@@ -203,9 +230,9 @@ class TransferConfig:
     self_training: SelfTraining = field(default_factory=SelfTraining)
     gan_checkpoint: str | None = None
     gan: PretrainConfig = field(default_factory=_gan)
-    features: GanFeatureOptions = field(default_factory=GanFeatureOptions)
-    generation: GanAugmentOptions = field(default_factory=GanAugmentOptions)
-    adaptation: DomainAdaptationOptions = field(default_factory=DomainAdaptationOptions)
+    gan_features: GanFeatureOptions = field(default_factory=GanFeatureOptions)
+    gan_augment: GanAugmentOptions = field(default_factory=GanAugmentOptions)
+    feature_alignment: DomainAdaptationOptions = field(default_factory=DomainAdaptationOptions)
     translation: TranslationTraining = field(default_factory=TranslationTraining)
     stage_seed: int | None = None
     validation_per_class: int = 0
@@ -213,7 +240,8 @@ class TransferConfig:
 
     # The GAN's own device options were always replaced by the run's: gone, not moved.
     MOVED_KEYS: ClassVar[dict[str, str | None]] = {
-        **MOVED_TO_ACCELERATION, **{f"gan.{name}": None for name in MOVED_TO_ACCELERATION}}
+        **MOVED_TO_ACCELERATION, **{f"gan.{name}": None for name in MOVED_TO_ACCELERATION},
+        "generation": "gan_augment", "features": "gan_features", "adaptation": "feature_alignment"}
 
     def __post_init__(self) -> None:
         default_gan = _gan()
@@ -230,6 +258,11 @@ class TransferConfig:
             raise ConfigError("source_weight and trunk_lr_scale must be >= 0")
         check_format_fields(self)
         self.splits  # noqa: B018  (validates test_fraction)
+        if self.image_size is not None and self.channels is not None:  # else checked once the format is inferred
+            try:
+                self.trunk()
+            except ConfigError as error:
+                raise ConfigError(f"classifier: {error}") from None
 
     @property
     def format(self) -> ImageFormat:
@@ -243,9 +276,9 @@ class TransferConfig:
 
     def preferred_image_size(self) -> int | None:
         """The classifier's usual input side, which an inferred format takes (None: the
-        data decide). Hook for torchvision backbones: return e.g. 224 for a ResNet
-        once ``ClassifierOptions.backbone`` exists; the conv trunk has none."""
-        return None
+        data decide): 224 for a torchvision backbone with pretrained weights (the side
+        its ImageNet features were learnt at); trunks trained here from scratch have none."""
+        return PRETRAINED_BACKBONE_SIZE if self.classifier.backbone_weights else None
 
     def with_format(self, fmt: ImageFormat) -> "TransferConfig":
         """This config with the image format ``fmt``, in its own fields and the GAN's
@@ -258,8 +291,11 @@ class TransferConfig:
         return self.seed if self.stage_seed is None else self.stage_seed
 
     def trunk(self) -> TrunkConfig:
+        """The classifier's trunk; pretrained weights come with ImageNet input normalisation."""
         options, fmt = self.classifier, self.format
-        return TrunkConfig(fmt.channels, fmt.size, options.width, options.feature_dim, options.norm)
+        normalization = "imagenet" if options.backbone_weights else "none"
+        return TrunkConfig(fmt.channels, fmt.size, options.width, options.feature_dim, options.norm,
+                           backbone=options.backbone, input_normalization=normalization)
 
     def classifier_config(self, num_classes: int, trunk: TrunkConfig | None = None) -> ClassifierConfig:
         return ClassifierConfig(trunk or self.trunk(), num_classes, self.classifier.dropout)

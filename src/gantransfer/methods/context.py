@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from enum import IntEnum, unique
 
 from torch import nn
 
+from ..config import to_dict
 from ..data import (BatchStream, ClassMatch, DataOptions, DomainInfo, FormatChoice, ImageFormat, ImageSet,
-                    describe_domain, few_shot_split, infer_format, load_class_map, match_classes)
+                    SplitOptions, describe_domain, few_shot_split, infer_format, load_class_map, match_classes)
+from ..data.classes import require_every_class
 from ..data.domains import load_split
 from ..errors import ConfigError
-from ..models import Classifier
+from ..models import Classifier, TrunkConfig
+from ..models.pretrained import BackboneWeights, read_backbone_weights
+from ..models.trunk import CONV
 from ..training.distributed import setup
 from ..training.pretrain import PretrainedGan, load_gan
 from ..training.run_folder import RunFolder
 from ..training.supervised import ClassifierTask, LabelledSource
+from ..training.trainer import Callback
 from .config import TransferConfig
+from .registry import get_method
 from .stages import StageCache
 
 
 VALIDATION_SEED = 10_000
+
+#: the name of the k labelled target images among a task's labelled sources
+TARGET_LABELLED = "target_labelled"
+
+
+@unique
+class Stream(IntEnum):
+    """The random batch streams of a run, by what they draw. Each is seeded from the
+    run's seed and its own number (``100 * seed + number``), so no two streams of a
+    run share an order; the numbers are fixed, so that seeded results stay as they were."""
+
+    TARGET_LABELLED = 1  #: the k labelled target images
+    SOURCE = 2  #: the labelled source images (source replay, DANN's source side)
+    SELF_TRAINING = 3  #: unlabelled target images for the mean teacher
+    TARGET_ALL = 4  #: every labelled target train image (the oracle)
+    GENERATED = 5  #: gan-augment's generated images
+    UNLABELLED_TARGET = 6  #: unlabelled target images for feature alignment (DANN, ADDA, CyCADA)
+    DISCRIMINATOR_SOURCE = 7  #: ADDA's source images for the domain discriminator
+    TRANSLATED_SOURCE = 8  #: the source translated to the target style (pixel-da, CyCADA)
 
 
 @dataclass
@@ -29,19 +56,25 @@ class TransferData:
     Attributes:
         source: the labelled source train set.
         target_train: the target train set (less any validation images); its
-            labels are read only by the ``oracle`` baseline, its images by
-            methods that learn from unlabelled target images.
-        target_labelled: ``k`` labelled target images per class, drawn with the run's seed.
-        target_test: the target test set, used once, for the final evaluation.
+            labels are read only by the ``oracle`` baseline (-1 where unknown:
+            the Python facade's unlabelled arrays, which refuse the oracle), its
+            images by methods that learn from unlabelled target images.
+        target_labelled: ``k`` labelled target images per class, drawn with the run's seed
+            (the facade's: every image given a label).
+        target_test: the target test set, used once, for the final evaluation
+            (None for targets without labelled test images: the Python facade's arrays).
         target_validation: labelled target images for tuning, never trained on: the
             target's own validation split, or ``validation_per_class`` images
             per class held out of its train split; None when there is neither.
+        source_validation: held-out labelled source images for the validation
+            scores: the source test split, which nothing trains on or picks by
+            (see :mod:`gantransfer.evaluation.validation`).
         choice: the run's image format and why (inferred where the config leaves it open).
         source_info, target_info: what the domains are (layouts, content keys).
         classes: how target classes map to source classes (by name); target
             labels are source class indices.
 
-    The target's test split is its own (a layout's ``test``) or drawn from its
+    A domain's test split is its own (a layout's ``test``) or drawn from its
     images by the config's ``test_fraction`` and ``split_seed``; every other
     set is taken from the train split, so none of them holds a test image.
     """
@@ -49,8 +82,9 @@ class TransferData:
     source: ImageSet
     target_train: ImageSet
     target_labelled: ImageSet
-    target_test: ImageSet
+    target_test: ImageSet | None
     target_validation: ImageSet | None = None
+    source_validation: ImageSet | None = None
     choice: FormatChoice | None = None
     source_info: DomainInfo | None = None
     target_info: DomainInfo | None = None
@@ -70,7 +104,8 @@ class TransferData:
         class_map = load_class_map(config.class_map) if config.class_map else None
         classes = match_classes(source_info.class_names, target_info.class_names, class_map,
                                 where=f"target {config.target}", map_file=config.class_map)
-        source = load(config.source, "train")
+        source, source_validation = load_splits(config.source, fmt, data, splits)
+        require_every_class(source)
 
         def target(split: str) -> ImageSet:
             return classes.relabel(load(config.target, split), source.class_names)
@@ -85,7 +120,8 @@ class TransferData:
             # One fixed draw, whatever the run's seed, so that every run is tuned on the same images.
             validation, target_train = few_shot_split(target_train, config.validation_per_class, VALIDATION_SEED)
         labelled, _ = few_shot_split(target_train, config.k, config.seed)
-        return cls(source, target_train, labelled, target_test, validation, choice, source_info, target_info, classes)
+        return cls(source, target_train, labelled, target_test, validation, source_validation, choice, source_info,
+                   target_info, classes)
 
     @property
     def num_classes(self) -> int:
@@ -106,7 +142,7 @@ class TransferData:
         if self.classes is not None:
             record["classes"] = self.classes.as_dict()
         record["sizes"] = {"source_train": len(self.source), "target_train": len(self.target_train),
-                           "target_test": len(self.target_test), "streamed": [s.name for s in self.sets() if s.streamed]}
+                           "target_test": len(self.target_test) if self.target_test is not None else 0, "streamed": [s.name for s in self.sets() if s.streamed]}
         return record
 
     def sets(self) -> list[ImageSet]:
@@ -120,6 +156,14 @@ def resolve_format(config: TransferConfig, source: DomainInfo, target: DomainInf
     return infer_format(summaries, config.image_size, config.channels, config.fit, config.preferred_image_size())
 
 
+def load_splits(domain: str, fmt: ImageFormat, data: DataOptions, splits: SplitOptions = SplitOptions()
+                ) -> tuple[ImageSet, ImageSet]:
+    """A domain's train and test splits (the test split drawn, never overlapping, where the
+    layout has none); of the source, the test split is the held-out labelled images of the
+    validation scores."""
+    return load_split(domain, "train", fmt, data, splits), load_split(domain, "test", fmt, data, splits)
+
+
 class TransferContext:
     """Shared helpers for building a method's training task."""
 
@@ -131,6 +175,7 @@ class TransferContext:
         run: RunFolder,
         data_options: DataOptions,
         progress_bar: bool = True,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         # Everything downstream (networks, stage names) uses the resolved format.
         self.config = config.with_format(data.format)
@@ -140,38 +185,50 @@ class TransferContext:
         self.run = run
         self.data_options = data_options
         self.progress_bar = progress_bar
+        self.callbacks = list(callbacks)
         self.distributed = setup(config.acceleration.device)
         self.device = self.distributed.device
+        self.method = get_method(config.method)
+        #: how the classifier starts: the config's ``init``, else the method's own choice
+        self.init = config.init or self.method.default_init
         self._gan: PretrainedGan | None = None
+        self._backbone_weights: BackboneWeights | None = None
         self.notes: dict[str, object] = {}
 
     # -- data ----------------------------------------------------------------
-    def stream(self, images: ImageSet, batch_size: int, salt: int) -> BatchStream:
-        """Batches of ``images`` seeded by the run's seed and a per-stream ``salt``
+    def stream(self, images: ImageSet, batch_size: int, stream: Stream) -> BatchStream:
+        """Batches ``(images, labels)`` of ``images`` in the order of ``stream``
         (this rank's slices of them under torchrun)."""
-        return self.distributed.stream((images.images, images.labels), batch_size, seed=self.config.seed * 100 + salt)
+        return self.distributed.stream((images.images, images.labels), batch_size, seed=self._seed(stream))
 
-    def images_only(self, images: ImageSet, batch_size: int, salt: int, name: str = "batch_size") -> BatchStream:
+    def images_only(self, images: ImageSet, batch_size: int, stream: Stream, name: str = "batch_size") -> BatchStream:
         """Batches ``(images,)`` of ``images``, their labels left out (e.g. the unlabelled target);
         this rank's slices of them under torchrun."""
-        return self.distributed.stream((images.images,), batch_size, seed=self.config.seed * 100 + salt, name=name)
+        return self.distributed.stream((images.images,), batch_size, seed=self._seed(stream), name=name)
+
+    def _seed(self, stream: Stream) -> int:
+        return self.config.seed * 100 + int(stream)
 
     def self_training_stream(self) -> BatchStream | None:
         """The unlabelled target batches of self-training, or None when ``self_train`` is off."""
         config = self.config
         if not config.self_train:
             return None
-        return self.images_only(self.data.target_train, config.self_training.batch_size, 3, "self_training.batch_size")
+        return self.images_only(self.data.target_train, config.self_training.batch_size, Stream.SELF_TRAINING,
+                                "self_training.batch_size")
 
     def labelled_sources(self, include_source: bool = False) -> list[LabelledSource]:
         """The k labelled target images, and the source set when asked or when ``source_weight > 0``."""
         config, data = self.config, self.data
         sources = []
         if config.k > 0:
-            sources.append(LabelledSource("target", self.stream(data.target_labelled, config.training.batch_size, 1)))
+            sources.append(LabelledSource(TARGET_LABELLED, self.stream(data.target_labelled,
+                                                                       config.training.batch_size,
+                                                                       Stream.TARGET_LABELLED)))
         if include_source or config.source_weight > 0:
             weight = config.source_weight if config.source_weight > 0 else 1.0
-            sources.append(LabelledSource("source", self.stream(data.source, config.training.batch_size, 2), weight))
+            sources.append(LabelledSource("source", self.stream(data.source, config.training.batch_size, Stream.SOURCE),
+                                          weight))
         return sources
 
     # -- shared stages -------------------------------------------------------
@@ -185,12 +242,13 @@ class TransferContext:
         return self.data.target_info.key if self.data.target_info else self.config.target
 
     def source_classifier(self) -> Classifier:
-        """A fresh copy of the shared source classifier (trained on first use)."""
+        """A fresh copy of the shared source classifier (trained on first use, from :meth:`new_classifier`)."""
         config = self.config
         saved = self.stages.source_classifier(
-            self.data.source, self.source_key, Classifier(config.classifier_config(self.data.num_classes)),
+            self.data.source, self.source_key, self.new_classifier(),
             config.source_training, config.shared_seed, config.acceleration.device, self.progress_bar,
-            distributed=self.distributed, acceleration=config.acceleration,
+            distributed=self.distributed, acceleration=config.acceleration, monitor=self.data.source_validation,
+            callbacks=self.callbacks,
         )
         return saved.model
 
@@ -202,7 +260,7 @@ class TransferContext:
                 self._gan = load_gan(config.gan_checkpoint, self.device)
             else:
                 self._gan = self.stages.source_gan(config.gan_config(), self.data_options, self.progress_bar,
-                                                   source_key=self.source_key)
+                                                   self.callbacks, source_key=self.source_key)
             if len(self._gan.class_names) != self.data.num_classes:
                 raise ConfigError(
                     f"the GAN knows {len(self._gan.class_names)} classes, the domains have {self.data.num_classes}"
@@ -215,29 +273,90 @@ class TransferContext:
         return self._gan
 
     # -- the classifier ------------------------------------------------------
-    def initial_classifier(self, init: str) -> tuple[Classifier, list[dict]]:
-        """The classifier to train and its parameter groups (transferred trunks learn
-        ``trunk_lr_scale`` times slower than the head)."""
+    def new_classifier(self) -> Classifier:
+        """A classifier of the run's config that has learnt nothing here yet: random weights,
+        its torchvision backbone started from ``classifier.backbone_weights`` when given
+        (the trunk config then records their provenance, which also names the source stage)."""
         config = self.config
+        weights = self.backbone_weights()
+        if weights is None:
+            return Classifier(config.classifier_config(self.data.num_classes))
+        trunk = replace(config.trunk(), pretrained=weights.provenance)
+        classifier = Classifier(config.classifier_config(self.data.num_classes, trunk))
+        try:
+            classifier.trunk.load_backbone_state(weights.state)
+        except ConfigError as error:
+            raise ConfigError(f"classifier.backbone_weights={config.classifier.backbone_weights}: {error}") from None
+        return classifier
+
+    def backbone_weights(self) -> BackboneWeights | None:
+        """The state dict ``classifier.backbone_weights`` names (read once), or None without one."""
+        options = self.config.classifier
+        if options.backbone_weights is None:
+            return None
+        if self._backbone_weights is None:
+            self._backbone_weights = read_backbone_weights(options.backbone, options.backbone_weights,
+                                                           self.data_options.download, "classifier.backbone_weights")
+        return self._backbone_weights
+
+    def critic_trunk(self) -> TrunkConfig:
+        """The source GAN critic's trunk config, known without pretraining the GAN."""
+        config = self.config
+        if self._gan is not None or config.gan_checkpoint:
+            return self.source_gan().discriminator.config.trunk
+        return config.gan_config().discriminator_config(self.data.num_classes).trunk
+
+    def check_gan_init(self) -> None:
+        """Raise :class:`ConfigError` unless ``init: gan`` can start this run's classifier
+        from the GAN critic's trunk (before the GAN is trained or adapted)."""
+        options, critic = self.config.classifier, self.critic_trunk()
+        # The classifier takes the critic's whole trunk; a backbone asked for must be that one
+        # (the default, conv, stands for the library's own trunks, conv or sngan).
+        if options.backbone not in (CONV, critic.backbone):
+            raise ConfigError(
+                f"init=gan needs the classifier's backbone to match the GAN critic's trunk (critic: "
+                f"{critic.description}, classifier: {options.backbone}); use --classifier-backbone "
+                f"{critic.backbone} or --init source"
+            )
+        if options.backbone_weights is not None:
+            raise ConfigError("init=gan starts the trunk from the GAN critic, which would replace "
+                              "classifier.backbone_weights; drop one of them")
+
+    def initial_classifier(self, init: str | None = None) -> tuple[Classifier, list[dict]]:
+        """The classifier to train (started as ``init``, default :attr:`init`) and its
+        parameter groups: layers transferred from elsewhere (a source classifier's or GAN
+        critic's trunk, a pretrained backbone) learn ``trunk_lr_scale`` times slower than
+        the layers that start here."""
+        config = self.config
+        init = init or self.init
         if init == "random":
-            classifier = Classifier(config.classifier_config(self.data.num_classes))
-            return classifier, [{"params": list(classifier.parameters())}]
+            classifier = self.new_classifier()
+            if config.classifier.backbone_weights is None:
+                return classifier, [{"params": list(classifier.parameters())}]
+            # As in Transfer-Learning-Library: the new bottleneck learns at the head's rate.
+            return classifier, self._parameter_groups(classifier, list(classifier.trunk.backbone.parameters()))
         if init == "source":
             classifier = self.source_classifier().train()
         else:
+            self.check_gan_init()
             discriminator = self.source_gan().discriminator
             classifier = Classifier(config.classifier_config(self.data.num_classes, discriminator.config.trunk))
             classifier.trunk.load_state_dict(discriminator.trunk.state_dict())
-            self.notes["gan_trunk"] = discriminator.config.trunk.__dict__
-            features = config.features
+            self.notes["gan_trunk"] = to_dict(discriminator.config.trunk)
+            features = config.gan_features
             if features.freeze_trunk or features.linear_probe:
                 classifier.freeze_trunk(statistics=features.linear_probe)
         return classifier, self._parameter_groups(classifier)
 
-    def _parameter_groups(self, classifier: Classifier) -> list[dict]:
+    def _parameter_groups(self, classifier: Classifier, transferred: list[nn.Parameter] | None = None) -> list[dict]:
+        """The head and every other new layer at the training lr, ``transferred`` (default:
+        the whole trunk) at ``trunk_lr_scale`` times it, or frozen when that is 0."""
         lr = self.config.training.optimizer.lr
-        trunk = [p for p in classifier.trunk.parameters() if p.requires_grad]
-        groups = [{"params": list(classifier.head.parameters()), "lr": lr}]
+        transferred = list(classifier.trunk.parameters()) if transferred is None else transferred
+        moved = {id(p) for p in transferred}
+        new = [p for p in classifier.trunk.parameters() if id(p) not in moved and p.requires_grad]
+        trunk = [p for p in transferred if p.requires_grad]
+        groups = [{"params": list(classifier.head.parameters()) + new, "lr": lr}]
         if trunk and self.config.trunk_lr_scale > 0:
             groups.append({"params": trunk, "lr": lr * self.config.trunk_lr_scale})
         elif trunk:

@@ -19,7 +19,7 @@ from .registry import Method, MethodPlan, register_method
 
 def build_cycada(context: TransferContext) -> MethodPlan:
     task = build_dann_task(context, translated_sources(context))
-    return MethodPlan(task=task, steps=context.config.training.steps)
+    return MethodPlan(task=task)
 
 
 register_method(
@@ -30,7 +30,7 @@ register_method(
         "pixel-level (CycleGAN translation with semantic consistency) and feature-level (DANN) adaptation "
         "together: the translated source is aligned with the target features",
         "Hoffman et al. 2018 (ICML), CyCADA: Cycle-Consistent Adversarial Domain Adaptation",
-        kind="pixel- and feature-level domain adaptation",
+        category="pixel- and feature-level domain adaptation",
         uses_unlabelled=True,
     )
 )

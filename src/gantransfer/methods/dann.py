@@ -38,15 +38,11 @@ from ..errors import ConfigError
 from ..losses.domain import GradientReversal, domain_accuracy, domain_adversarial_loss, grl_coefficient
 from ..models import Classifier, DomainDiscriminator, DomainDiscriminatorConfig
 from ..objectives.optim import OptimizerConfig
-from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
-from .baselines import init_of
+from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource, Phase
+from ..training.trainer import Progress
 from .config import DomainAdaptationOptions
-from .context import TransferContext
+from .context import TARGET_LABELLED, Stream, TransferContext
 from .registry import Method, MethodPlan, register_method
-
-#: salt of the unlabelled target batches that feature alignment reads
-TARGET_SALT = 6
-
 
 def domain_discriminator(feature_dim: int, options: DomainAdaptationOptions) -> DomainDiscriminator:
     """The domain discriminator ``options`` describe, on features of length ``feature_dim``."""
@@ -66,7 +62,7 @@ class DomainAdversarialTask(ClassifierTask):
     Args:
         classifier: a :class:`~gantransfer.models.Classifier` (it needs ``features`` and ``head``).
         sources: labelled sources, as for :class:`ClassifierTask`.
-        training: the classifier's training; ``training.steps`` also sets the GRL schedule's length.
+        training: the classifier's training.
         target: unlabelled target batches ``(images,)``, (N, C, S, S) in [-1, 1].
         discriminator: the domain discriminator on ``classifier.features``.
         options: domain weight, schedule and discriminator learning rate.
@@ -102,20 +98,21 @@ class DomainAdversarialTask(ClassifierTask):
         self.options = options
         self.reversal = GradientReversal(0.0)
         self.discriminator_optimizer = discriminator_optimizer(self.discriminator, options)
-        self.steps_done = 0
 
     # -- the domain loss ------------------------------------------------------
-    def coefficient(self) -> float:
-        """The gradient reversal's lambda at the current step."""
+    def coefficient(self, progress: Progress) -> float:
+        """The gradient reversal's lambda at ``progress`` (the loop's share of training done)."""
         weight = self.options.domain_weight
         if not self.options.grl_schedule:
             return weight
-        return weight * grl_coefficient(self.steps_done / self.training.steps)
+        return weight * grl_coefficient(progress.fraction)
 
-    def domain_loss(self, source_features: Tensor, target_features: Tensor) -> tuple[Tensor, dict[str, float]]:
+    def domain_loss(
+        self, source_features: Tensor, target_features: Tensor, progress: Progress
+    ) -> tuple[Tensor, dict[str, float]]:
         """The domain discriminator's loss on features (N, F) and (M, F), seen through the
         gradient reversal: minimising it trains the discriminator and *un*-trains the features."""
-        self.reversal.coefficient = self.coefficient()
+        self.reversal.coefficient = self.coefficient(progress)
         logits = self.discriminator_network(self.reversal(torch.cat([source_features, target_features])))
         source_logits, target_logits = logits[: len(source_features)], logits[len(source_features) :]
         loss = domain_adversarial_loss(source_logits, target_logits)
@@ -129,7 +126,7 @@ class DomainAdversarialTask(ClassifierTask):
         (images,) = next(self.target)[:1]
         return random_affine(images.to(self.device), self.training.augment)
 
-    def objective(self) -> tuple[Tensor, dict[str, float]]:
+    def objective(self, progress: Progress) -> tuple[Tensor, dict[str, float]]:
         losses: dict[str, float] = {}
         batches = self.labelled_batches()
         target = self.target_batch()
@@ -139,17 +136,13 @@ class DomainAdversarialTask(ClassifierTask):
         total = self.labelled_loss(logits[: len(labelled)].float(), batches, losses)
         starts = [0, *accumulate(len(images) for images, _ in batches)]
         source_features = torch.cat([features[starts[i] : starts[i + 1]] for i in self.source_domain])
-        domain, stats = self.domain_loss(source_features, features[len(labelled) :])
+        domain, stats = self.domain_loss(source_features, features[len(labelled) :], progress)
         losses.update(stats)
         return total + domain + self.unlabelled_loss(losses), losses
 
-    def stepped_optimizers(self) -> list[torch.optim.Optimizer]:
-        return [self.optimizer, self.discriminator_optimizer]
-
-    def train_step(self) -> dict[str, float]:
-        losses = super().train_step()
-        self.steps_done += 1
-        return losses
+    def phases(self) -> list[Phase]:
+        # The discriminator learns from the same backward pass as the features (through the reversal).
+        return [Phase(self.objective, (self.optimizer, self.discriminator_optimizer))]
 
     # -- checkpoints --------------------------------------------------------------
     def modules(self):
@@ -159,12 +152,11 @@ class DomainAdversarialTask(ClassifierTask):
         return {**super().optimizers(), "discriminator": self.discriminator_optimizer}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "target": self.target.state_dict(), "steps_done": self.steps_done}
+        return {**super().state_dict(), "target": self.target.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.target.load_state_dict(state["target"])
-        self.steps_done = int(state["steps_done"])
 
 
 def build_dann_task(
@@ -180,21 +172,21 @@ def build_dann_task(
         labelled_sources: what the cross-entropy learns from, e.g. source images
             translated to the target style plus ``context.labelled_sources()``'s k target images.
         source_domain: names of the sources aligned with the target; default:
-            every source except the labelled target images (named ``target``).
-        classifier: the network to start from; default: ``config.init`` or the source classifier.
+            every source except the k labelled target images (named :data:`TARGET_LABELLED`).
+        classifier: the network to start from; default: the run's ``init`` (the source classifier).
             Its trunk learns ``trunk_lr_scale`` times slower than its head.
     """
     config = context.config
     if classifier is None:
-        classifier, groups = context.initial_classifier(init_of(context, "source"))
+        classifier, groups = context.initial_classifier()
     else:
         groups = context._parameter_groups(classifier)
     if source_domain is None:
-        source_domain = [source.name for source in labelled_sources if source.name != "target"]
-    target = context.images_only(context.data.target_train, config.training.batch_size, TARGET_SALT)
-    discriminator = domain_discriminator(classifier.trunk.feature_dim, config.adaptation)
+        source_domain = [source.name for source in labelled_sources if source.name != TARGET_LABELLED]
+    target = context.images_only(context.data.target_train, config.training.batch_size, Stream.UNLABELLED_TARGET)
+    discriminator = domain_discriminator(classifier.trunk.feature_dim, config.feature_alignment)
     return DomainAdversarialTask(
-        classifier, labelled_sources, config.training, target, discriminator, config.adaptation, source_domain,
+        classifier, labelled_sources, config.training, target, discriminator, config.feature_alignment, source_domain,
         parameter_groups=groups, **context.task_options(),
     )
 
@@ -202,7 +194,7 @@ def build_dann_task(
 def build_dann(context: TransferContext) -> MethodPlan:
     # The labelled source loss stays on throughout (weight source_weight, or 1).
     task = build_dann_task(context, context.labelled_sources(include_source=True))
-    return MethodPlan(task=task, steps=context.config.training.steps)
+    return MethodPlan(task=task)
 
 
 register_method(
@@ -213,7 +205,7 @@ register_method(
         "domain-adversarial training: source classifier + domain discriminator on its features through a "
         "gradient reversal layer, on the unlabelled target train images",
         "Ganin & Lempitsky 2015 (ICML); Ganin et al. 2016 (JMLR), Domain-Adversarial Training of Neural Networks",
-        kind="feature-level domain adaptation",
+        category="feature-level domain adaptation",
         uses_unlabelled=True,
     )
 )

@@ -25,46 +25,42 @@ from ..data import ImageSet
 from ..data.images import model_to_pixels
 from ..errors import ConfigError
 from ..evaluation.plots import save_image_grid
-from ..fileio import write_json
 from ..training.pretrain import PretrainedGan, load_gan, train_gan
-from ..training.run_folder import RunFolder
 from ..training.supervised import LabelledSource
-from .baselines import init_of, supervised_plan
-from .context import TransferContext
+from .baselines import supervised_plan
+from .context import Stream, TransferContext
 from .registry import Method, MethodPlan, register_method
+from .stages import train_once
 
 
 def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:
     """The source GAN fine-tuned on the k labelled target images (cached in the run folder)."""
-    config, options = context.config, context.config.generation
+    config, options = context.config, context.config.gan_augment
     if config.k == 0:
         context.notes["gan_adapted"] = False
         return gan
     folder = context.run.root / "target_gan"
-    done = folder / "done.json"
-    distributed = context.distributed
-    if not distributed.broadcast(done.is_file()):
-        adapt_config = replace(
-            gan.config,
-            source=config.target,
-            steps=options.adapt_steps,
-            batch_size=options.adapt_batch_size,
-            freeze_discriminator_blocks=options.freeze_discriminator_blocks,
-            diff_augment=options.diff_augment,
-            lr_generator=options.adapt_lr,
-            lr_discriminator=options.adapt_lr,
-            quality_samples=0,  # judging on target test images would leak them into model selection
-            eval_every=options.adapt_steps,
-            seed=config.seed,
-            acceleration=config.acceleration,
-        )
-        adapted = train_gan(adapt_config, context.data.target_labelled, folder, context.data_options, init=gan,
-                            resume=RunFolder(folder).has_run(), progress_bar=context.progress_bar)
-        if adapted.interrupted:
-            raise KeyboardInterrupt  # resume the adaptation next time; never mark it done
-        if distributed.is_main:
-            write_json(done, {"steps": options.adapt_steps})
-        distributed.barrier()  # the adapted GAN's files exist before any rank reads them
+    adapt_config = replace(
+        gan.config,
+        source=config.target,
+        steps=options.adapt_steps,
+        batch_size=options.adapt_batch_size,
+        freeze_discriminator_blocks=options.freeze_discriminator_blocks,
+        diff_augment=options.diff_augment,
+        lr_generator=options.adapt_lr,
+        lr_discriminator=options.adapt_lr,
+        quality_samples=0,  # judging on target test images would leak them into model selection
+        eval_every=options.adapt_steps,
+        seed=config.seed,
+        acceleration=config.acceleration,
+    )
+
+    def train(resume: bool):
+        return train_gan(adapt_config, context.data.target_labelled, folder, context.data_options, init=gan,
+                         resume=resume, progress_bar=context.progress_bar, callbacks=context.callbacks,
+                         label="GAN adapted to the k target images")
+
+    train_once(folder, {"steps": options.adapt_steps}, train, context.distributed, config.seed)
     context.notes["gan_adapted"] = True
     return load_gan(folder, context.device)
 
@@ -72,7 +68,7 @@ def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:
 def synthetic_set(context: TransferContext, gan: PretrainedGan) -> ImageSet:
     """``synthetic_per_class`` generated images of every class, reproducible from the run's seed,
     stored as uint8 pixels (like every other set: a quarter of float32)."""
-    per_class = context.config.generation.synthetic_per_class
+    per_class = context.config.gan_augment.synthetic_per_class
     labels = torch.arange(context.data.num_classes).repeat_interleave(per_class)
     images = generate_pixels(gan.generator, labels, seed=context.config.seed + 777)
     return ImageSet(images, labels, context.data.source.class_names, "generated", context.format)
@@ -101,28 +97,28 @@ def generate_pixels(generator, labels: torch.Tensor, seed: int, batch_size: int 
 def save_samples_per_class(context: TransferContext, synthetic: ImageSet, columns: int = 10) -> None:
     if not context.distributed.is_main:
         return
-    per_class = context.config.generation.synthetic_per_class
+    per_class = context.config.gan_augment.synthetic_per_class
     rows = [synthetic.images[c * per_class : c * per_class + min(columns, per_class)]
             for c in range(context.data.num_classes)]
     save_image_grid(context.run.root / "generated_samples.png", torch.cat(rows), columns=min(columns, per_class))
 
 
 def build_gan_augment(context: TransferContext) -> MethodPlan:
-    options = context.config.generation
+    options = context.config.gan_augment
     if options.synthetic_per_class < 1:
-        raise ConfigError("generation.synthetic_per_class must be >= 1")
+        raise ConfigError("gan_augment.synthetic_per_class must be >= 1")
     gan = context.source_gan()
     if not gan.config.conditional:
         raise ConfigError("gan-augment needs a conditional GAN (pretrain with --conditional)")
     adapted = adapt_gan(context, gan)
     synthetic = synthetic_set(context, adapted)
     save_samples_per_class(context, synthetic)
-    stream = context.stream(synthetic, options.synthetic_batch_size, 5)
+    stream = context.stream(synthetic, options.synthetic_batch_size, Stream.GENERATED)
     generated = LabelledSource("generated", stream, options.synthetic_weight,
                                augment=options.augment_synthetic)
     # The founding document's whole pipeline: the classifier starts from the GAN's critic trunk
     # (model transfer) and learns from generated plus real target images (instance transfer).
-    return supervised_plan(context, init_of(context, "gan"), context.labelled_sources() + [generated])
+    return supervised_plan(context, context.labelled_sources() + [generated])
 
 
 register_method(
@@ -133,6 +129,6 @@ register_method(
         "source cGAN adapted to the k target images (TransferGAN + FreezeD + DiffAugment); "
         "classifier trained on generated + real target images",
         "Wang et al. 2018 (TransferGAN); Mo et al. 2020 (FreezeD); Zhao et al. 2020 (DiffAugment)",
-        kind="instance transfer (data augmentation)",
+        category="instance transfer (data augmentation)",
     )
 )

@@ -9,13 +9,13 @@ or train it slower than the head (``trunk_lr_scale``).
 
 from __future__ import annotations
 
-from .baselines import init_of, supervised_plan
+from .baselines import supervised_plan
 from .context import TransferContext
 from .registry import Method, MethodPlan, register_method
 
 
 def build_gan_features(context: TransferContext) -> MethodPlan:
-    return supervised_plan(context, init_of(context, "gan"), context.labelled_sources())
+    return supervised_plan(context, context.labelled_sources())
 
 
 register_method(
@@ -25,6 +25,6 @@ register_method(
         "gan",
         "classifier trunk initialised from the source GAN's discriminator; trained on the k target labels",
         "Radford et al. 2016 (DCGAN), discriminator features for classification",
-        kind="feature / model transfer",
+        category="feature / model transfer",
     )
 )

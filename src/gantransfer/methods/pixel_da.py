@@ -29,8 +29,8 @@ from ..fileio import atomic_write
 from ..training.run_folder import RunFolder
 from ..training.supervised import LabelledSource
 from ..training.translation import Translation, preview_indices, save_translation_grid, translate_to_pixels
-from .baselines import init_of, supervised_plan
-from .context import TransferContext
+from .baselines import supervised_plan
+from .context import Stream, TransferContext
 from .registry import Method, MethodPlan, register_method
 
 TRANSLATED_FILE = "translated_source.pt"
@@ -48,7 +48,8 @@ def translation_stage(context: TransferContext) -> Translation:
         identity["classifier"] = to_dict(classifier.config)
         identity["classifier_training"] = to_dict(config.source_training)
     return context.stages.translation(data.source, data.target_train, classifier, options, identity,
-                                      config.shared_seed, config.acceleration.device, context.progress_bar)
+                                      config.shared_seed, config.acceleration.device, context.progress_bar,
+                                      context.callbacks)
 
 
 def translated_source(context: TransferContext, translation: Translation | None = None) -> ImageSet:
@@ -91,14 +92,14 @@ def translated_sources(context: TransferContext) -> list[LabelledSource]:
                               data.source.images[preview_indices(data.source.labels, 3)], data.target_train.images[:20])
     context.notes["translation"] = {"stage": translation.folder.name if translation.folder else None,
                                     "steps": translation.step, **_stage_metrics(translation)}
-    stream = context.stream(translated, context.config.training.batch_size, 6)
+    stream = context.stream(translated, context.config.training.batch_size, Stream.TRANSLATED_SOURCE)
     return context.labelled_sources() + [LabelledSource("translated_source", stream)]
 
 
 def build_pixel_da(context: TransferContext) -> MethodPlan:
     # Starts from the source classifier, as every adaptation method here does, so that it is
     # compared with source-only on equal terms: what it adds is the translated images.
-    return supervised_plan(context, init_of(context, "source"), translated_sources(context))
+    return supervised_plan(context, translated_sources(context))
 
 
 register_method(
@@ -109,7 +110,7 @@ register_method(
         "source images translated to the target style (CycleGAN + semantic consistency); "
         "the source classifier trained further on them with their source labels",
         "Hoffman et al. 2018 (CyCADA, pixel level); Zhu et al. 2017 (CycleGAN)",
-        kind="instance transfer (pixel-level adaptation)",
+        category="instance transfer (pixel-level adaptation)",
         uses_unlabelled=True,
     )
 )

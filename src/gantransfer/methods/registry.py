@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from torch import nn
 
 from ..errors import ConfigError
 from ..training.trainer import TrainingTask
-from .context import TransferContext
+
+if TYPE_CHECKING:  # the context imports the registry to know a method's defaults
+    from .context import TransferContext
 
 
 @dataclass
@@ -20,12 +23,12 @@ class MethodPlan:
         task: a training task whose ``final_model`` is the target classifier,
             or None when ``model`` is already final (e.g. source-only).
         model: the final classifier when there is nothing left to train.
-        steps: training steps of ``task``.
+
+    A task trains for the run's ``training.steps``.
     """
 
     task: TrainingTask | None = None
     model: nn.Module | None = None
-    steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Method:
         default_init: ``random``, ``source`` or ``gan``: how its classifier starts.
         summary: one line for ``--help`` and the README.
         reference: the paper it follows, if any.
-        kind: which transfer it is (instance, feature, model; or a baseline).
+        category: which transfer it is (instance, feature, model; or a baseline).
         uses_unlabelled: whether it always learns from the unlabelled target
             train images (unsupervised adaptation methods do).
     """
@@ -48,7 +51,7 @@ class Method:
     default_init: str
     summary: str
     reference: str = ""
-    kind: str = "baseline"
+    category: str = "baseline"
     uses_unlabelled: bool = False
 
 

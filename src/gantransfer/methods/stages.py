@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import random
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,8 @@ from ..training.identity import comparable
 from ..training.pretrain import PretrainConfig, PretrainedGan, load_gan, pretrain
 from ..training.run_folder import RunFolder
 from ..training.seeding import seed_everything
-from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
-from ..training.trainer import LoopConfig, Trainer
+from ..training.supervised import AccuracyMonitor, ClassifierTask, ClassifierTraining, LabelledSource
+from ..training.trainer import Callback, FitResult, LoopConfig, Trainer
 from ..training.translation import Translation, TranslationTask, TranslationTraining, load_translation, stored_config
 
 DONE = "done.json"
@@ -80,6 +81,53 @@ def _caller_randomness():
         np.random.set_state(saved[2])
 
 
+def gan_stage_identity(config: PretrainConfig, source_key: str) -> dict[str, Any]:
+    """What names a source-GAN stage: its config as :func:`comparable` gives it, and the
+    source's content key (:attr:`~gantransfer.data.DomainInfo.key`: a path or name and a
+    fingerprint of the data, so a built domain made from other photos or fonts differs)."""
+    return {**comparable(to_dict(config)), "source_data": source_key}
+
+
+def train_once(
+    folder: Path,
+    identity: dict[str, Any],
+    train: Callable[[bool], FitResult],
+    distributed: DistributedContext,
+    seed: int,
+    finish: Callable[[], None] | None = None,
+    main_only: bool = False,
+) -> None:
+    """Train a stage into ``folder`` unless it is done: the one sequence every shared
+    stage (and gan-augment's adapted GAN) goes through.
+
+    Under the stage's file lock (rank 0 holds it; the others wait for its files),
+    unless ``folder``'s done marker says it has finished: the random generators are
+    seeded with ``seed`` (and given back to the caller after), ``train(resume)``
+    runs (``resume``: the folder holds a checkpoint), a stop request raises
+    :class:`KeyboardInterrupt` (the stage resumes next time, never passes for
+    finished), then rank 0 runs ``finish()`` (the stage's own files) and writes
+    the done marker (``identity``).
+
+    Args:
+        main_only: rank 0 trains alone (networks DistributedDataParallel cannot
+            wrap); the other ranks only wait for its files.
+    """
+    with _locked(folder, distributed):
+        done = (folder / DONE).is_file()
+        # Rank 0 looked under the lock; the others take its answer.
+        skip = (done or not distributed.is_main) if main_only else distributed.broadcast(done)
+        if skip:
+            return
+        with _caller_randomness():
+            seed_everything(seed)
+            result = train(RunFolder(folder).has_run())
+        result.raise_if_interrupted()
+        if distributed.is_main:
+            if finish is not None:
+                finish()
+            write_json(folder / DONE, identity)
+
+
 @dataclass
 class StageCache:
     """Folder of shared stages (default: ``<cache dir>/stages``)."""
@@ -104,6 +152,8 @@ class StageCache:
         progress_bar: bool = True,
         distributed: DistributedContext | None = None,
         acceleration: Acceleration | None = None,
+        monitor: ImageSet | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> SavedClassifier:
         """A classifier trained on the whole labelled ``source`` set (with augmentation).
 
@@ -111,54 +161,56 @@ class StageCache:
         key (:attr:`~gantransfer.data.DomainInfo.key`), not just its path.
 
         ``distributed``: train it data-parallel (default: this process's
-        torchrun context); ``acceleration``: GPU options (not part of the stage's name).
+        torchrun context); ``acceleration``: GPU options (not part of the stage's
+        name); ``monitor``: a labelled set (the source test split) whose accuracy is
+        logged every ``training.eval_every`` steps; ``callbacks``: given to its trainer.
         """
         identity = {"source": source_name, "classifier": to_dict(classifier.config),
                     "training": to_dict(training), "seed": seed, "format": to_dict(source.format)}
         folder = self.folder("source-classifier", identity)
         distributed = distributed or setup(device)
-        with _locked(folder, distributed):
-            # Rank 0 looked under the lock; the others take its answer.
-            if not distributed.broadcast((folder / DONE).is_file()):
-                with _caller_randomness():
-                    seed_everything(seed)
-                    stream = distributed.stream((source.images, source.labels), training.batch_size, seed=seed)
-                    task = ClassifierTask(classifier, [LabelledSource("source", stream)], training,
-                                          device=distributed.device, distributed=distributed,
-                                          acceleration=acceleration)
-                    run = RunFolder(folder)
-                    resume = run.has_run()
-                    run.prepare(identity, resume=resume, write=distributed.is_main)
-                    loop = LoopConfig(steps=training.steps, eval_every=0, checkpoint_every=500,
-                                      progress_bar=progress_bar)
-                    if Trainer(task, run, loop, identity, distributed=distributed, seed=seed).fit(resume=resume).interrupted:
-                        raise KeyboardInterrupt  # a stopped stage must resume, never pass for finished
-                if distributed.is_main:
-                    save_classifier(folder / "classifier.safetensors", task.final_model, source.class_names,
-                                    source.format, info={"stage": "source-classifier", "source": source_name})
-                    write_json(folder / DONE, identity)
+        task: ClassifierTask | None = None
+
+        def train(resume: bool) -> FitResult:
+            nonlocal task
+            stream = distributed.stream((source.images, source.labels), training.batch_size, seed=seed)
+            task = ClassifierTask(classifier, [LabelledSource("source", stream)], training,
+                                  device=distributed.device, distributed=distributed, acceleration=acceleration)
+            run = RunFolder(folder)
+            run.prepare(identity, resume=resume, write=distributed.is_main)
+            loop = LoopConfig(steps=training.steps, eval_every=training.eval_every if monitor else 0,
+                              checkpoint_every=500, progress_bar=progress_bar,
+                              label=f"source classifier on {source_name}")
+            watch = [AccuracyMonitor(monitor, "source_test")] if monitor is not None else []
+            trainer = Trainer(task, run, loop, identity, distributed=distributed, seed=seed,
+                              callbacks=[*watch, *callbacks])
+            return trainer.fit(resume=resume)
+
+        def finish() -> None:
+            save_classifier(folder / "classifier.safetensors", task.final_model, source.class_names,
+                            source.format, info={"stage": "source-classifier", "source": source_name})
+
+        train_once(folder, identity, train, distributed, seed, finish)
         return load_classifier(folder / "classifier.safetensors", distributed.device)
 
-    def source_gan(self, config: PretrainConfig, data: DataOptions, progress_bar: bool = True,
-                   source_key: str | None = None) -> PretrainedGan:
+    def source_gan(
+        self, config: PretrainConfig, data: DataOptions, progress_bar: bool = True, callbacks: Sequence[Callback] = (),
+        source_key: str | None = None,
+    ) -> PretrainedGan:
         """The GAN pretrained with ``config`` on its source domain (data-parallel under torchrun).
 
         ``source_key``: the source's content key (default: read from the data), so that
         changed source images name another stage."""
         if source_key is None:
             source_key = describe_domain(config.source, data, config.splits).key
-        identity = {**comparable(to_dict(config)), "source_data": source_key}
+        identity = gan_stage_identity(config, source_key)
         folder = self.folder("source-gan", identity)
         distributed = setup(config.acceleration.device)
-        with _locked(folder, distributed):
-            if not distributed.broadcast((folder / DONE).is_file()):
-                resume = RunFolder(folder).has_run()
-                with _caller_randomness():
-                    result = pretrain(config, folder, data, resume=resume, progress_bar=progress_bar)
-                if result.interrupted:
-                    raise KeyboardInterrupt
-                if distributed.is_main:
-                    write_json(folder / DONE, identity)
+
+        def train(resume: bool) -> FitResult:
+            return pretrain(config, folder, data, resume=resume, progress_bar=progress_bar, callbacks=callbacks)
+
+        train_once(folder, identity, train, distributed, config.seed)
         return load_gan(folder, distributed.device)
 
     def translation(
@@ -171,6 +223,7 @@ class StageCache:
         seed: int,
         device: str = "cpu",
         progress_bar: bool = True,
+        callbacks: Sequence[Callback] = (),
     ) -> Translation:
         """Source <-> target translators trained on ``source`` and the unlabelled ``target`` images.
 
@@ -181,19 +234,16 @@ class StageCache:
         identity = {**identity, **stored, "seed": seed}
         folder = self.folder("translation", identity)
         distributed = setup(device)
-        with _locked(folder, distributed):
-            # Under torchrun, rank 0 trains the translators alone (CycleGAN's networks run several
-            # forwards per backward, which DistributedDataParallel does not allow); the others wait.
-            if distributed.is_main and not (folder / DONE).is_file():
-                with _caller_randomness():
-                    seed_everything(seed)
-                    task = TranslationTask(options, source, target, classifier, seed, device=distributed.device)
-                    run = RunFolder(folder)
-                    resume = run.has_run()
-                    run.prepare(stored, resume=resume)
-                    loop = LoopConfig(steps=options.steps, eval_every=options.eval_every, checkpoint_every=250,
-                                      progress_bar=progress_bar)
-                    if Trainer(task, run, loop, stored).fit(resume=resume).interrupted:
-                        raise KeyboardInterrupt
-                write_json(folder / DONE, identity)
+
+        def train(resume: bool) -> FitResult:
+            task = TranslationTask(options, source, target, classifier, seed, device=distributed.device)
+            run = RunFolder(folder)
+            run.prepare(stored, resume=resume)
+            loop = LoopConfig(steps=options.steps, eval_every=options.eval_every, checkpoint_every=250,
+                              progress_bar=progress_bar, label="translators (CycleGAN)")
+            return Trainer(task, run, loop, stored, callbacks=callbacks).fit(resume=resume)
+
+        # Under torchrun, rank 0 trains the translators alone (CycleGAN's networks run several
+        # forwards per backward, which DistributedDataParallel does not allow); the others wait.
+        train_once(folder, identity, train, distributed, seed, main_only=True)
         return load_translation(folder, distributed.device)

@@ -7,6 +7,7 @@ shared trainer (resumable), evaluates once on the target test set and writes:
 ::
 
     DIR/metrics.json              target_test_accuracy, per-class accuracy, method, k, seed, wall seconds,
+                                  validation_scores (no target labels), prediction_collapse
                                   image format and why, the domains' keys and layouts, class matching
     DIR/splits.json               the test split drawn for a domain whose layout has none
     DIR/classifier.safetensors    self-contained classifier (load_classifier)
@@ -20,7 +21,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
@@ -30,14 +33,18 @@ from ..data.domains import write_drawn_splits
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..evaluation.plots import save_confusion_matrix
+from ..evaluation.validation import validate_classifier
 from ..fileio import write_json
 from ..models.saving import save_classifier
 from ..notice import notice
 from ..training.distributed import setup
 from ..training.identity import config_changes
+from ..training.logger import RunLogger
 from ..training.run_folder import RunFolder
+from ..training.run_kinds import TRANSFER as TRANSFER_RUN
 from ..training.seeding import seed_everything
-from ..training.trainer import LoopConfig, Trainer
+from ..training.supervised import AccuracyMonitor
+from ..training.trainer import Callback, LoopConfig, Trainer
 from .config import TransferConfig
 from .context import TransferContext, TransferData
 from .registry import get_method
@@ -52,6 +59,8 @@ def transfer(
     data: DataOptions = DataOptions(),
     stages_dir: str | os.PathLike | None = None,
     progress_bar: bool = True,
+    callbacks: Sequence[Callback] = (),
+    images: TransferData | None = None,
 ) -> dict[str, Any]:
     """Run ``config`` into the folder ``out`` and return its metrics.
 
@@ -60,6 +69,10 @@ def transfer(
     image format is resolved from the domains where ``config`` leaves it open
     (printed in one line, recorded in metrics.json); the run stores and names
     its stages by the resolved config.
+    ``callbacks`` are given to every trainer of the run (its shared stages too).
+    ``images``: the run's images when they do not come from loading
+    ``config``'s domains (the Python facade's in-memory arrays); a
+    ``target_test`` of None leaves the test metrics None.
     """
     method = get_method(config.method)
     run = RunFolder(out)
@@ -72,36 +85,61 @@ def transfer(
         return metrics
     started = time.time()
     distributed = setup(config.acceleration.device)
-    loaded = TransferData.load(config, data)
-    notice(loaded.choice.line())
-    config = config.with_format(loaded.format)
-    stored = to_dict(config)
-    run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig)
-    if distributed.is_main:
-        write_drawn_splits(run.root, {"source": config.source, "target": config.target}, data, config.splits)
     seed_everything(config.seed)
-    context = TransferContext(config, loaded, StageCache.default(data, stages_dir), run, data, progress_bar)
+    if images is None:
+        images = TransferData.load(config, data)
+        notice(images.choice.line())
+    config = config.with_format(images.format)
+    stored = to_dict(config)
+    # Only now, with the config checked and the data read: a run refused so far leaves nothing behind.
+    run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig, kind=TRANSFER_RUN)
+    if distributed.is_main and images.source_info is not None:
+        write_drawn_splits(run.root, {"source": config.source, "target": config.target}, data, config.splits)
+    context = TransferContext(config, images, StageCache.default(data, stages_dir), run, data, progress_bar,
+                              callbacks)
+    if context.init == "gan":
+        context.check_gan_init()  # before a GAN is pretrained or adapted, not after
     plan = method.build(context)
     if plan.task is not None:
-        loop = LoopConfig(steps=plan.steps, checkpoint_every=500, progress_bar=progress_bar)
-        result = Trainer(plan.task, run, loop, stored, distributed=distributed, seed=config.seed).fit(
-            resume=run.has_run())
-        if result.interrupted:
-            raise KeyboardInterrupt
+        training = config.training
+        loop = LoopConfig(steps=training.steps, eval_every=training.eval_every, checkpoint_every=500,
+                          progress_bar=progress_bar, label=f"{config.method} on {config.target}")
+        watch = context.callbacks
+        if context.data.target_validation is not None:
+            watch = [AccuracyMonitor(context.data.target_validation, "target_validation"), *watch]
+        trainer = Trainer(plan.task, run, loop, stored, distributed=distributed, seed=config.seed, callbacks=watch)
+        result = trainer.fit(resume=run.has_run())
+        result.raise_if_interrupted()
         started -= result.earlier_seconds  # a resumed run reports the time of every session
         model = plan.task.final_model
     else:
         model = plan.model
     # Rank 0 evaluates and writes; every rank returns its metrics.
-    return distributed.broadcast(_finish(context, model, started) if distributed.is_main else None)
+    steps = config.training.steps if plan.task is not None else 0
+    return distributed.broadcast(_finish(context, model, started, steps) if distributed.is_main else None)
 
 
-def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:
-    config, data, run = context.config, context.data, context.run
-    report = evaluate_classifier(model, data.target_test)
-    class_names = data.source.class_names
-    save_confusion_matrix(run.root / "confusion_matrix.png", report.confusion, class_names,
+def _test_metrics(context: TransferContext, model) -> dict[str, Any]:
+    """Accuracy, per-class accuracy and confusion matrix on the target test set (and its picture)."""
+    config, test, class_names = context.config, context.data.target_test, context.data.source.class_names
+    if test is None:
+        return {"target_test_accuracy": None, "per_class_accuracy": None, "confusion_matrix": None}
+    report = evaluate_classifier(model, test)
+    save_confusion_matrix(context.run.root / "confusion_matrix.png", report.confusion, class_names,
                           title=f"{config.method}, {config.source}->{config.target}, k={config.k}")
+    return {"target_test_accuracy": report.accuracy,
+            "per_class_accuracy": report.as_dict(class_names)["per_class_accuracy"],
+            "confusion_matrix": report.confusion.tolist()}
+
+
+def _finish(context: TransferContext, model, started: float, step: int) -> dict[str, Any]:
+    config, data, run = context.config, context.data, context.run
+    class_names = data.source.class_names
+    validation = validate_classifier(model, data.target_train.images, data.source_validation, data.target_labelled)
+    if (warning := validation.warning(class_names)) is not None:
+        print(f"gantransfer: {run.root}: {warning}", file=sys.stderr)
+    logged = {name: value for name, value in validation.scores.items() if value is not None}
+    RunLogger(run, tensorboard=False).log(step, "validation", logged)
     save_classifier(run.root / "classifier.safetensors", model, class_names, context.format,
                     info={"method": config.method, "source": config.source, "target": config.target,
                           "k": config.k, "seed": config.seed,
@@ -109,9 +147,7 @@ def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:
                           "splits": {"test_fraction": config.test_fraction, "seed": config.split_seed},
                           "classes_renamed": data.classes.renamed if data.classes else {}})
     metrics = {
-        "target_test_accuracy": report.accuracy,
-        "per_class_accuracy": report.as_dict(class_names)["per_class_accuracy"],
-        "confusion_matrix": report.confusion.tolist(),
+        **_test_metrics(context, model),
         "method": config.method,
         "source": config.source,
         "target": config.target,
@@ -119,10 +155,11 @@ def _finish(context: TransferContext, model, started: float) -> dict[str, Any]:
         "seed": config.seed,
         "self_train": config.self_train,
         "uses_unlabelled_target": config.self_train or get_method(config.method).uses_unlabelled,
-        "init": config.init or get_method(config.method).default_init,
+        "init": context.init,
         "target_validation_accuracy": (
             evaluate_classifier(model, data.target_validation).accuracy if data.target_validation is not None else None
         ),
+        **validation.as_metrics(class_names),
         "wall_seconds": round(time.time() - started, 1),
         "notes": context.notes,
         "image_format": data.choice.as_dict() if data.choice else None,

@@ -1,5 +1,6 @@
-"""Networks: generator, discriminator and classifier sharing one conv trunk."""
+"""Networks: generator, discriminator and classifier sharing one trunk (conv, or a torchvision backbone)."""
 
+from .backbone import TorchvisionTrunk, build_trunk
 from .classifier import Classifier, ClassifierConfig
 from .discriminator import Discriminator, DiscriminatorConfig
 from .domain import DomainDiscriminator, DomainDiscriminatorConfig
@@ -16,5 +17,7 @@ __all__ = [
     "DomainDiscriminatorConfig",
     "Generator",
     "GeneratorConfig",
+    "TorchvisionTrunk",
     "TrunkConfig",
+    "build_trunk",
 ]

@@ -1,4 +1,4 @@
-"""Image classifier with an explicit ``features(x)``, built on the shared trunk."""
+"""Image classifier with an explicit ``features(x)``, built on the shared trunk (conv or a torchvision backbone)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .trunk import ConvTrunk, TrunkConfig
+from .backbone import build_trunk
+from .trunk import TrunkConfig
 
 
 @dataclass(frozen=True)
@@ -15,8 +16,8 @@ class ClassifierConfig:
     """Shape of a :class:`Classifier`.
 
     Args:
-        trunk: the feature trunk; the same config as a GAN discriminator's
-            trunk lets the classifier start from its weights.
+        trunk: the feature trunk (its ``backbone``: ``conv`` or a torchvision network);
+            the same config as a GAN discriminator's trunk lets the classifier start from its weights.
         num_classes: number of output classes, >= 2.
         dropout: dropout probability before the linear head, in [0, 1).
     """
@@ -38,7 +39,7 @@ class Classifier(nn.Module):
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
         self.config = config
-        self.trunk = ConvTrunk(config.trunk)
+        self.trunk = build_trunk(config.trunk)
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.trunk.feature_dim, config.num_classes))
         self.trunk_statistics_frozen = False
 

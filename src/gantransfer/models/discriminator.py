@@ -1,4 +1,4 @@
-"""DCGAN-style discriminator / critic with an exposed feature trunk."""
+"""Discriminator / critic: a feature trunk (DCGAN's or SNGAN's) and a logit head."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from .trunk import ConvTrunk, TrunkConfig
+from .backbone import build_trunk
+from .sngan import sn
+from .trunk import SNGAN, TrunkConfig
 
 CONDITIONINGS = ("projection", "concat")
 
@@ -18,7 +20,8 @@ class DiscriminatorConfig:
     """Shape of a :class:`Discriminator`.
 
     Args:
-        trunk: the image trunk, reusable by a classifier.
+        trunk: the image trunk, reusable by a classifier; its backbone
+            ``"sngan"`` also puts spectral norm on the head and projection.
         num_classes: 0 for an unconditional discriminator.
         conditioning: how labels enter: ``"projection"`` adds
             ``<embed(y), features>`` to the logit (Miyato & Koyama 2018);
@@ -40,21 +43,35 @@ class DiscriminatorConfig:
     def conditional(self) -> bool:
         return self.num_classes > 0
 
+    @property
+    def spectral_norm(self) -> bool:
+        """Every layer spectrally normalised (SNGAN, Miyato et al. 2018): the sngan trunk's."""
+        return self.trunk.backbone == SNGAN
+
 
 class Discriminator(nn.Module):
-    """Image (and label) -> one real-vs-fake logit or critic value per image."""
+    """Image (and label) -> one real-vs-fake logit or critic value per image.
+
+    ``trunk`` (a :class:`~gantransfer.models.ConvTrunk` or a
+    :class:`~gantransfer.models.sngan.ResidualTrunk`) has ``feature_dim`` and
+    ``stages()``; ``features(x)`` is its output.
+    """
 
     def __init__(self, config: DiscriminatorConfig) -> None:
         super().__init__()
         self.config = config
-        self.trunk = ConvTrunk(config.trunk)
+        self.trunk = build_trunk(config.trunk)
         dim = config.trunk.feature_dim
+        layer = sn if config.spectral_norm else _as_is
         self.projection = None
         if config.conditional and config.conditioning == "concat":
-            self.head = nn.Sequential(nn.Linear(dim + config.num_classes, dim), nn.LeakyReLU(0.2), nn.Linear(dim, 1))
+            self.head = nn.Sequential(layer(nn.Linear(dim + config.num_classes, dim)), nn.LeakyReLU(0.2),
+                                      layer(nn.Linear(dim, 1)))
         else:
-            self.head = nn.Linear(dim, 1)
-            if config.conditional:
+            self.head = layer(nn.Linear(dim, 1))
+            if config.conditional and config.spectral_norm:
+                self.projection = sn(nn.Embedding(config.num_classes, dim))
+            elif config.conditional:
                 self.projection = nn.Embedding(config.num_classes, dim)
                 nn.init.normal_(self.projection.weight, std=0.02)
 
@@ -73,3 +90,7 @@ class Discriminator(nn.Module):
             one_hot = torch.nn.functional.one_hot(labels, self.config.num_classes).to(features.dtype)
             return self.head(torch.cat([features, one_hot], dim=1)).squeeze(1)
         return self.head(features).squeeze(1) + (self.projection(labels) * features).sum(dim=1)
+
+
+def _as_is(layer: nn.Module) -> nn.Module:
+    return layer

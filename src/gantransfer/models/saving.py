@@ -15,7 +15,6 @@ from typing import Any
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from .. import __version__
 from ..config import from_dict, to_dict
@@ -90,17 +89,3 @@ def load_classifier(path: str | os.PathLike, device="cpu") -> SavedClassifier:
         format=from_dict(ImageFormat, meta["format"]),
         info=meta.get("info", {}),
     )
-
-
-def copy_matching(target: nn.Module, source: nn.Module) -> list[str]:
-    """Copy every parameter and buffer of ``source`` whose name and shape ``target`` shares.
-
-    Returns the copied names, so callers can assert that a transfer happened.
-    """
-    target_state = target.state_dict()
-    copied = []
-    for name, value in source.state_dict().items():
-        if name in target_state and target_state[name].shape == value.shape:
-            target_state[name].copy_(value)
-            copied.append(name)
-    return copied

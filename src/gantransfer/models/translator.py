@@ -1,13 +1,15 @@
 """Image-to-image translator: an image of one domain in, the same image in another domain's style out.
 
 The CycleGAN generator (Zhu et al. 2017; Johnson et al. 2016) shrunk for
-28 x 28 / 32 x 32 digits: two stride-2 down-samplings, residual blocks at a
-quarter of the side, two stride-2 up-samplings and a tanh. Working at a
-quarter of the side gives the residual blocks a receptive field as large as
-a digit, so a translation can change a digit's size and stroke width, not
-only its local texture. CycleGAN's full-resolution 7 x 7 input and output
-convolutions are left out: on 28 x 28 grey digits they doubled the time of
-a training step on a CPU.
+digits: stride-2 down-samplings to a working side of at most 8 pixels
+(two at 28 and 32 px, three at 64, four at 128; see
+:func:`~gantransfer.models.architecture.translator_downsamplings`), residual
+blocks at that side, as many stride-2 up-samplings and a tanh. At that side
+the residual blocks' receptive field is as large as a digit, so a
+translation can change a digit's size and stroke width, not only its local
+texture. CycleGAN's full-resolution 7 x 7 input and output convolutions are
+left out: on 28 x 28 grey digits they doubled the time of a training step on
+a CPU.
 
 With ``skip`` the network predicts a change of the input rather than a new
 image: ``tanh(atanh(x) + residual(x))`` with the last layer initialised to
@@ -26,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from .architecture import translator_downsamplings
 
 NORMS = ("instance", "batch", "none")
 # Inputs are clamped to +-(1 - _EDGE) before atanh, which is infinite at +-1.
@@ -38,10 +41,10 @@ class TranslatorConfig:
 
     Args:
         channels: image channels, 1 or 3 (input and output alike).
-        image_size: image side; a multiple of 4 (28 and 32 are tested).
-        width: channels at half the side; the residual blocks at a quarter
-            of the side have twice as many.
-        residual_blocks: residual blocks at a quarter of the side, >= 0.
+        image_size: image side; a multiple of 4 (28, 32, 64 and 128 are tested).
+        width: channels after the first down-sampling; each further one
+            doubles them, and the residual blocks have as many as the last.
+        residual_blocks: residual blocks at the working side, >= 0.
         norm: ``instance`` (CycleGAN's choice: per image, so a translation
             does not depend on the rest of its batch and train and eval mode
             agree), ``batch`` or ``none``.
@@ -98,22 +101,26 @@ class ResidualBlock(nn.Module):
 class Translator(nn.Module):
     """Image (N, C, S, S) in [-1, 1] -> image (N, C, S, S) in [-1, 1].
 
-    Shapes for 1 x 28 x 28, width 16: (N, 1, 28, 28) -> (N, 16, 14, 14)
-    -> (N, 32, 7, 7) -> residual blocks -> (N, 16, 14, 14) -> (N, 1, 28, 28).
+    Shapes for 1 x 28 x 28, width 16 (w): (N, 1, 28, 28) -> (N, w, 14, 14)
+    -> (N, 2w, 7, 7) -> residual blocks -> (N, w, 14, 14) -> (N, 1, 28, 28);
+    at 64 px: (N, C, 64, 64) -> (N, w, 32, 32) -> (N, 2w, 16, 16) -> (N, 4w, 8, 8)
+    -> residual blocks -> (N, 2w, 16, 16) -> (N, w, 32, 32) -> (N, C, 64, 64).
     """
 
     def __init__(self, config: TranslatorConfig) -> None:
         super().__init__()
         self.config = config
-        w, norm, bias = config.width, config.norm, config.norm == "none"
+        norm, bias = config.norm, config.norm == "none"
+        widths = [config.width * 2**i for i in range(translator_downsamplings(config.image_size))]
         self.encoder = nn.Sequential(
-            _block(norm, nn.Conv2d(config.channels, w, 4, 2, 1, bias=bias), w),
-            _block(norm, nn.Conv2d(w, 2 * w, 4, 2, 1, bias=bias), 2 * w),
+            *(_block(norm, nn.Conv2d(c_in, c_out, 4, 2, 1, bias=bias), c_out)
+              for c_in, c_out in zip([config.channels] + widths[:-1], widths))
         )
-        self.residual = nn.Sequential(*(ResidualBlock(2 * w, norm) for _ in range(config.residual_blocks)))
+        self.residual = nn.Sequential(*(ResidualBlock(widths[-1], norm) for _ in range(config.residual_blocks)))
         self.decoder = nn.Sequential(
-            _block(norm, nn.ConvTranspose2d(2 * w, w, 4, 2, 1, bias=bias), w),
-            nn.ConvTranspose2d(w, config.channels, 4, 2, 1),
+            *(_block(norm, nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias), c_out)
+              for c_in, c_out in zip(widths[:0:-1], widths[-2::-1])),
+            nn.ConvTranspose2d(widths[0], config.channels, 4, 2, 1),
         )
         if config.skip:
             nn.init.zeros_(self.decoder[-1].weight)

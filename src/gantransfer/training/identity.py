@@ -67,12 +67,13 @@ def config_changes(
     Args:
         stored: the config a run folder, a finished run or a stage recorded.
         current: the config asked for now (plain values, as :func:`~gantransfer.config.to_dict` gives).
-        cls: the config's dataclass, to bring ``stored`` up to date first; None
-            compares the two as they are (a key only one of them has is a change).
+        cls: the config's dataclass, to bring both up to date first (a file may leave
+            out options that hold their default); None compares the two as they are
+            (a key only one of them has is a change).
         ignore: top-level keys left out (e.g. the training length, which may grow on resume).
     """
     if cls is not None:
-        stored = upgraded(cls, stored)
+        stored, current = upgraded(cls, stored), upgraded(cls, current)
     old = {k: v for k, v in comparable(stored).items() if k not in ignore}
     new = {k: v for k, v in comparable(current).items() if k not in ignore}
     return _differences(old, new, "")

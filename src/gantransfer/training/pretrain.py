@@ -11,30 +11,38 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
-from ..config import from_dict, to_dict
+from ..config import from_dict, later_option, to_dict
 from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, SplitOptions, describe_domain, infer_format
 from ..data.domains import load_split, write_drawn_splits
 from ..data.formats import check_format_fields, resolved_format
 from ..data.augment import diff_augment
+from ..data.classes import require_every_class
 from ..errors import CheckpointError, ConfigError, first_line
+from ..evaluation.gan_quality import GanQuality
 from ..notice import notice
 from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
 from ..models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TrunkConfig
+from ..models.architecture import check_architecture
+from ..models.trunk import CONV, SNGAN
 from ..objectives import GanObjective, OptimizerConfig, get_objective
 from .acceleration import MOVED_TO_ACCELERATION, Acceleration, MixedPrecision, compiled, to_channels_last
 from .checkpoint import load_checkpoint
 from .distributed import DistributedContext, setup
 from .logger import RunLogger
+from .reference import gan_quality_for_domain
 from .run_folder import RunFolder
+from .run_kinds import GAN as GAN_RUN
+from .run_kinds import check_folder
 from .seeding import seed_everything
-from .trainer import FitResult, LoopConfig, Trainer, TrainingTask
+from .trainer import Callback, FitResult, LoopConfig, Progress, Trainer, TrainingTask
 
 KIND = "gan"
 
@@ -46,6 +54,10 @@ class PretrainConfig:
     Args:
         source: the source domain (``mnist``, ``usps`` or a path).
         objective: ``minimax``, ``wgan``, ``wgan-gp``, ``hinge`` or ``least-squares``.
+        architecture: ``dcgan`` (Radford et al. 2016) or ``resnet`` (SNGAN,
+            Miyato et al. 2018: residual blocks, a spectrally normalised
+            discriminator, the hinge objective's network). Either way the
+            networks get one block per doubling of the image side.
         conditional: feed labels to G and D (cGAN).
         image_size, channels: the image format the source is brought to; None
             (default): taken from the source's images (see :mod:`gantransfer.data.formats`),
@@ -57,7 +69,8 @@ class PretrainConfig:
         latent_dim: noise dimensions.
         generator_width, discriminator_width: channel widths.
         feature_dim: length of the discriminator's feature vector.
-        critic_norm: ``batch``/``layer``/``none``; None takes the objective's default.
+        critic_norm: ``batch``/``layer``/``none``; None takes the objective's
+            default (``none`` for resnet, which is spectrally normalised instead).
         conditioning: ``projection`` or ``concat`` (how D sees labels).
         batch_size: real images per discriminator update.
         epochs: passes over the source set (real images seen by D); used when ``steps`` is 0.
@@ -65,8 +78,10 @@ class PretrainConfig:
         lr_generator, lr_discriminator, n_critic: None takes the objective's defaults.
         ema_decay: decay of the generator's moving average, in [0, 1).
         freeze_discriminator_blocks: keep the lowest this many of the
-            discriminator trunk's 4 layers fixed (FreezeD, Mo et al. 2020); for
-            adapting a pretrained GAN to few images.
+            discriminator trunk's stages fixed (FreezeD, Mo et al. 2020); for
+            adapting a pretrained GAN to few images. The trunk has one stage
+            per down-sampling block plus its projection: 4 at 28 and 32 px,
+            5 at 64, 6 at 128.
         diff_augment: apply differentiable augmentation to every discriminator
             input (DiffAugment, Zhao et al. 2020); for few images.
         seed: seeds weights, noise and data order.
@@ -81,6 +96,7 @@ class PretrainConfig:
 
     source: str = "mnist"
     objective: str = "minimax"
+    architecture: str = later_option("dcgan")
     conditional: bool = False
     image_size: int | None = None
     channels: int | None = None
@@ -119,8 +135,18 @@ class PretrainConfig:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.n_critic is not None and self.n_critic < 1:
             raise ConfigError(f"n_critic must be >= 1, got {self.n_critic}")
-        if not 0 <= self.freeze_discriminator_blocks <= 4:
-            raise ConfigError(f"freeze_discriminator_blocks must be in 0..4, got {self.freeze_discriminator_blocks}")
+        check_architecture(self.architecture)
+        if self.architecture == "sngan" and self.critic_norm not in (None, "none"):
+            raise ConfigError(f"critic_norm must be none (or unset) with architecture resnet, whose discriminator "
+                              f"is spectrally normalised instead; got {self.critic_norm!r}")
+        self.generator_config(0)  # raises for image sizes and widths the networks cannot take
+        stages = self.discriminator_config(0).trunk.num_stages
+        if not 0 <= self.freeze_discriminator_blocks <= stages:
+            raise ConfigError(
+                f"freeze_discriminator_blocks must be in 0..{stages} (the discriminator trunk at {self.image_size} px "
+                f"has {stages} stages: {stages - 1} down-sampling blocks and the projection), "
+                f"got {self.freeze_discriminator_blocks}"
+            )
         if self.quality_samples < 0 or self.eval_every < 0:
             raise ConfigError("quality_samples and eval_every must be >= 0")
         check_format_fields(self)
@@ -159,6 +185,7 @@ class PretrainConfig:
             image_size=fmt.size,
             width=self.generator_width,
             num_classes=num_classes if self.conditional else 0,
+            architecture=self.architecture,
         )
 
     def discriminator_config(self, num_classes: int) -> DiscriminatorConfig:
@@ -168,7 +195,8 @@ class PretrainConfig:
             image_size=fmt.size,
             width=self.discriminator_width,
             feature_dim=self.feature_dim,
-            norm=self.critic_norm or self.spec.critic_norm,
+            norm=self.critic_norm or ("none" if self.architecture == "sngan" else self.spec.critic_norm),
+            backbone=SNGAN if self.architecture == "sngan" else CONV,
         )
         return DiscriminatorConfig(trunk, num_classes if self.conditional else 0, self.conditioning)
 
@@ -179,16 +207,33 @@ class PretrainConfig:
         return max(1, math.ceil(self.epochs * source_size / (self.batch_size * self.critic_updates)))
 
 
-def ema_with_warmup(decay: float):
-    """EMA update with decay ``min(decay, (1 + n) / (10 + n))`` after n updates.
+def ema_warmup_rate(decay: float, num_averaged: int) -> float:
+    """The EMA's decay after ``num_averaged`` updates: ``min(decay, (1 + n) / (10 + n))``.
 
     A fixed 0.999 would keep the average near the random initial weights
     for thousands of steps; the warm-up lets it follow early training.
     """
+    return min(decay, (1.0 + num_averaged) / (10.0 + num_averaged))
 
-    def average(averaged: Tensor, current: Tensor, num_averaged: Tensor) -> Tensor:
-        rate = min(decay, (1.0 + float(num_averaged)) / (10.0 + float(num_averaged)))
-        return averaged * rate + current * (1.0 - rate)
+
+def ema_with_warmup(decay: float):
+    """A multi-tensor EMA update with :func:`ema_warmup_rate` (``AveragedModel``'s ``multi_avg_fn``).
+
+    ``average(averaged, current, num_averaged)`` updates the list ``averaged`` in
+    place, ``averaged * rate + current * (1 - rate)``, with torch's ``_foreach``
+    operations (one kernel launch per list on a GPU, and one read of the counter per
+    update instead of one per parameter). Integer buffers (BatchNorm's batch count)
+    are averaged as ``AveragedModel`` averages them with a per-tensor function.
+    """
+
+    def average(averaged: list[Tensor], current: list[Tensor], num_averaged: Tensor) -> None:
+        rate = ema_warmup_rate(decay, int(num_averaged))
+        if averaged and averaged[0].is_floating_point():
+            torch._foreach_mul_(averaged, rate)
+            torch._foreach_add_(averaged, torch._foreach_mul(current, 1.0 - rate))
+            return
+        for mean, value in zip(averaged, current):
+            mean.copy_(mean * rate + value * (1.0 - rate))
 
     return average
 
@@ -230,10 +275,11 @@ class GanTask(TrainingTask):
         self.discriminator.to(device)
         for stage in self.discriminator.trunk.stages()[: config.freeze_discriminator_blocks]:
             stage.requires_grad_(False)
-        self.ema = AveragedModel(self.generator, avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
+        self.ema = AveragedModel(self.generator, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
         augment = diff_augment if config.diff_augment else None
         self.precision = MixedPrecision(config.acceleration.precision, device)
-        self.objective = GanObjective(config.spec, *self._training_networks(distributed or DistributedContext()), augment)
+        self.gan_objective = GanObjective(config.spec, *self._training_networks(distributed or DistributedContext()),
+                                          augment)
         self.g_optimizer = config.optimizer(config.lr_generator).build(self.generator.parameters())
         trainable = [p for p in self.discriminator.parameters() if p.requires_grad]
         self.d_optimizer = config.optimizer(config.lr_discriminator).build(trainable)
@@ -243,7 +289,6 @@ class GanTask(TrainingTask):
         self.grid_columns = 8
         self.fixed_noise = torch.randn(rows * 8, config.latent_dim, generator=fixed).to(device)
         self.fixed_labels = torch.arange(rows).repeat_interleave(8).to(device) if config.conditional else None
-        self.quality = None
 
     def _training_networks(self, distributed: DistributedContext) -> tuple[nn.Module, nn.Module]:
         """The networks as a training step calls them (each wrapper only where it applies)."""
@@ -261,20 +306,25 @@ class GanTask(TrainingTask):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator": self.g_optimizer, "discriminator": self.d_optimizer}
 
-    def train_step(self) -> dict[str, float]:
-        spec = self.objective.spec
+    @property
+    def sampling_generator(self) -> Generator:
+        """The generator to sample from and to judge: the moving average of the weights."""
+        return self.ema.module
+
+    def train_step(self, progress: Progress) -> dict[str, float]:
+        spec = self.gan_objective.spec
         logs: dict[str, float] = {}
         for _ in range(self.config.critic_updates):
             real, labels = (t.to(self.device) for t in next(self.stream))
             with self.precision.autocast():
-                losses = self.objective.discriminator_losses(real, labels)
+                losses = self.gan_objective.discriminator_losses(real, labels)
             self.d_optimizer.zero_grad(set_to_none=True)
             self.precision.backward_step(losses["d_loss"], self.d_optimizer, "discriminator")
             if spec.weight_clip is not None:
                 clip_weights_(self.discriminator, spec.weight_clip)
         logs.update({key: value.item() for key, value in losses.items()})
         with self.precision.autocast():
-            g_losses = self.objective.generator_losses(real.shape[0], labels, self.device)
+            g_losses = self.gan_objective.generator_losses(real.shape[0], labels, self.device)
         self.g_optimizer.zero_grad(set_to_none=True)
         self.precision.backward_step(g_losses["g_loss"], self.g_optimizer, "generator")
         self.ema.update_parameters(self.generator)
@@ -286,16 +336,15 @@ class GanTask(TrainingTask):
 
     @torch.no_grad()
     def evaluate(self, step: int, run: RunFolder, logger: RunLogger) -> dict[str, float]:
-        generator = self.ema.module
+        """Writes the fixed-noise sample grid; quality metrics come from a :class:`GanQualityCallback`."""
+        generator = self.sampling_generator
         generator.eval()
         grid = generator(self.fixed_noise, self.fixed_labels)
         generator.train()
         if logger.enabled:
             image = save_image_grid(run.samples / f"step_{step:07d}.png", grid, columns=self.grid_columns)
             logger.log_images(step, "samples", image)
-        if self.quality is None:
-            return {}
-        return self.quality(generator)
+        return {}
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"stream": self.stream.state_dict()}
@@ -314,6 +363,7 @@ def pretrain(
     data: DataOptions = DataOptions(),
     resume: bool = False,
     progress_bar: bool = True,
+    callbacks: Sequence[Callback] = (),
 ) -> FitResult:
     """Train a GAN on ``config.source``'s train split; write the run to ``out``.
 
@@ -321,13 +371,29 @@ def pretrain(
     ``quality_samples > 0``). ``out/checkpoints/latest.pt`` is what
     :func:`load_gan` reads. A format left to the data is resolved from the
     source, printed, and stored in the run's config; a test split drawn for
-    the source is written to ``out/splits.json``.
+    the source is written to ``out/splits.json``. ``callbacks`` are given to
+    the trainer.
     """
     config = resolve_pretrain_format(config, data)
     source = load_split(config.source, "train", config.format, data, config.splits)
-    if int(os.environ.get("RANK", "0")) == 0:
-        write_drawn_splits(out, {"source": config.source}, data, config.splits)
-    return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar)
+    require_every_class(source)
+    return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar, callbacks=callbacks,
+                     record_splits=True)
+
+
+def run_config(out: str | os.PathLike) -> PretrainConfig | None:
+    """The config of the GAN run in ``out`` (what ``--resume`` continues); None when it holds none yet."""
+    run = RunFolder(out)
+    check_folder(run.root, GAN_RUN)
+    stored = run.stored_config()
+    return None if stored is None else _from_stored(stored, f"{run.config_path}")[0]
+
+
+def _from_stored(stored: dict[str, Any], where: str) -> tuple[PretrainConfig, tuple[str, ...]]:
+    """The config and class names of a stored GAN config (``config.json``, a checkpoint's ``config``)."""
+    stored = dict(stored)
+    class_names = tuple(stored.pop("class_names", ()))
+    return from_dict(PretrainConfig, stored, where=where), class_names
 
 
 def resolve_pretrain_format(config: PretrainConfig, data: DataOptions = DataOptions()) -> PretrainConfig:
@@ -348,32 +414,52 @@ def train_gan(
     init: "PretrainedGan | None" = None,
     resume: bool = False,
     progress_bar: bool = True,
+    callbacks: Sequence[Callback] = (),
+    label: str | None = None,
+    record_splits: bool = False,
 ) -> FitResult:
     """Train a GAN on ``images`` (any labelled set, e.g. a few target images),
-    optionally starting from ``init``; quality is judged on ``config.source``."""
-    from ..evaluation.gan_quality import GanQuality
-
+    optionally starting from ``init``; quality is judged on ``config.source``.
+    ``record_splits``: write ``out/splits.json`` when the source's test split was drawn."""
+    run = RunFolder(out)
+    stored = {**to_dict(config), "class_names": list(images.class_names)}
+    # Refuse a wrong folder before the reference classifier is trained; write nothing yet.
+    run.check(stored, resume, cls=PretrainConfig, kind=GAN_RUN)
     seed_everything(config.seed)
     distributed = setup(config.acceleration.device)
     device = distributed.device
     stream = distributed.stream((images.images, images.labels), config.batch_size, seed=config.seed)
     task = GanTask(config, images.class_names, stream, device, init=init, distributed=distributed)
+    callbacks = list(callbacks)
     if config.quality_samples and distributed.is_main:  # only rank 0 evaluates
-        task.quality = GanQuality.for_domain(
+        callbacks.append(GanQualityCallback(gan_quality_for_domain(
             config.source, config.format, data, samples=config.quality_samples,
             num_classes=images.num_classes, seed=config.seed, device=device, splits=config.splits,
-        )
+        )))
     loop = LoopConfig(
         steps=config.total_steps(len(images)),
         eval_every=config.eval_every,
         best_metric="frechet_distance" if config.quality_samples else None,
         best_mode="min",
         progress_bar=progress_bar,
+        label=label or f"GAN on {config.source}",
     )
-    run = RunFolder(out)
-    stored = {**to_dict(config), "class_names": list(images.class_names)}
-    run.prepare(stored, resume, write=distributed.is_main, cls=PretrainConfig)
-    return Trainer(task, run, loop, stored, distributed=distributed, seed=config.seed).fit(resume=resume)
+    run.prepare(stored, resume, write=distributed.is_main, cls=PretrainConfig, kind=GAN_RUN)
+    if record_splits and distributed.is_main:
+        write_drawn_splits(out, {"source": config.source}, data, config.splits)
+    trainer = Trainer(task, run, loop, stored, distributed=distributed, seed=config.seed, callbacks=callbacks)
+    return trainer.fit(resume=resume)
+
+
+class GanQualityCallback(Callback):
+    """At each evaluation, judges the task's sampling generator (Frechet distance and,
+    if conditional, label accuracy under the domain's reference classifier)."""
+
+    def __init__(self, quality: GanQuality) -> None:
+        self.quality = quality
+
+    def on_evaluate(self, trainer: Trainer, metrics: dict[str, float]) -> dict[str, float]:
+        return self.quality(trainer.task.sampling_generator)
 
 
 @dataclass
@@ -393,7 +479,6 @@ class PretrainedGan:
     config: PretrainConfig
     class_names: tuple[str, ...]
     step: int
-    raw_generator: Generator | None = None
 
 
 def load_gan(path: str | os.PathLike, device="cpu") -> PretrainedGan:
@@ -402,17 +487,13 @@ def load_gan(path: str | os.PathLike, device="cpu") -> PretrainedGan:
     if os.path.isdir(path):
         path = os.fspath(RunFolder(path).latest_checkpoint)
     state = load_checkpoint(path, kind=KIND)
-    stored = dict(state["config"])
-    class_names = tuple(stored.pop("class_names"))
-    config = from_dict(PretrainConfig, stored, where=f"{path}: config")
+    config, class_names = _from_stored(state["config"], f"{path}: config")
     num_classes = len(class_names)
     generator = Generator(config.generator_config(num_classes))
     ema = AveragedModel(generator, use_buffers=True)
-    raw = Generator(config.generator_config(num_classes))
     discriminator = Discriminator(config.discriminator_config(num_classes))
     try:
         ema.load_state_dict(state["modules"]["generator_ema"])
-        raw.load_state_dict(state["modules"]["generator"])
         discriminator.load_state_dict(state["modules"]["discriminator"])
     except (RuntimeError, KeyError) as error:
         raise CheckpointError(f"{path}: weights do not fit the stored config ({first_line(error)})") from None
@@ -422,5 +503,4 @@ def load_gan(path: str | os.PathLike, device="cpu") -> PretrainedGan:
         config=config,
         class_names=class_names,
         step=int(state["step"]),
-        raw_generator=raw.to(device).eval(),
     )

@@ -3,6 +3,7 @@
 ::
 
     DIR/
+      run.json               what kind of run it is (see run_kinds.py)
       config.json            the full config that made the run
       metrics.jsonl          one JSON object per logged event
       checkpoints/latest.pt  resumes the run (see checkpoint.py)
@@ -19,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..fileio import atomic_write, write_json
+from ..fileio import atomic_write, is_temporary, read_json, remove_stale_temporaries, write_json
 from .identity import config_changes
+from .run_kinds import RUN_FILE, check_folder, record_kind
 
 
 class RunFolder:
@@ -60,26 +62,57 @@ class RunFolder:
     def has_run(self) -> bool:
         return self.latest_checkpoint.is_file()
 
-    def prepare(self, config: dict[str, Any], resume: bool, write: bool = True, cls: type | None = None) -> None:
-        """Create the folder and write ``config.json``.
+    def stored_config(self) -> dict[str, Any] | None:
+        """The config in ``config.json`` (plain values), None when there is none."""
+        if not self.config_path.is_file():
+            return None
+        stored = read_json(self.config_path)
+        if not isinstance(stored, dict):
+            raise ConfigError(f"{self.config_path}: expected a JSON object")
+        return stored
 
-        A folder that already holds a run is only reused with ``resume``, and
-        then only with the same config (see :mod:`.identity`; ``cls``: the
-        config's dataclass, so that a run stored by an older version compares
-        as it would be written now), so that results never mix silently.
-        With ``write=False`` (non-zero ranks of a distributed run) only check.
+    def check(self, config: dict[str, Any], resume: bool, cls: type | None = None, kind: str | None = None) -> None:
+        """Raise :class:`ConfigError` unless ``config`` may run here; write nothing.
+
+        A folder holding another ``kind`` of run is refused (see :mod:`.run_kinds`);
+        one that already holds a run is only reused with ``resume``, and then
+        only with the same config (see :mod:`.identity`; ``cls``: the config's
+        dataclass, so that a run stored by an older version compares as it
+        would be written now), so that results never mix silently.
         """
+        check_folder(self.root, kind)
         if self.has_run() and not resume:
             raise ConfigError(f"{self.root} already holds a run: pass --resume to continue it, or choose another --out")
-        if resume and self.config_path.is_file():
-            stored = json.loads(self.config_path.read_text())
+        stored = self.stored_config() if resume else None
+        if stored is not None and self._holds_results():
             # The training length may grow on resume ("train 5 more epochs").
             changed = config_changes(stored, config, cls, ignore=("steps", "epochs"))
             if changed:
                 raise ConfigError(f"{self.root}: cannot resume with a different config (changed: {', '.join(changed)})")
-        if write:
-            self.root.mkdir(parents=True, exist_ok=True)
-            write_json(self.config_path, config)
+
+    def _holds_results(self) -> bool:
+        """Whether anything beside the config was written: a run that failed before
+        training (a bad option found late) leaves nothing a new config could mix with."""
+        return any(path.name not in (self.config_path.name, RUN_FILE) and not is_temporary(path)
+                   for path in self.root.iterdir())
+
+    def prepare(self, config: dict[str, Any], resume: bool, write: bool = True, cls: type | None = None,
+                kind: str | None = None) -> None:
+        """:meth:`check`, then create the folder, clear what killed writes left in it,
+        record its ``kind`` and write ``config.json``.
+
+        With ``write=False`` (non-zero ranks of a distributed run) only check.
+        """
+        self.check(config, resume, cls, kind)
+        if not write:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        # The run starting now is the only writer in its folders: any temporary there is a killed write's.
+        for folder in (self.root, self.checkpoints, self.samples):
+            remove_stale_temporaries(folder)
+        if kind is not None:
+            record_kind(self.root, kind)
+        write_json(self.config_path, config)
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """Every record of ``metrics.jsonl``, oldest first (skips a torn last line)."""

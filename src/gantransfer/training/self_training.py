@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -20,7 +21,8 @@ from ..data.augment import check_kind
 from ..errors import ConfigError
 from ..losses.consistency import class_balance_loss, mean_teacher_consistency, pseudo_label_loss
 
-METHODS = ("mean-teacher", "pseudo-label")
+#: the unlabelled losses (:attr:`SelfTraining.loss`)
+LOSSES = ("mean-teacher", "pseudo-label")
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class SelfTraining:
     """Options of the unlabelled-target loss.
 
     Args:
-        method: ``mean-teacher`` (squared difference of probabilities) or
+        loss: ``mean-teacher`` (squared difference of probabilities) or
             ``pseudo-label`` (cross-entropy towards confident teacher labels).
         weight: weight of the unlabelled loss against the labelled one.
         threshold: teacher confidence below which an image is ignored.
@@ -42,7 +44,7 @@ class SelfTraining:
         natural_augment: the ``natural`` augmentation (crop, flip, colour jitter).
     """
 
-    method: str = "mean-teacher"
+    loss: str = "mean-teacher"
     weight: float = 3.0
     threshold: float = 0.9
     teacher_decay: float = 0.99
@@ -52,9 +54,11 @@ class SelfTraining:
     augment_kind: str = "auto"
     natural_augment: NaturalAugment = field(default_factory=NaturalAugment)
 
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"method": "loss"}
+
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"self-training method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"self-training loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if not 0 <= self.teacher_decay < 1 or not 0 <= self.threshold < 1:
             raise ConfigError("teacher_decay and threshold must be in [0, 1)")
         if self.weight < 0 or self.class_balance < 0 or self.batch_size < 1:
@@ -78,16 +82,20 @@ class MeanTeacher(nn.Module):
 
     @torch.no_grad()
     def update(self, student: nn.Module) -> None:
-        """teacher <- decay * teacher + (1 - decay) * student, for the student's trained parameters only.
+        """teacher <- decay * teacher + (1 - decay) * student, for the student's trained parameters only
+        (multi-tensor operations: one kernel per list on a GPU).
 
         BatchNorm statistics are not copied: the teacher collects its own
         from the target batches it sees in :meth:`loss`, so at test time it
         normalises target images with target statistics (as AdaBN does).
         """
         decay = self.options.teacher_decay
-        for t, s in zip(self.teacher.parameters(), student.parameters()):
-            if s.requires_grad:  # a frozen weight stays bit-exact (the average would drift by rounding)
-                t.mul_(decay).add_(s.detach(), alpha=1 - decay)
+        # A frozen weight stays bit-exact (the average would drift by rounding).
+        pairs = [(t, s.detach()) for t, s in zip(self.teacher.parameters(), student.parameters()) if s.requires_grad]
+        if pairs:
+            teacher, current = (list(side) for side in zip(*pairs))
+            torch._foreach_mul_(teacher, decay)
+            torch._foreach_add_(teacher, current, alpha=1 - decay)
 
     def loss(self, student: nn.Module, images: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Unlabelled loss on target images (N, C, S, S) in [-1, 1] and its parts."""
@@ -96,7 +104,7 @@ class MeanTeacher(nn.Module):
         with torch.no_grad():
             self.teacher.train()  # batch statistics of the target batch, as the student uses
             teacher_logits = self.teacher(options.augment_images(images))
-        if options.method == "mean-teacher":
+        if options.loss == "mean-teacher":
             agreement = mean_teacher_consistency(student_logits, teacher_logits, options.threshold)
         else:
             agreement = pseudo_label_loss(student_logits, teacher_logits, options.threshold)

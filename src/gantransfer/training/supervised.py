@@ -7,6 +7,7 @@ is a :class:`ClassifierTask` with different sources.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +23,8 @@ from ..objectives.optim import OptimizerConfig
 from ..models.classifier import FeaturesAndLogits
 from .acceleration import Acceleration, MixedPrecision, compiled, to_channels_last
 from .distributed import DistributedContext
-from .logger import RunLogger
-from .run_folder import RunFolder
 from .self_training import MeanTeacher, SelfTraining
-from .trainer import TrainingTask
+from .trainer import Callback, Progress, Trainer, TrainingTask
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,9 @@ class ClassifierTraining:
             horizontal flip and colour jitter.
         cosine_schedule: decay the learning rate to 0 along a cosine.
         label_smoothing: cross-entropy label smoothing in [0, 1).
-        eval_every: steps between evaluations on the monitoring set.
+        eval_every: steps between evaluations during training (0: at the end only): the
+            accuracy on a labelled set that the run holds out (the target validation split;
+            the source test split for the source classifier stage).
     """
 
     steps: int = 3000
@@ -61,6 +62,8 @@ class ClassifierTraining:
             raise ConfigError("classifier training needs steps >= 1 and batch_size >= 1")
         if not 0 <= self.label_smoothing < 1:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.eval_every < 0:
+            raise ConfigError(f"eval_every must be >= 0, got {self.eval_every}")
         check_kind(self.augment_kind)
 
     def augment_images(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -83,8 +86,29 @@ class LabelledSource:
     augment: bool = True
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One update of a step: a loss and the optimisers its gradient steps.
+
+    Attributes:
+        loss: ``loss(progress) -> (total with its graph, parts as floats)``.
+        optimizers: the optimisers stepped from ``total``'s gradient.
+        name: names the update's loss scaler (fp16) and, in the logged losses,
+            its total (``loss`` for the main update, ``loss_<name>`` for others).
+    """
+
+    loss: Callable[[Progress], tuple[Tensor, dict[str, float]]]
+    optimizers: tuple[torch.optim.Optimizer, ...]
+    name: str = "classifier"
+
+
 class ClassifierTask(TrainingTask):
     """Cross-entropy on a weighted sum of sources; one step draws one batch from each.
+
+    A step runs the task's :meth:`phases` in order (one by default: the
+    :meth:`objective`); tasks that add a loss term override :meth:`objective`,
+    tasks that add an update (ADDA's discriminator) add a phase. The step then
+    advances the learning-rate schedule and the mean teacher.
 
     ``classifier`` stays the plain network (what checkpoints and
     :attr:`final_model` hold); a step calls it through the wrappers that
@@ -94,16 +118,12 @@ class ClassifierTask(TrainingTask):
     """
 
     kind = "classifier"
-    #: whether constructing one without labelled sources is a mistake (adversarial
-    #: subclasses whose loss needs no labels turn it off)
-    requires_labelled_sources = True
 
     def __init__(
         self,
         classifier: nn.Module,
         sources: list[LabelledSource],
         training: ClassifierTraining,
-        monitor: ImageSet | None = None,
         device="cpu",
         parameter_groups: list[dict] | None = None,
         unlabelled: BatchStream | None = None,
@@ -111,13 +131,10 @@ class ClassifierTask(TrainingTask):
         distributed: DistributedContext | None = None,
         acceleration: Acceleration | None = None,
     ) -> None:
-        if not sources and self.requires_labelled_sources:
-            raise ConfigError("a classifier needs at least one labelled source")
         acceleration = acceleration or Acceleration()
         self.classifier = to_channels_last(classifier.to(device), acceleration, device)
         self.sources = sources
         self.training = training
-        self.monitor = monitor
         self.device = device
         params = parameter_groups if parameter_groups is not None else [
             {"params": [p for p in classifier.parameters() if p.requires_grad]}
@@ -192,12 +209,10 @@ class ClassifierTask(TrainingTask):
         losses.update(stats)
         return loss
 
-    def objective(self) -> tuple[Tensor, dict[str, float]]:
-        """The loss of one step, with its graph, and its parts as floats.
-
-        Subclasses that add terms (a domain loss, say) override this and keep
-        :meth:`train_step`, which owns the update, the schedule and the teacher.
-        """
+    def objective(self, progress: Progress) -> tuple[Tensor, dict[str, float]]:
+        """The classifier's loss at ``progress``, with its graph, and its parts as floats."""
+        if not self.sources:
+            raise ConfigError("a classifier task needs at least one labelled source")
         losses: dict[str, float] = {}
         batches = self.labelled_batches()
         # One forward pass over all sources, so BatchNorm sees them together.
@@ -205,29 +220,25 @@ class ClassifierTask(TrainingTask):
         total = self.labelled_loss(logits, batches, losses)
         return total + self.unlabelled_loss(losses), losses
 
-    def stepped_optimizers(self) -> list[torch.optim.Optimizer]:
-        """The optimisers that one :meth:`train_step` updates from the objective's gradient."""
-        return [self.optimizer]
+    def phases(self) -> list[Phase]:
+        """The updates of one step, in order (default: the objective, stepping the classifier)."""
+        return [Phase(self.objective, (self.optimizer,))]
 
-    def train_step(self) -> dict[str, float]:
-        with self.precision.autocast():
-            total, losses = self.objective()
-        optimizers = self.stepped_optimizers()
-        for optimizer in optimizers:
-            optimizer.zero_grad(set_to_none=True)
-        self.precision.backward_step(total, optimizers)
+    def train_step(self, progress: Progress) -> dict[str, float]:
+        losses: dict[str, float] = {}
+        for phase in self.phases():
+            with self.precision.autocast():
+                total, parts = phase.loss(progress)
+            for optimizer in phase.optimizers:
+                optimizer.zero_grad(set_to_none=True)
+            self.precision.backward_step(total, phase.optimizers, phase.name)
+            losses.update(parts)
+            losses["loss" if phase.name == "classifier" else f"loss_{phase.name}"] = total.item()
         if self.scheduler is not None:
             self.scheduler.step()
         if self.mean_teacher is not None:
             self.mean_teacher.update(self.classifier)
-        losses["loss"] = total.item()
         return losses
-
-    def evaluate(self, step: int, run: RunFolder, logger: RunLogger) -> dict[str, float]:
-        if self.monitor is None:
-            return {}
-        report = evaluate_classifier(self.final_model, self.monitor)
-        return {"monitor_accuracy": report.accuracy}
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {"streams": [_stream_state(s.stream) for s in self.sources]}
@@ -254,6 +265,18 @@ def _stream_state(stream) -> dict | None:
     return stream.state_dict() if hasattr(stream, "state_dict") else None
 
 
+class AccuracyMonitor(Callback):
+    """At each evaluation, the accuracy of the task's :attr:`~ClassifierTask.final_model`
+    on a labelled set (a validation split, a source test set), logged as ``<name>_accuracy``."""
+
+    def __init__(self, images: ImageSet, name: str) -> None:
+        self.images = images
+        self.name = name
+
+    def on_evaluate(self, trainer: Trainer, metrics: dict[str, float]) -> dict[str, float]:
+        return {f"{self.name}_accuracy": evaluate_classifier(trainer.task.final_model, self.images).accuracy}
+
+
 def fit_classifier_quietly(
     classifier: nn.Module, train: ImageSet, training: ClassifierTraining, seed: int, device="cpu", progress: bool = True
 ) -> nn.Module:
@@ -262,6 +285,6 @@ def fit_classifier_quietly(
 
     stream = BatchStream((train.images, train.labels), training.batch_size, seed=seed)
     task = ClassifierTask(classifier, [LabelledSource("train", stream)], training, device=device)
-    for _ in tqdm(range(training.steps), desc="classifier", disable=not progress or None, leave=False):
-        task.train_step()
+    for step in tqdm(range(training.steps), desc="classifier", disable=not progress or None, leave=False):
+        task.train_step(Progress(step, training.steps))
     return task.classifier.eval()

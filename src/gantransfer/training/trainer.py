@@ -2,17 +2,23 @@
 
 A :class:`TrainingTask` knows its networks and what one step does; the
 :class:`Trainer` owns everything around it: the step count, progress bar,
-logging, evaluation schedule, checkpoints and exact resumption. A user can
-skip the trainer and call ``task.train_step()`` in a loop of their own.
+logging, evaluation schedule, checkpoints and exact resumption. Methods that
+need more from the loop get it through :class:`Callback` hooks and the
+:class:`Progress` every step receives, never by replacing the loop's code. A
+user can skip the trainer and call ``task.train_step(Progress(i, n))`` in a
+loop of their own.
 """
 
 from __future__ import annotations
 
 import signal
-import time
+import sys
 import threading
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -26,6 +32,23 @@ from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, s
 from .distributed import DistributedContext
 from .logger import RunLogger
 from .run_folder import RunFolder
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run stands when a step starts: ``step`` steps done of ``steps``.
+
+    The trainer hands one to every :meth:`TrainingTask.train_step`, so a schedule
+    (DANN's gradient reversal, say) reads the loop's clock instead of keeping its own.
+    """
+
+    step: int
+    steps: int
+
+    @property
+    def fraction(self) -> float:
+        """Share of training done before this step, in [0, 1)."""
+        return self.step / self.steps
 
 
 class TrainingTask(ABC):
@@ -46,8 +69,8 @@ class TrainingTask(ABC):
         """Optimisers whose state a checkpoint holds, by name."""
 
     @abstractmethod
-    def train_step(self) -> dict[str, float]:
-        """Do one optimisation step; return its losses as floats."""
+    def train_step(self, progress: Progress) -> dict[str, float]:
+        """Do one optimisation step at ``progress``; return its losses as floats."""
 
     def evaluate(self, step: int, run: RunFolder, logger: RunLogger) -> dict[str, float]:
         """Metrics at ``step`` (and any pictures written to ``run``); none by default."""
@@ -65,6 +88,32 @@ class TrainingTask(ABC):
         """Restore what :meth:`state_dict` returned."""
 
 
+class Callback:
+    """Code the trainer calls at fixed points of the loop (as Lightning's ``Callback``).
+
+    Override any hook; the loop itself never changes. ``trainer.step`` is the
+    number of steps done, ``trainer.task`` the task being trained. An exception
+    raised by a hook stops training (the run folder keeps its last checkpoint).
+    """
+
+    def on_fit_start(self, trainer: "Trainer") -> None:
+        """Before the first step of this session (after a resume's restore)."""
+
+    def on_step_end(self, trainer: "Trainer", losses: dict[str, float]) -> None:
+        """After each step, with that step's losses (not averaged)."""
+
+    def on_evaluate(self, trainer: "Trainer", metrics: dict[str, float]) -> dict[str, float] | None:
+        """At each evaluation (main process only), after the task's own ``metrics``;
+        returns more metrics to log beside them (they may pick ``best.pt``)."""
+        return None
+
+    def on_checkpoint(self, trainer: "Trainer", path: Path) -> None:
+        """After a checkpoint was written to ``path`` (main process only)."""
+
+    def on_fit_end(self, trainer: "Trainer", result: "FitResult") -> None:
+        """After the last step of this session, finished or stopped."""
+
+
 @dataclass(frozen=True)
 class LoopConfig:
     """When the trainer logs, evaluates and checkpoints.
@@ -76,8 +125,12 @@ class LoopConfig:
         log_every: average and log training losses over this many steps.
         best_metric: the evaluation metric that picks ``best.pt`` (None: no best).
         best_mode: ``"max"`` or ``"min"``: which direction is better.
-        progress_bar: show a tqdm bar (hidden automatically when not a terminal).
+        progress_bar: show a tqdm bar (hidden automatically when not a terminal);
+            without one, a line every ``heartbeat_seconds`` says where training is.
         tensorboard: write TensorBoard events besides ``metrics.jsonl``.
+        label: what the progress bar and heartbeat lines call this training
+            (default: the task's kind).
+        heartbeat_seconds: seconds between heartbeat lines (0: none).
     """
 
     steps: int
@@ -88,6 +141,8 @@ class LoopConfig:
     best_mode: str = "min"
     progress_bar: bool = True
     tensorboard: bool = True
+    label: str | None = None
+    heartbeat_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -109,6 +164,12 @@ class FitResult:
     interrupted: bool = False
     earlier_seconds: float = 0.0
     """Training seconds of earlier sessions of a resumed run (0 for a fresh one)."""
+
+    def raise_if_interrupted(self) -> None:
+        """Raise :class:`KeyboardInterrupt` if a stop request ended training early: a
+        stopped run (or stage) must resume next time, never pass for finished."""
+        if self.interrupted:
+            raise KeyboardInterrupt
 
 
 class _StopRequest:
@@ -136,6 +197,33 @@ class _StopRequest:
             signal.signal(sig, handler)
 
 
+class LossWindow:
+    """Training losses summed since the last log line, so that each logged value
+    averages ``log_every`` steps; saved in checkpoints, so that a resumed run
+    logs exactly the curve an uninterrupted one would have."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, losses: dict[str, float]) -> None:
+        for key, value in losses.items():
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+
+    def means(self) -> dict[str, float]:
+        return {key: total / self.count for key, total in self.sums.items()}
+
+    def clear(self) -> None:
+        self.sums, self.count = {}, 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sums": dict(self.sums), "count": self.count}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sums, self.count = dict(state.get("sums", {})), int(state.get("count", 0))
+
+
 class Trainer:
     """Runs a :class:`TrainingTask` for ``loop.steps`` steps in ``run``.
 
@@ -144,14 +232,13 @@ class Trainer:
         run: the output folder.
         loop: the schedule.
         config: the full run config (plain values), stored in every checkpoint.
-        is_main_process: False on non-zero ranks: they neither log nor save.
         distributed: this process's place in a data-parallel run (see
-            :mod:`.distributed`); overrides ``is_main_process``. Under several
-            processes only rank 0 evaluates, logs and saves; logged losses are
-            averaged over ranks; a stop request on any rank stops all at the
-            same step.
+            :mod:`.distributed`). Under several processes only rank 0
+            evaluates, logs and saves; logged losses are averaged over ranks;
+            a stop request on any rank stops all at the same step.
         seed: under several processes, each rank's random draws at step t
             are seeded from ``(seed, rank, t)``; None: ``config["seed"]``.
+        callbacks: :class:`Callback` objects called at fixed points of the loop.
     """
 
     def __init__(
@@ -160,25 +247,32 @@ class Trainer:
         run: RunFolder,
         loop: LoopConfig,
         config: dict[str, Any],
-        is_main_process: bool = True,
         distributed: DistributedContext | None = None,
         seed: int | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> None:
         self.task = task
         self.run = run
         self.loop = loop
         self.config = config
-        self.distributed = distributed or DistributedContext(rank=0 if is_main_process else 1, world_size=1)
+        self.distributed = distributed or DistributedContext()
         self.is_main = self.distributed.is_main
         self.seed = int(config.get("seed", 0)) if seed is None else seed
+        self.callbacks = list(callbacks)
         self.step = 0
         self.best_value: float | None = None
         self.best_step: int | None = None
         self.earlier_seconds = 0.0
         self.session_start = time.time()
+        self.window = LossWindow()
+
+    @property
+    def label(self) -> str:
+        """What progress bars and heartbeat lines call this training."""
+        return self.loop.label or self.task.kind
 
     # -- checkpoints -------------------------------------------------------
-    def checkpoint_state(self) -> dict[str, Any]:
+    def checkpoint_state(self, window: dict[str, Any] | None = None) -> dict[str, Any]:
         return {
             "version": __version__,
             "kind": self.task.kind,
@@ -191,14 +285,25 @@ class Trainer:
             "best": {"metric": self.loop.best_metric, "value": self.best_value, "step": self.best_step},
             # Wall time spent training so far, over every session, so a resumed run reports its whole cost.
             "elapsed_seconds": self.earlier_seconds + (time.time() - self.session_start),
+            "log_window": window if window is not None else self.window.state_dict(),
         }
 
-    def save(self, path) -> None:
+    def save(self, path: Path) -> None:
+        """Write a checkpoint to ``path`` (every rank calls this; rank 0 writes)."""
+        window = self.window.state_dict()
+        if self.distributed.enabled and window["count"]:
+            # Sums of rank means are rank means of sums: a resumed run's next log line is exact.
+            window["sums"] = self.distributed.mean(window["sums"])
+        self._write(path, window)
+
+    def _write(self, path: Path, window: dict[str, Any] | None = None) -> None:
         if self.is_main:
-            save_checkpoint(path, self.checkpoint_state())
+            save_checkpoint(path, self.checkpoint_state(window))
+            for callback in self.callbacks:
+                callback.on_checkpoint(self, Path(path))
 
     def restore(self, path) -> None:
-        """Load weights, optimisers, task state, RNG and step from a checkpoint."""
+        """Load weights, optimisers, task state, RNG, step and the loss window from a checkpoint."""
         state = load_checkpoint(path, kind=self.task.kind)
         modules, optimizers = self.task.modules(), self.task.optimizers()
         if set(state["modules"]) != set(modules):
@@ -216,11 +321,13 @@ class Trainer:
         self.earlier_seconds = float(state.get("elapsed_seconds", 0.0))
         best = state.get("best") or {}
         self.best_value, self.best_step = best.get("value"), best.get("step")
+        self.window.load_state_dict(state.get("log_window") or {})
 
     # -- the loop ----------------------------------------------------------
     def fit(self, resume: bool = False) -> FitResult:
         """Train from scratch, or from ``run``'s latest checkpoint when ``resume``."""
         self.session_start = time.time()
+        self.window.clear()
         if resume and self.run.has_run():
             self.restore(self.run.latest_checkpoint)
             if self.is_main:
@@ -228,63 +335,71 @@ class Trainer:
         logger = RunLogger(
             self.run, tensorboard=self.loop.tensorboard, purge_step=self.step + 1 if resume else None, enabled=self.is_main
         )
-        last_metrics: dict[str, float] = {}
-        interrupted = False
         bar = tqdm(
             total=self.loop.steps,
             initial=self.step,
-            desc=self.task.kind,
+            desc=self.label,
             disable=not (self.loop.progress_bar and self.is_main) or None,
             dynamic_ncols=True,
         )
-        sums: dict[str, float] = {}
-        count = 0
+        callbacks = self.callbacks
+        if bar.disable and self.is_main and self.loop.heartbeat_seconds:
+            callbacks = [*callbacks, Heartbeat(self.loop.heartbeat_seconds)]
+        last_metrics: dict[str, float] = {}
+        interrupted = False
         parallel = self.distributed.enabled
         try:
+            for callback in callbacks:
+                callback.on_fit_start(self)
             with _StopRequest() as stop:
                 while self.step < self.loop.steps:
                     if parallel:
                         self.distributed.seed_step(self.seed, self.step)
-                    losses = self.task.train_step()
+                    losses = self.task.train_step(Progress(self.step, self.loop.steps))
                     self.step += 1
                     bar.update(1)
-                    for key, value in losses.items():
-                        sums[key] = sums.get(key, 0.0) + value
-                    count += 1
+                    self.window.add(losses)
+                    for callback in callbacks:
+                        callback.on_step_end(self, losses)
                     # Every rank must take the same branches below, or their collectives would not pair up.
                     stopping = self.distributed.any(stop.requested) if parallel else stop.requested
-                    if self.step % self.loop.log_every == 0 or self.step == self.loop.steps or stopping:
-                        means = self.distributed.mean({key: total / count for key, total in sums.items()})
+                    if self.step % self.loop.log_every == 0 or self.step == self.loop.steps:
+                        means = self.distributed.mean(self.window.means())
                         logger.log(self.step, "train", {**means, **self.task.progress()})
                         bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()}, refresh=False)
-                        sums, count = {}, 0
-                    evaluated = self._maybe_evaluate(logger)
+                        self.window.clear()
+                    evaluated = self._maybe_evaluate(logger, callbacks)
                     if evaluated is not None:
                         last_metrics = evaluated
-                    if evaluated is not None or self._checkpoint_due():
+                    if evaluated is not None or self._checkpoint_due() or stopping:
+                        # A partial loss window travels in the checkpoint instead of being logged early.
                         self.save(self.run.latest_checkpoint)
                     if stopping:
                         interrupted = True
-                        self.save(self.run.latest_checkpoint)
                         break
             if parallel:
                 self.distributed.check_in_sync(self.task.modules())
         finally:
             bar.close()
             logger.close()
-        return FitResult(self.step, last_metrics, self.best_value, self.best_step, interrupted, self.earlier_seconds)
+        result = FitResult(self.step, last_metrics, self.best_value, self.best_step, interrupted, self.earlier_seconds)
+        for callback in callbacks:
+            callback.on_fit_end(self, result)
+        return result
 
     def _checkpoint_due(self) -> bool:
         every = self.loop.checkpoint_every
         return bool(every) and self.step % every == 0
 
-    def _maybe_evaluate(self, logger: RunLogger) -> dict[str, float] | None:
+    def _maybe_evaluate(self, logger: RunLogger, callbacks: Sequence[Callback]) -> dict[str, float] | None:
         every = self.loop.eval_every
         if not (self.step == self.loop.steps or (every and self.step % every == 0)):
             return None
         if not self.is_main:
             return {}  # rank 0 evaluates; no collective runs inside evaluate, so the others go on
-        metrics = self.task.evaluate(self.step, self.run, logger)
+        metrics = dict(self.task.evaluate(self.step, self.run, logger))
+        for callback in callbacks:
+            metrics.update(callback.on_evaluate(self, metrics) or {})
         if metrics:
             logger.log(self.step, "eval", metrics)
         name = self.loop.best_metric
@@ -295,6 +410,45 @@ class Trainer:
             )
             if better:
                 self.best_value, self.best_step = value, self.step
-                self.save(self.run.best_checkpoint)
+                self._write(self.run.best_checkpoint)
         return metrics
 
+
+class Heartbeat(Callback):
+    """A line to stderr every ``seconds`` while training runs without a progress bar
+    (``--no-progress``, or no terminal): label, step / steps, mean loss since the
+    last line, time spent and an estimate of the time left."""
+
+    def __init__(self, seconds: float = 60.0, clock=time.monotonic, write=None) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self.write = write or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.losses = LossWindow()
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        self.started = self.last = self.clock()
+        self.first_step = trainer.step
+        self.losses.clear()
+
+    def on_step_end(self, trainer: Trainer, losses: dict[str, float]) -> None:
+        self.losses.add(losses)
+        now = self.clock()
+        if now - self.last < self.seconds:
+            return  # a run shorter than a period says nothing
+        self.last = now
+        done, total = trainer.step, trainer.loop.steps
+        spent = now - self.started
+        rate = (done - self.first_step) / spent if spent > 0 else 0.0
+        left = f", about {_duration((total - done) / rate)} left" if rate > 0 and done < total else ""
+        loss = self.losses.means().get("loss", next(iter(self.losses.means().values()), None))
+        shown = f", loss {loss:.4g}" if loss is not None else ""
+        self.write(f"{trainer.label}: step {done}/{total} ({100 * done / total:.0f}%){shown}, "
+                   f"{_duration(spent)} in{left}")
+        self.losses.clear()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"

@@ -39,7 +39,7 @@ from ..objectives import OptimizerConfig, get_objective
 from .checkpoint import load_checkpoint
 from .logger import RunLogger
 from .run_folder import RunFolder
-from .trainer import TrainingTask
+from .trainer import Progress, TrainingTask
 
 KIND = "translation"
 
@@ -286,7 +286,7 @@ class TranslationTask(TrainingTask):
                                                 self.source_discriminator(fake_source.detach()))
         return {"d_loss": d_target + d_source, "d_target": d_target, "d_source": d_source}
 
-    def train_step(self) -> dict[str, float]:
+    def train_step(self, progress: Progress) -> dict[str, float]:
         source = next(self.source_stream)[0].to(self.device)
         target = next(self.target_stream)[0].to(self.device)
         discriminators = (self.target_discriminator, self.source_discriminator)
