@@ -1,8 +1,11 @@
 """Shared fixtures: where the real datasets are, a private cache, small synthetic data.
 
 The data directory comes from ``$GANTRANSFER_DATA`` (set by ``.ci/run``);
-without it, ``../shared/datasets`` beside the checkout is tried, and tests
-that need real data are skipped when neither exists.
+only when that variable is not set at all is ``../shared/datasets`` beside
+the checkout tried (so ``GANTRANSFER_DATA=/nonexistent`` shows what runs
+without the data). Tests that read the real MNIST/USPS files are marked
+``real_data`` and skip without them; every other end-to-end test runs on the
+synthetic digits below.
 """
 
 from __future__ import annotations
@@ -13,6 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from synthetic import (
+    DIGIT_STYLES,
+    MILD_SHIFT,
+    SOURCE_STYLE,
+    digits_arrays,
+    draw_digits,
+    write_digit_domain,
+    write_colour_folder,
+    write_digits_npz,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -21,20 +34,31 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 def _data_dir() -> Path | None:
     env = os.environ.get("GANTRANSFER_DATA")
-    candidates = [Path(env)] if env else [REPO.parent / "shared" / "datasets"]
-    for candidate in candidates:
-        if (candidate / "MNIST").is_dir():
-            return candidate.resolve()
-    return None
+    if env is None:
+        candidate = REPO.parent / "shared" / "datasets"
+    elif env:
+        candidate = Path(env)
+    else:  # set but empty: no data, no fallback
+        return None
+    return candidate.resolve() if (candidate / "MNIST").is_dir() else None
 
 
-@pytest.fixture(scope="session")
-def data_dir() -> Path:
-    """The folder holding MNIST/ and USPS/ (tests needing it skip without it)."""
-    found = _data_dir()
-    if found is None:
-        pytest.skip("real datasets not found: set GANTRANSFER_DATA")
-    return found
+# Read once, before any test changes the environment (_isolated_env removes the variable
+# when it points nowhere, and a later look would then find the fallback).
+DATA_DIR = _data_dir()
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("real_data") is not None and DATA_DIR is None:
+        pytest.skip("real MNIST/USPS not found: set GANTRANSFER_DATA (real_data test)")
+
+
+@pytest.fixture
+def data_dir(request) -> Path:
+    """The folder holding MNIST/ and USPS/, for tests marked ``real_data`` (skipped without it)."""
+    if request.node.get_closest_marker("real_data") is None:
+        pytest.fail("a test that reads the real datasets must be marked @pytest.mark.real_data")
+    return DATA_DIR
 
 
 @pytest.fixture(scope="session")
@@ -47,30 +71,10 @@ def session_cache(tmp_path_factory) -> Path:
 def _isolated_env(monkeypatch, tmp_path):
     """No test reads the user's real cache or an unrelated data dir by accident."""
     monkeypatch.setenv("GANTRANSFER_CACHE", str(tmp_path / "cache"))
-    found = _data_dir()
-    if found is not None:
-        monkeypatch.setenv("GANTRANSFER_DATA", str(found))
+    if DATA_DIR is not None:
+        monkeypatch.setenv("GANTRANSFER_DATA", str(DATA_DIR))
     else:
         monkeypatch.delenv("GANTRANSFER_DATA", raising=False)
-
-
-def digits_arrays(n: int = 60, size: int = 28, classes: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Synthetic labelled images ``(x uint8 (n, size, size), y int (n,))``: each class a bright
-    square at a class-specific place on noise."""
-    rng = np.random.default_rng(seed)
-    x = (rng.random((n, size, size)) * 40).astype(np.uint8)
-    y = np.arange(n) % classes
-    for i, label in enumerate(y):
-        row, col = divmod(int(label), 4)
-        x[i, 2 + 6 * row : 7 + 6 * row, 2 + 6 * col : 7 + 6 * col] = 255
-    return x, y
-
-
-def write_digits_npz(path: Path, n: int = 60, size: int = 28, classes: int = 10, seed: int = 0) -> Path:
-    """:func:`digits_arrays` as a labelled .npz file."""
-    x, y = digits_arrays(n, size, classes, seed)
-    np.savez(path, x=x, y=y)
-    return path
 
 
 @pytest.fixture
@@ -84,35 +88,6 @@ def digits_npz(tmp_path) -> Path:
     return write_digits_npz(tmp_path / "digits.npz")
 
 
-#: class colours of the synthetic colour images (RGB)
-COLOURS = ((220, 40, 40), (40, 180, 60), (50, 70, 220), (230, 200, 40), (160, 60, 200), (40, 200, 210))
-
-
-def colour_image(label: int, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """An H x W x 3 uint8 photo-like image: noise, and a disc of the class's colour at a random place."""
-    width, height = size
-    image = rng.integers(0, 90, (height, width, 3), dtype=np.uint8)
-    rows, cols = np.mgrid[0:height, 0:width]
-    cy, cx = rng.uniform(0.3, 0.7) * height, rng.uniform(0.3, 0.7) * width
-    disc = (rows - cy) ** 2 + (cols - cx) ** 2 < (0.25 * min(width, height)) ** 2
-    image[disc] = COLOURS[label % len(COLOURS)]
-    return image
-
-
-def write_colour_folder(root: Path, classes=("cat", "dog", "emu"), per_class: int = 10, size=(40, 30),
-                        seed: int = 0, suffix: str = ".png") -> Path:
-    """``root/<class>/<i>.png``: synthetic colour images, every one different (``size``: width, height)."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    for label, name in enumerate(classes):
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(per_class):
-            Image.fromarray(colour_image(label, size, rng)).save(folder / f"{i:03d}{suffix}")
-    return root
-
-
 @pytest.fixture
 def colour_folder(tmp_path) -> Path:
     """Three classes (cat, dog, emu) of ten 40 x 30 colour images each."""
@@ -120,12 +95,11 @@ def colour_folder(tmp_path) -> Path:
 
 
 def _real_subset_npz(tmp_path_factory, domain: str, count: int) -> Path:
-    found = _data_dir()
-    if found is None:
+    if DATA_DIR is None:
         pytest.skip("real datasets not found: set GANTRANSFER_DATA")
     from gantransfer.data import load_domain
 
-    data = load_domain(domain, "train", data_dir=found)
+    data = load_domain(domain, "train", data_dir=DATA_DIR)
     generator = torch.Generator().manual_seed(0)
     picked = torch.randperm(len(data), generator=generator)[:count]
     images = data.images[picked].numpy()  # uint8 pixels, as the domain stores them
@@ -144,3 +118,61 @@ def mnist_subset_npz(tmp_path_factory) -> Path:
 def usps_subset_npz(tmp_path_factory) -> Path:
     """200 real USPS train images (28 x 28) as a custom .npz domain."""
     return _real_subset_npz(tmp_path_factory, "usps", 200)
+
+
+@pytest.fixture(scope="session")
+def source_digits_npz(tmp_path_factory) -> Path:
+    """300 synthetic source digits (28 x 28 grey) in one .npz: every split of the domain reads it."""
+    x, y = draw_digits(300, SOURCE_STYLE, seed=0)
+    path = tmp_path_factory.mktemp("digits") / "source300.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
+@pytest.fixture(scope="session")
+def target_digits_npz(tmp_path_factory) -> Path:
+    """200 synthetic target digits with a mild shift from the source (:data:`MILD_SHIFT`), in one .npz."""
+    x, y = draw_digits(200, MILD_SHIFT, seed=1)
+    path = tmp_path_factory.mktemp("digits") / "target200.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
+@pytest.fixture(scope="session")
+def digit_domain(tmp_path_factory):
+    """``digit_domain(name)``: the folder of a synthetic domain with disjoint ``train.npz`` and
+    ``test.npz`` in the look :data:`DIGIT_STYLES` names (source: 600 / 300 images, the others
+    400 / 400), written once per session."""
+    root = tmp_path_factory.mktemp("domains")
+    sizes = {"source": (600, 300)}
+    seeds = {name: 10 * index for index, name in enumerate(DIGIT_STYLES)}
+
+    def make(name: str) -> str:
+        folder = root / name
+        if not folder.is_dir():
+            train, test = sizes.get(name, (400, 400))
+            write_digit_domain(folder, DIGIT_STYLES[name], train, test, seeds[name])
+        return str(folder)
+
+    return make
+
+
+@pytest.fixture
+def check_reported_accuracy():
+    """``check(metrics, run_dir)``: a transfer run's reported target test accuracy, confusion
+    matrix and per-class accuracies are what its saved classifier gives on the target test split."""
+    from gantransfer.data import load_domain
+    from gantransfer.evaluation.classification import evaluate_classifier
+    from gantransfer.models.saving import load_classifier
+
+    def check(metrics: dict, run_dir: Path) -> None:
+        saved = load_classifier(Path(run_dir) / "classifier.safetensors")
+        report = evaluate_classifier(saved.model, load_domain(metrics["target"], "test", saved.format))
+        assert metrics["target_test_accuracy"] == report.accuracy
+        assert metrics["confusion_matrix"] == report.confusion.tolist()
+        confusion = torch.tensor(metrics["confusion_matrix"], dtype=torch.float64)
+        assert metrics["target_test_accuracy"] == pytest.approx(float(confusion.trace() / confusion.sum()))
+        per_class = (confusion.diagonal() / confusion.sum(1)).tolist()
+        assert [metrics["per_class_accuracy"][name] for name in saved.class_names] == pytest.approx(per_class)
+
+    return check

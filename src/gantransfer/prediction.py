@@ -120,7 +120,8 @@ def evaluation_set(saved: SavedClassifier, domain: str, split: str = "test", dat
     splits = SplitOptions(**info["splits"]) if isinstance(info.get("splits"), dict) else SplitOptions()
     images = load_split(domain, split, saved.format, data, splits)
     match = match_classes(saved.class_names, images.class_names, info.get("classes_renamed") or None,
-                          where=f"{domain} ({split})")
+                          where=f"{domain} ({split})", owner="the classifier",
+                          present={images.class_names[label] for label in images.labels.unique().tolist()})
     return match.relabel(images, saved.class_names)
 
 

@@ -33,6 +33,7 @@ def _assert_one_line(error: pytest.ExceptionInfo, *fragments: str) -> None:
         assert fragment in message, message
 
 
+@pytest.mark.real_data
 def test_mnist_is_stored_as_uint8_and_batches_see_exactly_the_old_floats(data_dir):
     test = load_domain("mnist", "test", data_dir=data_dir)
     assert test.images.shape == (10_000, 1, 28, 28) and test.images.dtype == torch.uint8
@@ -48,6 +49,7 @@ def test_mnist_is_stored_as_uint8_and_batches_see_exactly_the_old_floats(data_di
     assert torch.equal(to_model_range(test.images[indices]), before[indices])
 
 
+@pytest.mark.real_data
 def test_usps_h5_resized_to_28_with_published_class_counts(data_dir):
     test = load_domain("usps", "test", data_dir=data_dir)
     assert test.images.shape == (2007, 1, 28, 28) and test.images.dtype == torch.uint8
@@ -59,6 +61,7 @@ def test_usps_h5_resized_to_28_with_published_class_counts(data_dir):
     assert (to_model_range(test.images) - before).abs().max() <= 1 / 255 + 1e-6  # half a grey level, in [-1, 1]
 
 
+@pytest.mark.real_data
 def test_usps_bz2_layout_matches_h5(data_dir, tmp_path):
     with h5py.File(data_dir / "USPS" / "usps.h5") as handle:
         data = handle["test"]["data"][()]
@@ -79,6 +82,7 @@ def test_usps_bz2_layout_matches_h5(data_dir, tmp_path):
     assert (from_bz2.images.int() - from_h5.images[:50].int()).abs().max() <= 2
 
 
+@pytest.mark.real_data
 def test_resize_to_32_and_rgb(data_dir):
     test = load_domain("usps", "test", ImageFormat(size=32, channels=3), data_dir=data_dir)
     assert test.images.shape == (2007, 3, 32, 32)
@@ -98,6 +102,7 @@ def test_missing_data_dir_says_how_to_set_it(monkeypatch):
     _assert_one_line(error, "usps.h5", "GANTRANSFER_DATA")
 
 
+@pytest.mark.real_data
 def test_truncated_idx_file(data_dir, tmp_path):
     root = _copy_mnist(data_dir, tmp_path)
     path = root / "MNIST" / "raw" / "t10k-images-idx3-ubyte"
@@ -107,6 +112,7 @@ def test_truncated_idx_file(data_dir, tmp_path):
     _assert_one_line(error, str(path), "truncated")
 
 
+@pytest.mark.real_data
 def test_idx_file_with_wrong_magic(data_dir, tmp_path):
     root = _copy_mnist(data_dir, tmp_path)
     path = root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
@@ -118,6 +124,7 @@ def test_idx_file_with_wrong_magic(data_dir, tmp_path):
     _assert_one_line(error, str(path), "magic")
 
 
+@pytest.mark.real_data
 def test_idx_image_and_label_counts_must_agree(data_dir, tmp_path):
     root = _copy_mnist(data_dir, tmp_path)
     path = root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
@@ -138,6 +145,7 @@ def test_corrupt_h5_file(tmp_path):
     _assert_one_line(error, "usps.h5", "unreadable HDF5")
 
 
+@pytest.mark.real_data
 def test_truncated_h5_file(data_dir, tmp_path):
     folder = tmp_path / "USPS"
     folder.mkdir()

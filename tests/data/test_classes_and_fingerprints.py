@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import write_colour_folder
+from synthetic import write_colour_folder
 from gantransfer.data import DataOptions, ImageFormat, describe_domain, match_classes
 from gantransfer.errors import ConfigError, DataError
 from gantransfer.training.reference import ReferenceRecipe, reference_path
@@ -39,7 +39,7 @@ def test_a_target_class_the_source_lacks_is_a_one_line_error(tmp_path):
     with pytest.raises(DataError) as error:
         _load(tmp_path, ("cat", "dog"), ("dog", "dgo"))
     message = str(error.value)
-    assert "\n" not in message and "'dgo'" in message and "closest source classes: dog" in message
+    assert "\n" not in message and "'dgo'" in message and "is not a class of the source" in message and "closest: dog" in message
     assert "--class-map" in message
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import colour_image, write_colour_folder
+from synthetic import colour_image, write_colour_folder
 from gantransfer.data import DataOptions, ImageFormat, SplitOptions, describe_domain, load_domain
 from gantransfer.data.domains import write_drawn_splits
 from gantransfer.errors import ConfigError, DataError

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import write_colour_folder
+from synthetic import write_colour_folder
 from gantransfer.data import BatchStream, ImageFiles, ImageFormat, load_domain, model_batches, to_model_range
 from gantransfer.errors import DataError
 from gantransfer.evaluation.classification import evaluate_classifier

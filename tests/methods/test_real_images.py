@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import colour_image, write_colour_folder
+from synthetic import colour_image, write_colour_folder
 from gantransfer.data import DataOptions, ImageFormat
 from gantransfer.methods import ClassifierOptions, TransferConfig, transfer
 from gantransfer.methods.context import TransferData

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import write_digits_npz
+from synthetic import write_digits_npz
 
 from gantransfer.export import export_classifier
 from gantransfer.methods import (

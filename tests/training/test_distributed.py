@@ -150,8 +150,8 @@ def _tiny_gan(source, **overrides):
 
 
 @pytest.mark.parametrize("objective", ["minimax", "wgan-gp"])
-def test_gpu_options_leave_cpu_training_bit_identical(mnist_subset_npz, tmp_path, objective):
-    plain = _tiny_gan(mnist_subset_npz, objective=objective)
+def test_gpu_options_leave_cpu_training_bit_identical(source_digits_npz, tmp_path, objective):
+    plain = _tiny_gan(source_digits_npz, objective=objective)
     fast = replace(plain, acceleration=Acceleration("cpu", "bf16", channels_last=True, compile=True))
     pretrain(plain, tmp_path / "plain", progress_bar=False)
     pretrain(fast, tmp_path / "fast", progress_bar=False)
@@ -162,9 +162,9 @@ def test_gpu_options_leave_cpu_training_bit_identical(mnist_subset_npz, tmp_path
             assert torch.equal(tensor, b[network][name]), f"{network}.{name} differs"
 
 
-def test_gpu_options_leave_cpu_classifier_training_bit_identical(mnist_subset_npz, usps_subset_npz, tmp_path):
+def test_gpu_options_leave_cpu_classifier_training_bit_identical(source_digits_npz, target_digits_npz, tmp_path):
     config = TransferConfig(
-        source=str(mnist_subset_npz), target=str(usps_subset_npz), method="target-only", k=2,
+        source=str(source_digits_npz), target=str(target_digits_npz), method="target-only", k=2,
         classifier=ClassifierOptions(width=8, feature_dim=16), training=ClassifierTraining(steps=4, batch_size=16),
     )
     transfer(config, tmp_path / "plain", stages_dir=tmp_path / "s", progress_bar=False)
@@ -202,9 +202,9 @@ def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_pretrain_on_two_processes_resumes_across_process_counts(mnist_subset_npz, tmp_path):
+def test_pretrain_on_two_processes_resumes_across_process_counts(source_digits_npz, tmp_path):
     """1 process trains 6 steps; 2 processes resume it to 12; 1 process resumes that to 18."""
-    config = _tiny_gan(mnist_subset_npz, objective="wgan-gp", steps=6, batch_size=32, eval_every=6)
+    config = _tiny_gan(source_digits_npz, objective="wgan-gp", steps=6, batch_size=32, eval_every=6)
     pretrain(config, tmp_path / "single", progress_bar=False)
     shutil.copytree(tmp_path / "single", tmp_path / "mixed")
     pretrain(replace(config, steps=12), tmp_path / "single", resume=True, progress_bar=False)
@@ -241,14 +241,14 @@ def test_pretrain_on_two_processes_resumes_across_process_counts(mnist_subset_np
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["finetune", "dann"])
-def test_transfer_on_two_processes_matches_one_process(mnist_subset_npz, usps_subset_npz, tmp_path, method):
+def test_transfer_on_two_processes_matches_one_process(source_digits_npz, target_digits_npz, tmp_path, method):
     """Without noise or BatchNorm, 2 processes on halves of each batch equal 1 process up to rounding
     (dann: its domain discriminator, a second network, is averaged over processes too)."""
     # SGD, unlike Adam, would also notice gradients summed instead of averaged over processes.
     training = {"steps": 8, "batch_size": 16, "augment": {"degrees": 0.0, "translate": 0.0, "scale": 0.0},
                 "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9}}
     settings = {
-        "source": str(mnist_subset_npz), "target": str(usps_subset_npz), "method": method, "k": 2,
+        "source": str(source_digits_npz), "target": str(target_digits_npz), "method": method, "k": 2,
         "classifier": {"width": 8, "feature_dim": 32, "norm": "layer"},
         "training": training, "source_training": training,
     }

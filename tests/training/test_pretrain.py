@@ -1,4 +1,4 @@
-"""GAN pretraining end to end on a few hundred real MNIST images: outputs, determinism, resume."""
+"""GAN pretraining end to end on a few hundred synthetic digits: outputs, determinism, resume."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ def _assert_same_weights(a, b):
 
 
 @pytest.mark.parametrize("objective", ["minimax", "wgan", "wgan-gp"])
-def test_tiny_pretrain_writes_a_complete_run(mnist_subset_npz, tmp_path, objective):
+def test_tiny_pretrain_writes_a_complete_run(source_digits_npz, tmp_path, objective):
     out = tmp_path / "run"
-    result = pretrain(_config(mnist_subset_npz, objective=objective, steps=6, eval_every=3), out, progress_bar=False)
+    result = pretrain(_config(source_digits_npz, objective=objective, steps=6, eval_every=3), out, progress_bar=False)
     assert result.step == 6 and not result.interrupted
     assert (out / "checkpoints" / "latest.pt").is_file()
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_0000003.png", "step_0000006.png"]
@@ -52,18 +52,18 @@ def test_tiny_pretrain_writes_a_complete_run(mnist_subset_npz, tmp_path, objecti
     assert images.shape == (10, 1, 28, 28)
 
 
-def test_same_seed_same_numbers(mnist_subset_npz, tmp_path):
-    pretrain(_config(mnist_subset_npz, steps=5), tmp_path / "a", progress_bar=False)
-    pretrain(_config(mnist_subset_npz, steps=5), tmp_path / "b", progress_bar=False)
+def test_same_seed_same_numbers(source_digits_npz, tmp_path):
+    pretrain(_config(source_digits_npz, steps=5), tmp_path / "a", progress_bar=False)
+    pretrain(_config(source_digits_npz, steps=5), tmp_path / "b", progress_bar=False)
     _assert_same_weights(_weights(tmp_path / "a"), _weights(tmp_path / "b"))
-    pretrain(_config(mnist_subset_npz, steps=5, seed=4), tmp_path / "c", progress_bar=False)
+    pretrain(_config(source_digits_npz, steps=5, seed=4), tmp_path / "c", progress_bar=False)
     a, c = _weights(tmp_path / "a"), _weights(tmp_path / "c")
     assert not torch.equal(a["generator"]["project.weight"], c["generator"]["project.weight"])
 
 
 @pytest.mark.parametrize("objective", ["minimax", "wgan-gp"])
-def test_interrupted_run_resumes_exactly(mnist_subset_npz, tmp_path, monkeypatch, objective):
-    config = _config(mnist_subset_npz, objective=objective)
+def test_interrupted_run_resumes_exactly(source_digits_npz, tmp_path, monkeypatch, objective):
+    config = _config(source_digits_npz, objective=objective)
     pretrain(config, tmp_path / "straight", progress_bar=False)
 
     # Deliver SIGINT at the end of step 7: the trainer saves and stops; a second call with resume
@@ -90,14 +90,15 @@ def test_interrupted_run_resumes_exactly(mnist_subset_npz, tmp_path, monkeypatch
         "step_0000006.png", "step_0000012.png"]
 
 
-def test_resume_refuses_other_config(mnist_subset_npz, tmp_path):
+def test_resume_refuses_other_config(source_digits_npz, tmp_path):
     from gantransfer.errors import ConfigError
 
-    pretrain(_config(mnist_subset_npz, steps=2), tmp_path / "r", progress_bar=False)
+    pretrain(_config(source_digits_npz, steps=2), tmp_path / "r", progress_bar=False)
     with pytest.raises(ConfigError, match="changed: objective"):
-        pretrain(_config(mnist_subset_npz, steps=2, objective="wgan"), tmp_path / "r", resume=True, progress_bar=False)
+        pretrain(_config(source_digits_npz, steps=2, objective="wgan"), tmp_path / "r", resume=True, progress_bar=False)
 
 
+@pytest.mark.real_data  # a built-in domain found through DataOptions.data_dir alone
 def test_pretrain_reads_data_dir_option(data_dir, tmp_path, monkeypatch):
     monkeypatch.delenv("GANTRANSFER_DATA")
     config = _config("usps", steps=1, conditional=False)
@@ -105,12 +106,12 @@ def test_pretrain_reads_data_dir_option(data_dir, tmp_path, monkeypatch):
     assert result.step == 1
 
 
-def test_resumed_run_counts_the_time_of_earlier_sessions(mnist_subset_npz, tmp_path, monkeypatch):
+def test_resumed_run_counts_the_time_of_earlier_sessions(source_digits_npz, tmp_path, monkeypatch):
     import time as time_module
 
     from gantransfer.training import trainer as trainer_module
 
-    config = _config(mnist_subset_npz, steps=4)
+    config = _config(source_digits_npz, steps=4)
     pretrain(config, tmp_path / "r", progress_bar=False)
     first = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")["elapsed_seconds"]
     assert first > 0

@@ -1,4 +1,4 @@
-"""The translation task on a few hundred real digits: gradients, frozen classifier, learning, resume."""
+"""The translation task on a few hundred synthetic digits: gradients, frozen classifier, learning, resume."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ TINY = TranslationTraining(steps=4, batch_size=16, translator_width=4, residual_
 
 
 @pytest.fixture(scope="module")
-def domains(mnist_subset_npz, usps_subset_npz):
-    return load_domain(str(mnist_subset_npz), "train"), load_domain(str(usps_subset_npz), "train")
+def domains(source_digits_npz, target_digits_npz):
+    return load_domain(str(source_digits_npz), "train"), load_domain(str(target_digits_npz), "train")
 
 
 @pytest.fixture(scope="module")

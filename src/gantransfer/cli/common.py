@@ -9,7 +9,7 @@ import os
 
 from ..config import from_dict
 from ..data import BuildOptions, DataOptions
-from .options import add_config_arguments
+from .options import add_config_arguments, detail_section
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, build: bool = True) -> None:
@@ -26,8 +26,8 @@ def add_data_arguments(parser: argparse.ArgumentParser, build: bool = True) -> N
                        "streamed from disk (default: a quarter of the available memory)")
     group.add_argument("--workers", type=int, help="processes decoding image files (default: one per core, at most 4)")
     if build:
-        add_config_arguments(parser, BuildOptions, group=parser.add_argument_group(
-            "built domains (mnist-m without its published files, synth-digits)"))
+        add_config_arguments(parser, BuildOptions, group=detail_section(
+            parser, "built domains (mnist-m without its published files, synth-digits)"))
 
 
 def data_options(args: argparse.Namespace) -> DataOptions:

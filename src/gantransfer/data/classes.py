@@ -61,13 +61,16 @@ def load_class_map(path: str | Path) -> dict[str, str]:
 
 def match_classes(
     source: tuple[str, ...], target: tuple[str, ...], class_map: dict[str, str] | None = None,
-    where: str = "target", map_file: str | None = None,
+    where: str = "target", map_file: str | None = None, owner: str = "the source",
+    present: set[str] | None = None,
 ) -> ClassMatch:
     """Match ``target`` class names to ``source`` ones.
 
     Raises :class:`DataError` for a target class the source lacks (naming it,
     with the closest source names) and :class:`ConfigError` for a class map
-    entry that names no target class.
+    entry that names no target class. ``owner`` names what ``source`` lists the classes of
+    in messages (``the classifier`` for ``gantransfer evaluate``). ``present``: the target
+    classes that have images, when known; the others need no source class (they map to -1).
     """
     class_map = class_map or {}
     unknown = [name for name in class_map if name not in target]
@@ -78,11 +81,14 @@ def match_classes(
     source_of = []
     for name in target:
         wanted = class_map.get(name, name)
+        if wanted not in index and present is not None and name not in present:
+            source_of.append(-1)
+            continue
         if wanted not in index:
             close = difflib.get_close_matches(wanted, source, n=3)
-            hint = f"; closest source classes: {', '.join(close)}" if close else ""
+            hint = f"; closest: {', '.join(close)}" if close else ""
             raise DataError(
-                f"{where}: class {wanted!r} is not a class of the source (source classes: {_listing(source)}){hint}; "
+                f"{where}: class {wanted!r} is not a class of {owner} (its classes: {_listing(source)}){hint}; "
                 "rename it with --class-map FILE (YAML: target name: source name)"
             )
         source_of.append(index[wanted])

@@ -51,6 +51,11 @@ def register_domain(name: str, reader: Reader) -> None:
     if not name or "/" in name or os.sep in name:
         raise ValueError(f"domain name must be a plain word, got {name!r}")
     _READERS[name.lower()] = reader
+    clear_domain_caches()
+
+
+def clear_domain_caches() -> None:
+    """Forget every domain read in this process, so the next load reads (or builds) it again."""
     for cache in (_read_builtin, _builtin_key, _load_cached):
         cache.cache_clear()
 

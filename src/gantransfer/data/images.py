@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from ..config import later_option
 from ..errors import DataError
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ class ImageFormat:
 
     size: int = 28
     channels: int = 1
-    fit: str = "crop"
+    fit: str = later_option("crop")
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 8:

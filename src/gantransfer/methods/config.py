@@ -22,6 +22,8 @@ INITS = ("random", "source", "gan")
 
 #: the input side of ImageNet-pretrained backbones, which an inferred format takes
 PRETRAINED_BACKBONE_SIZE = 224
+#: the side a config's classifier is checked at before the data give the real one
+PROVISIONAL_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -220,10 +222,10 @@ class TransferConfig:
     trunk_lr_scale: float = 0.1
     image_size: int | None = None
     channels: int | None = None
-    fit: str = "crop"
-    test_fraction: float = 0.2
-    split_seed: int = 0
-    class_map: str | None = None
+    fit: str = later_option("crop")
+    test_fraction: float = later_option(0.2)
+    split_seed: int = later_option(0)
+    class_map: str | None = later_option(None)
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
     training: ClassifierTraining = field(default_factory=_target_training)
     source_training: ClassifierTraining = field(default_factory=_source_training)
@@ -258,11 +260,13 @@ class TransferConfig:
             raise ConfigError("source_weight and trunk_lr_scale must be >= 0")
         check_format_fields(self)
         self.splits  # noqa: B018  (validates test_fraction)
-        if self.image_size is not None and self.channels is not None:  # else checked once the format is inferred
-            try:
-                self.trunk()
-            except ConfigError as error:
-                raise ConfigError(f"classifier: {error}") from None
+        # Checked with a provisional format while it is left to the data (and again once inferred).
+        provisional = ImageFormat(self.image_size or self.preferred_image_size() or PROVISIONAL_SIZE,
+                                  self.channels or 3, self.fit)
+        try:
+            self.trunk(provisional)
+        except ConfigError as error:
+            raise ConfigError(f"classifier: {error}") from None
 
     @property
     def format(self) -> ImageFormat:
@@ -290,9 +294,10 @@ class TransferConfig:
     def shared_seed(self) -> int:
         return self.seed if self.stage_seed is None else self.stage_seed
 
-    def trunk(self) -> TrunkConfig:
-        """The classifier's trunk; pretrained weights come with ImageNet input normalisation."""
-        options, fmt = self.classifier, self.format
+    def trunk(self, fmt: ImageFormat | None = None) -> TrunkConfig:
+        """The classifier's trunk (in the run's format, or ``fmt``); pretrained weights come with
+        ImageNet input normalisation."""
+        options, fmt = self.classifier, fmt or self.format
         normalization = "imagenet" if options.backbone_weights else "none"
         return TrunkConfig(fmt.channels, fmt.size, options.width, options.feature_dim, options.norm,
                            backbone=options.backbone, input_normalization=normalization)

@@ -42,6 +42,7 @@ from ..training.identity import config_changes
 from ..training.logger import RunLogger
 from ..training.run_folder import RunFolder
 from ..training.run_kinds import TRANSFER as TRANSFER_RUN
+from ..training.run_kinds import check_folder
 from ..training.seeding import seed_everything
 from ..training.supervised import AccuracyMonitor
 from ..training.trainer import Callback, LoopConfig, Trainer
@@ -75,6 +76,7 @@ def transfer(
     ``target_test`` of None leaves the test metrics None.
     """
     method = get_method(config.method)
+    method.check_config(config)
     run = RunFolder(out)
     stored = to_dict(config)
     finished = run.root / METRICS_FILE
@@ -85,10 +87,12 @@ def transfer(
         return metrics
     started = time.time()
     distributed = setup(config.acceleration.device)
+    check_folder(run.root, TRANSFER_RUN)  # a wrong folder is refused before any data is read
     seed_everything(config.seed)
     if images is None:
         images = TransferData.load(config, data)
-        notice(images.choice.line())
+        if config.image_size is None or config.channels is None:  # say what was inferred, and why
+            notice(images.choice.line())
     config = config.with_format(images.format)
     stored = to_dict(config)
     # Only now, with the config checked and the data read: a run refused so far leaves nothing behind.

@@ -19,7 +19,8 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
 from ..config import from_dict, later_option, to_dict
-from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, SplitOptions, describe_domain, infer_format
+from ..data import (BatchStream, DataOptions, FormatChoice, ImageFormat, ImageSet, SplitOptions, describe_domain,
+                    infer_format)
 from ..data.domains import load_split, write_drawn_splits
 from ..data.formats import check_format_fields, resolved_format
 from ..data.augment import diff_augment
@@ -100,9 +101,9 @@ class PretrainConfig:
     conditional: bool = False
     image_size: int | None = None
     channels: int | None = None
-    fit: str = "crop"
-    test_fraction: float = 0.2
-    split_seed: int = 0
+    fit: str = later_option("crop")
+    test_fraction: float = later_option(0.2)
+    split_seed: int = later_option(0)
     latent_dim: int = 64
     generator_width: int = 64
     discriminator_width: int = 32
@@ -139,18 +140,21 @@ class PretrainConfig:
         if self.architecture == "sngan" and self.critic_norm not in (None, "none"):
             raise ConfigError(f"critic_norm must be none (or unset) with architecture resnet, whose discriminator "
                               f"is spectrally normalised instead; got {self.critic_norm!r}")
-        self.generator_config(0)  # raises for image sizes and widths the networks cannot take
-        stages = self.discriminator_config(0).trunk.num_stages
-        if not 0 <= self.freeze_discriminator_blocks <= stages:
-            raise ConfigError(
-                f"freeze_discriminator_blocks must be in 0..{stages} (the discriminator trunk at {self.image_size} px "
-                f"has {stages} stages: {stages - 1} down-sampling blocks and the projection), "
-                f"got {self.freeze_discriminator_blocks}"
-            )
-        if self.quality_samples < 0 or self.eval_every < 0:
-            raise ConfigError("quality_samples and eval_every must be >= 0")
         check_format_fields(self)
         self.splits  # noqa: B018  (validates test_fraction)
+        if self.image_size is not None and self.channels is None:
+            replace(self, channels=1)  # the networks follow the size alone: check them now
+        elif self.image_size is not None:  # else checked once the format is inferred (with_format)
+            self.generator_config(0)  # raises for image sizes and widths the networks cannot take
+            stages = self.discriminator_config(0).trunk.num_stages
+            if not 0 <= self.freeze_discriminator_blocks <= stages:
+                raise ConfigError(
+                    f"freeze_discriminator_blocks must be in 0..{stages} (the discriminator trunk at {self.image_size} px "
+                    f"has {stages} stages: {stages - 1} down-sampling blocks and the projection), "
+                    f"got {self.freeze_discriminator_blocks}"
+                )
+        if self.quality_samples < 0 or self.eval_every < 0:
+            raise ConfigError("quality_samples and eval_every must be >= 0")
 
     @property
     def spec(self):
@@ -374,9 +378,12 @@ def pretrain(
     the source is written to ``out/splits.json``. ``callbacks`` are given to
     the trainer.
     """
-    config = resolve_pretrain_format(config, data)
+    check_folder(RunFolder(out).root, GAN_RUN)  # a wrong folder is refused before any data is read
+    config, choice = resolve_pretrain_format(config, data)
     source = load_split(config.source, "train", config.format, data, config.splits)
     require_every_class(source)
+    if choice is not None:
+        notice(choice.line())
     return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar, callbacks=callbacks,
                      record_splits=True)
 
@@ -396,14 +403,15 @@ def _from_stored(stored: dict[str, Any], where: str) -> tuple[PretrainConfig, tu
     return from_dict(PretrainConfig, stored, where=where), class_names
 
 
-def resolve_pretrain_format(config: PretrainConfig, data: DataOptions = DataOptions()) -> PretrainConfig:
-    """``config`` with the image format its source's images call for where it gives none (printed)."""
+def resolve_pretrain_format(config: PretrainConfig, data: DataOptions = DataOptions()
+                            ) -> tuple[PretrainConfig, FormatChoice | None]:
+    """``config`` with the image format its source's images call for where it gives none, and
+    that choice (None when the config gave the format)."""
     if config.image_size is not None and config.channels is not None:
-        return config
+        return config, None
     info = describe_domain(config.source, data, config.splits)
     choice = infer_format({config.source: info.summary}, config.image_size, config.channels, config.fit)
-    notice(choice.line())
-    return config.with_format(choice.format)
+    return config.with_format(choice.format), choice
 
 
 def train_gan(

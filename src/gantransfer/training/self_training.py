@@ -16,6 +16,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from ..config import later_option
 from ..data import AffineAugment, NaturalAugment, augment_batch
 from ..data.augment import check_kind
 from ..errors import ConfigError
@@ -51,8 +52,8 @@ class SelfTraining:
     class_balance: float = 0.1
     batch_size: int = 128
     augment: AffineAugment = field(default_factory=AffineAugment.digits)
-    augment_kind: str = "auto"
-    natural_augment: NaturalAugment = field(default_factory=NaturalAugment)
+    augment_kind: str = later_option("auto")
+    natural_augment: NaturalAugment = later_option(NaturalAugment())
 
     MOVED_KEYS: ClassVar[dict[str, str]] = {"method": "loss"}
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..config import later_option
 from ..data import AffineAugment, BatchStream, ImageSet, NaturalAugment, augment_batch
 from ..data.augment import check_kind
 from ..errors import ConfigError
@@ -51,8 +52,8 @@ class ClassifierTraining:
     batch_size: int = 128
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig("adam", 1e-3, (0.9, 0.999)))
     augment: AffineAugment = field(default_factory=AffineAugment.digits)
-    augment_kind: str = "auto"
-    natural_augment: NaturalAugment = field(default_factory=NaturalAugment)
+    augment_kind: str = later_option("auto")
+    natural_augment: NaturalAugment = later_option(NaturalAugment())
     cosine_schedule: bool = True
     label_smoothing: float = 0.0
     eval_every: int = 500
