@@ -15,7 +15,7 @@ import argparse
 
 from torch import Tensor
 
-from gantransfer.data import ImageFormat, load_domain
+from gantransfer.data import ImageFormat, load_domain, to_model_range
 
 
 def ink_box(images: Tensor, background: float = -0.5) -> tuple[Tensor, Tensor]:
@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     for domain in args.domains:
         test = load_domain(domain, "test", ImageFormat(28, 1))
-        height, width = ink_box(test.images[: args.images])
+        height, width = ink_box(to_model_range(test.images[: args.images]))
         print(f"{domain}: ink box {height.mean():.1f} x {width.mean():.1f} pixels (height x width) of 28 x 28")
 
 

@@ -122,14 +122,15 @@ def throughput_rows(args, source: str, device: torch.device) -> list[dict]:
                     if model == "classifier":
                         training = replace(TransferConfig().source_training, batch_size=batch)
                         stream = BatchStream((data.images, data.labels), batch, seed=0)
-                        task = ClassifierTask(Classifier(TransferConfig().classifier_config(10)),
+                        task = ClassifierTask(Classifier(TransferConfig().with_format(data.format).classifier_config(10)),
                                               [LabelledSource("source", stream)], training, device=device,
                                               acceleration=Acceleration(device.type, **options))
                         per_step = batch
                     else:
                         config = PretrainConfig(objective="minimax" if model == "gan" else "wgan-gp",
                                                 conditional=True, batch_size=batch, quality_samples=0,
-                                                acceleration=Acceleration(device.type, **options))
+                                                acceleration=Acceleration(device.type, **options)
+                                                ).with_format(data.format)
                         stream = BatchStream((data.images, data.labels), batch, seed=0)
                         task = GanTask(config, data.class_names, stream, device)
                         per_step = batch * config.critic_updates

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from gantransfer.data import BatchStream, DataOptions, load_domain
+from gantransfer.data import BatchStream, DataOptions, ImageFormat, load_domain
 from gantransfer.fileio import write_json
 from gantransfer.training.gan_evaluation import evaluate_gan
 from gantransfer.training.pretrain import GanTask, PretrainConfig, pretrain
@@ -41,7 +41,7 @@ def peak_memory_mib() -> float:
 
 def throughput(objective: str, batch_size: int, conditional: bool, steps: int, data: DataOptions) -> float:
     config = PretrainConfig(objective=objective, conditional=conditional, batch_size=batch_size, steps=steps,
-                            quality_samples=0)
+                            quality_samples=0).with_format(ImageFormat(28, 1))  # MNIST's, as pretrain infers it
     source = load_domain("mnist", "train", config.format, data.data_dir, data.cache_dir)
     stream = BatchStream((source.images, source.labels), batch_size, seed=0)
     task = GanTask(config, source.class_names, stream, torch.device("cpu"))

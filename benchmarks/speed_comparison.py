@@ -59,7 +59,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets, transforms
 
 from gantransfer.config import from_dict, load_yaml
-from gantransfer.data import BatchStream, DataOptions, load_domain
+from gantransfer.data import BatchStream, DataOptions, ImageFormat, load_domain
 from gantransfer.data.locations import DataLocations
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.fileio import write_json
@@ -257,14 +257,18 @@ def reference_accuracy(model: nn.Module, data: DataLoader, device: torch.device)
 # -- networks and settings shared by both sides --------------------------------------------------------------
 
 
+#: MNIST's format, which a run on MNIST infers; fixed here because these networks are built without a run
+DIGITS = ImageFormat(28, 1)
+
+
 def gan_config(args) -> PretrainConfig:
     return PretrainConfig(objective="minimax", conditional=True, batch_size=args.gan_batch_size,
-                          quality_samples=0, acceleration=Acceleration(str(args.device)))
+                          quality_samples=0, acceleration=Acceleration(str(args.device))).with_format(DIGITS)
 
 
 def classifier_settings() -> TransferConfig:
     """The source classifier both sides train: the library's default network and training."""
-    return TransferConfig()
+    return TransferConfig().with_format(DIGITS)
 
 
 def new_classifier(config: TransferConfig) -> Classifier:
@@ -395,7 +399,7 @@ def run_throughput(args, data: DataOptions, root: Path) -> dict[str, Any]:
 
 
 def library_evaluator(domain: str, data: DataOptions):
-    test = load_domain(domain, "test", TransferConfig().format, data.data_dir, data.cache_dir)
+    test = load_domain(domain, "test", DIGITS, data.data_dir, data.cache_dir)
     return lambda model: evaluate_classifier(model, test).accuracy
 
 
@@ -459,7 +463,7 @@ def reference_dann(args, root: Path, clock: AccuracyClock) -> None:
     """A plain DANN: the library's classifier network, a 2-hidden-layer domain MLP on its
     features through a gradient reversal layer with Ganin's schedule, Adam, 5 epochs of
     MNIST at batch 64, unlabelled USPS train batches; no augmentation, no pretraining."""
-    device, settings = args.device, TransferConfig()
+    device, settings = args.device, classifier_settings()
     model = new_classifier(settings).to(device)
     feature_dim = settings.classifier.feature_dim
     domain = nn.Sequential(nn.Linear(feature_dim, 500), nn.ReLU(), nn.Linear(500, 500), nn.ReLU(),

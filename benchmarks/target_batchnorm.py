@@ -20,7 +20,7 @@ import argparse
 import torch
 from torch import nn
 
-from gantransfer.data import AffineAugment, load_domain, random_affine
+from gantransfer.data import AffineAugment, load_domain, random_affine, to_model_range
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.models.saving import load_classifier
 
@@ -34,7 +34,7 @@ def recompute_batchnorm(model: nn.Module, images: torch.Tensor, augment: AffineA
     model.train()
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            model(random_affine(images[start : start + batch_size], augment))
+            model(random_affine(to_model_range(images[start : start + batch_size]), augment))
     return model.eval()
 
 

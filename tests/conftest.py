@@ -23,6 +23,7 @@ from synthetic import (
     digits_arrays,
     draw_digits,
     write_digit_domain,
+    write_colour_folder,
     write_digits_npz,
 )
 
@@ -87,6 +88,12 @@ def digits_npz(tmp_path) -> Path:
     return write_digits_npz(tmp_path / "digits.npz")
 
 
+@pytest.fixture
+def colour_folder(tmp_path) -> Path:
+    """Three classes (cat, dog, emu) of ten 40 x 30 colour images each."""
+    return write_colour_folder(tmp_path / "photos")
+
+
 def _real_subset_npz(tmp_path_factory, domain: str, count: int) -> Path:
     if DATA_DIR is None:
         pytest.skip("real datasets not found: set GANTRANSFER_DATA")
@@ -95,7 +102,7 @@ def _real_subset_npz(tmp_path_factory, domain: str, count: int) -> Path:
     data = load_domain(domain, "train", data_dir=DATA_DIR)
     generator = torch.Generator().manual_seed(0)
     picked = torch.randperm(len(data), generator=generator)[:count]
-    images = ((data.images[picked] + 1) / 2 * 255).round().to(torch.uint8).numpy()
+    images = data.images[picked].numpy()  # uint8 pixels, as the domain stores them
     path = tmp_path_factory.mktemp(f"{domain}{count}") / f"{domain}{count}.npz"
     np.savez(path, x=images, y=data.labels[picked].numpy())
     return path

@@ -1,5 +1,5 @@
-"""Synthetic data the tests draw for themselves (no download): random-blob digits and
-seven-segment digit domains with named shifts.
+"""Synthetic data the tests draw for themselves (no download): random-blob digits,
+seven-segment digit domains with named shifts, and photo-like colour image folders.
 
 A module of its own, not conftest.py: test modules import these helpers, and a
 ``from conftest import`` finds whichever conftest.py pytest loaded last.
@@ -135,3 +135,32 @@ DIGIT_STYLES = {
     # classifier reads about two digits in three, the rest are near its decision boundaries.
     "rotated": DigitStyle(rotation=(25.0, 45.0)),
 }
+
+
+#: class colours of the synthetic colour images (RGB)
+COLOURS = ((220, 40, 40), (40, 180, 60), (50, 70, 220), (230, 200, 40), (160, 60, 200), (40, 200, 210))
+
+
+def colour_image(label: int, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """An H x W x 3 uint8 photo-like image: noise, and a disc of the class's colour at a random place."""
+    width, height = size
+    image = rng.integers(0, 90, (height, width, 3), dtype=np.uint8)
+    rows, cols = np.mgrid[0:height, 0:width]
+    cy, cx = rng.uniform(0.3, 0.7) * height, rng.uniform(0.3, 0.7) * width
+    disc = (rows - cy) ** 2 + (cols - cx) ** 2 < (0.25 * min(width, height)) ** 2
+    image[disc] = COLOURS[label % len(COLOURS)]
+    return image
+
+
+def write_colour_folder(root: Path, classes=("cat", "dog", "emu"), per_class: int = 10, size=(40, 30),
+                        seed: int = 0, suffix: str = ".png") -> Path:
+    """``root/<class>/<i>.png``: synthetic colour images, every one different (``size``: width, height)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for label, name in enumerate(classes):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(colour_image(label, size, rng)).save(folder / f"{i:03d}{suffix}")
+    return root

@@ -31,7 +31,8 @@ def later_option(default: Any) -> Any:
     written before the field existed is still written the same way: shared
     stages, whose names hash that form, keep their names, and stored runs
     compare equal. :func:`from_dict` fills it with ``default`` when absent.
-    ``default`` must be a plain value (str, int, float, bool or None).
+    ``default`` must be a plain value (str, int, float, bool or None) or a
+    frozen dataclass instance (a nested config).
     """
     return dataclasses.field(default=default, metadata={_LATER: True})
 

@@ -58,9 +58,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 
 from .config import from_dict, leaf_values, nest
-from .data import DataOptions, ImageFormat, ImageSet, builtin_domains, register_domain
-from .data.custom import arrays_to_raw, images_in_model_space
-from .data.images import RawImages, check_labels
+from .data import DataOptions, ImageFormat, ImageSet, builtin_domains, describe_domain, infer_format, register_domain
+from .data.custom import array_to_images, arrays_to_raw, images_in_model_space
+from .data.listing import ImageSummary
+from .data.classes import match_classes
+from .data.images import RawImages
 from .errors import ConfigError, DataError
 from .evaluation.validation import features_and_logits, validate_classifier
 from .evaluation.validation_scores import SCORES
@@ -68,9 +70,12 @@ from .methods import TransferConfig, transfer
 from .methods.config import TIED_GAN_FIELDS
 from .methods.context import VALIDATION_SEED, TransferData, load_splits
 from .models.saving import SavedClassifier, load_classifier, save_classifier
+from .notice import notice
 
 #: TransferConfig fields that ``fit``'s data decides, so they are no parameters.
 DATA_FIELDS = ("source", "target", "k", "validation_per_class")
+#: config fields whose command-line name is taken by an estimator method (``fit``)
+RENAMED_PARAMETERS = {"fit": "image_fit"}
 
 #: The facade's own parameters and their defaults.
 OWN_DEFAULTS: dict[str, Any] = {
@@ -97,6 +102,7 @@ def _config_parameters() -> dict[str, tuple[str, Any]]:
         if dotted.split(".")[0] in DATA_FIELDS or any(dotted == t or dotted.startswith(t + ".") for t in tied):
             continue
         name = dotted.removeprefix("acceleration.").replace(".", "_")
+        name = RENAMED_PARAMETERS.get(name, name)
         if name in parameters or name in OWN_DEFAULTS:
             raise RuntimeError(f"TransferConfig fields {parameters[name][0]} and {dotted} both map to {name!r}")
         parameters[name] = (dotted, default)
@@ -165,8 +171,8 @@ class GanTransfer(ClassifierMixin, BaseEstimator):
 
     def _run_inputs(self, X, y, source, data: DataOptions) -> tuple[TransferConfig, TransferData]:
         """The run's config and images: ``transfer``'s inputs."""
-        fmt = self.transfer_config().format
         source_name = _source_domain(source, self.source_holdout)
+        fmt = self._format(source_name, X, data)
         source_train, source_validation = load_splits(source_name, fmt, data)
         class_names = source_train.class_names
         target_name, target_train, target_test = _target_domain(X, fmt, data, class_names)
@@ -175,13 +181,32 @@ class GanTransfer(ClassifierMixin, BaseEstimator):
         target_labelled = ImageSet(target_train.images[labelled], labels[labelled], class_names,
                                    f"{target_name}[labelled]", fmt)
         counts = torch.bincount(target_labelled.labels, minlength=len(class_names))
-        config = self.transfer_config(int(counts.max()), source_name, target_name)
+        config = self.transfer_config(int(counts.max()), source_name, target_name).with_format(fmt)
         if y is not None:  # the user's labels replace the domain's own (read by the oracle alone)
             target_train = ImageSet(target_train.images, labels, class_names, target_train.name, fmt)
         if config.method == "oracle" and bool((target_train.labels < 0).any()):
             raise ConfigError("GanTransfer: method 'oracle' trains on every target label: give y for every image")
         return config, TransferData(source_train, target_train, target_labelled, target_test,
                                     source_validation=source_validation)
+
+    def _format(self, source_name: str, X, data: DataOptions) -> ImageFormat:
+        """The run's image format: the parameters' where they give one, the rest inferred from
+        the source and the target ``X`` as a command-line run infers it (printed)."""
+        config = self.transfer_config()
+        if config.image_size is not None and config.channels is not None:
+            return config.format
+        summaries = {source_name: describe_domain(source_name, data, config.splits).summary}
+        if _is_domain_name(X):
+            summaries.setdefault(os.fspath(X), describe_domain(os.fspath(X), data, config.splits).summary)
+        else:
+            images = array_to_images(_as_array(X, "X"), "X")  # (N, C, H, W)
+            side = min(images.shape[-2:]), max(images.shape[-2:])
+            summaries["X"] = ImageSummary(len(images), 3 if images.shape[1] == 3 else 1, side[0], side[1],
+                                          len(images) if side[0] != side[1] else 0)
+        choice = infer_format(summaries, config.image_size, config.channels, config.fit,
+                              config.preferred_image_size())
+        notice(choice.line())
+        return choice.format
 
     # -- using the fitted classifier -------------------------------------------
     def _images(self, X) -> torch.Tensor:
@@ -318,10 +343,8 @@ def _target_domain(X, fmt: ImageFormat, data: DataOptions, class_names: tuple[st
     if _is_domain_name(X):
         name = os.fspath(X)
         train, test = load_splits(name, fmt, data)
-        for part in (train, test):
-            if part is not None:
-                check_labels(part.labels, len(class_names), part.name)
-        return name, train, test
+        match = match_classes(class_names, train.class_names, where=f"target {name}")  # by name, not position
+        return name, match.relabel(train, class_names), match.relabel(test, class_names)
     images = images_in_model_space(_as_array(X, "X"), fmt, "X")
     name = _content_name([images])
     unknown = torch.full((len(images),), -1, dtype=torch.int64)

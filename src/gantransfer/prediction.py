@@ -20,8 +20,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .data.custom import images_in_model_space, is_image_file, load_array_file, load_image_file
-from .data.images import convert_channels
+from .data import DataOptions, SplitOptions, match_classes
+from .data.custom import array_names, array_to_images, is_image_file, load_array_file
+from .data.domains import load_split
+from .data.images import ImageSet, RawImages, standardize
+from .data.storage import decode_to_format
 from .errors import ConfigError, DataError, first_line
 from .evaluation.classification import predict_logits
 from .fileio import atomic_write
@@ -68,17 +71,19 @@ def _expand(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
 
 
 def _read(path: Path, saved: SavedClassifier) -> tuple[list[str], torch.Tensor]:
-    """Names and images (N, C, S, S) in [-1, 1] of one input file."""
+    """Names and uint8 images (N, C, S, S) of one input file, converted exactly as training data were
+    (its format's channels, size and fit; every Pillow mode scaled by its own range)."""
     fmt = saved.format
     if path.suffix.lower() in PREDICTABLE_ARRAYS:
-        arrays = load_array_file(path)
+        arrays = load_array_file(path, keys=("x",))  # only x: a label array, even one of objects, is not read
         if "x" not in arrays:
-            raise DataError(f"{path}: no array 'x' (found {', '.join(arrays) or 'none'})")
-        converted = images_in_model_space(arrays["x"], fmt, str(path))
+            found = ", ".join(array_names(path)) if path.suffix.lower() == ".npz" else ""
+            raise DataError(f"{path}: no array 'x' (found {found or 'none'})")
+        images = array_to_images(arrays["x"], str(path))
+        raw = RawImages(images, torch.zeros(len(images), dtype=torch.int64), saved.class_names, str(path))
+        converted = standardize(raw, fmt, str(path)).images
         return [f"{path}[{i}]" for i in range(len(converted))], converted
-    image = load_image_file(path, fmt).unsqueeze(0)
-    image = convert_channels(image, fmt.channels) * 2 - 1
-    return [str(path)], image
+    return [str(path)], decode_to_format(path, fmt).unsqueeze(0)
 
 
 def predict_files(saved: SavedClassifier, inputs: list[str | os.PathLike], batch_size: int = 512) -> PredictionReport:
@@ -104,6 +109,20 @@ def predict_files(saved: SavedClassifier, inputs: list[str | os.PathLike], batch
                 Prediction(name, saved.class_names[int(row.argmax())], [round(float(p), 6) for p in row])
             )
     return report
+
+
+def evaluation_set(saved: SavedClassifier, domain: str, split: str = "test", data: DataOptions = DataOptions()
+                   ) -> ImageSet:
+    """``domain``'s ``split`` as the classifier's training run saw it: in its format, the test split
+    drawn with its split options (where its layout has none), and labels matched to the
+    classifier's classes by name (with the run's class-map renames)."""
+    info = saved.info
+    splits = SplitOptions(**info["splits"]) if isinstance(info.get("splits"), dict) else SplitOptions()
+    images = load_split(domain, split, saved.format, data, splits)
+    match = match_classes(saved.class_names, images.class_names, info.get("classes_renamed") or None,
+                          where=f"{domain} ({split})", owner="the classifier",
+                          present={images.class_names[label] for label in images.labels.unique().tolist()})
+    return match.relabel(images, saved.class_names)
 
 
 def write_predictions(path: str | os.PathLike, report: PredictionReport, class_names: tuple[str, ...]) -> None:

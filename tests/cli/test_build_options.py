@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gantransfer.cli.common import data_options
 from gantransfer.cli.main import build_parser, main
-from gantransfer.data import BuildOptions, DataOptions
+from gantransfer.data import BuildOptions, DataOptions, describe_domain
 from gantransfer.methods import TransferConfig
 from gantransfer.methods.stages import gan_stage_identity, stage_key
 
@@ -30,11 +30,14 @@ def test_bad_build_option_is_one_line(capsys):
     assert "synth_digits_test must be an integer >= 1" in err and "\n" not in err
 
 
-def test_a_source_gan_of_another_build_is_another_stage(tmp_path):
-    config = TransferConfig(source="mnist-m", target="mnist", method="gan-augment").gan_config()
-    default = stage_key("source-gan", gan_stage_identity(config))
-    other = stage_key("source-gan", gan_stage_identity(config, BuildOptions(backgrounds=str(tmp_path))))
-    assert default != other
-    # Domains the build options do not concern keep the stage names they always had.
-    mnist = TransferConfig().gan_config()
-    assert gan_stage_identity(mnist, BuildOptions(backgrounds=str(tmp_path))) == gan_stage_identity(mnist)
+def test_a_built_domain_of_another_build_names_other_stages(tmp_path):
+    def key(train: int) -> str:
+        build = BuildOptions(synth_digits_train=train, synth_digits_test=10)
+        return describe_domain("synth-digits", DataOptions(cache_dir=str(tmp_path / "cache"), build=build)).key
+
+    small, larger = key(20), key(30)
+    assert small != larger and small.startswith("synth-digits")
+    config = TransferConfig(source="synth-digits", target="mnist", method="gan-augment", image_size=28,
+                            channels=3).gan_config()
+    assert stage_key("source-gan", gan_stage_identity(config, small)) != \
+        stage_key("source-gan", gan_stage_identity(config, larger))

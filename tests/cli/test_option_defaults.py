@@ -110,8 +110,11 @@ def _other(kind, current, dest: str) -> str:
     choices = {"device": "cpu", "precision": "fp32", "objective": "hinge", "method": "dann", "init": "random",
                "norm": "layer", "critic_norm": "layer", "conditioning": "concat", "loss": "pseudo-label",
                "discriminator_norm": "batch", "name": "sgd", "source": "usps", "target": "mnist",
-               "gan_checkpoint": "runs/gan", "architecture": "resnet", "backbone": "resnet18"}
+               "gan_checkpoint": "runs/gan", "architecture": "sngan", "backbone": "resnet18", "fit": "pad",
+               "augment_kind": "natural", "backbone_weights": "imagenet", "image_size": "32", "channels": "3"}
     leaf = dest.split(".")[-1]
+    if current is None and leaf in choices:  # inferred from the data by default
+        return choices[leaf]
     if kind is str or kind is None:
         return choices.get(leaf, "other") if current != choices.get(leaf) else "mnist"
     if kind is int:

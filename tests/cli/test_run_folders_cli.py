@@ -131,17 +131,17 @@ def test_a_transfer_refused_for_its_k_writes_nothing_and_the_corrected_command_r
     assert main(command) == 0
 
 
-def test_a_transfer_refused_by_its_method_leaves_only_its_config_and_the_corrected_command_runs(
-        tmp_path, digits_npz, one_line_error):
-    # adda validates init inside the method, after config.json is written: that file alone must not
-    # make the corrected command "a different config".
+def test_a_transfer_refused_by_its_method_writes_nothing_and_the_corrected_command_runs(
+        tmp_path, digits_npz, one_line_error, tree):
+    # adda's check of init runs before any data is read or file written (Method.check).
     command = ["transfer", "--source", str(digits_npz), "--target", str(digits_npz), "--method", "adda", "--k", "0",
                "--training-steps", "2", "--training-batch-size", "8", "--source-training-steps", "2",
                "--source-training-batch-size", "8", "--classifier-width", "8", "--classifier-feature-dim", "16",
                "--stages-dir", str(tmp_path / "stages"), "--out", str(tmp_path / "run"), "--no-progress"]
+    before = tree(tmp_path)
     err = one_line_error(main([*command, "--init", "random"]))
     assert "init must be 'source'" in err
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "run.json"]
+    assert tree(tmp_path) == before
     assert main(command) == 0
 
 

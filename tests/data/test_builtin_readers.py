@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from gantransfer.data import ImageFormat, load_domain
+from torchvision.datasets.mnist import read_image_file
+from torchvision.transforms.v2 import functional as TF
+
+from gantransfer.data import BatchStream, ImageFormat, load_domain, to_model_range
 from gantransfer.errors import DataError
 
 
@@ -31,21 +34,31 @@ def _assert_one_line(error: pytest.ExceptionInfo, *fragments: str) -> None:
 
 
 @pytest.mark.real_data
-def test_mnist_loads_as_model_space_tensors(data_dir):
+def test_mnist_is_stored_as_uint8_and_batches_see_exactly_the_old_floats(data_dir):
     test = load_domain("mnist", "test", data_dir=data_dir)
-    assert test.images.shape == (10_000, 1, 28, 28)
-    assert test.images.dtype == torch.float32
-    assert float(test.images.min()) == -1.0 and float(test.images.max()) == 1.0
+    assert test.images.shape == (10_000, 1, 28, 28) and test.images.dtype == torch.uint8
     assert test.labels.dtype == torch.int64 and test.num_classes == 10
     assert torch.bincount(test.labels).sum() == 10_000
+    # Before uint8 storage, ImageSet.images was the IDX bytes / 255 * 2 - 1 in float32.
+    before = read_image_file(str(data_dir / "MNIST" / "raw" / "t10k-images-idx3-ubyte")).unsqueeze(1).float()
+    before = before.div_(255.0) * 2.0 - 1.0
+    indices = torch.randperm(10_000, generator=torch.Generator().manual_seed(0))[:256]
+    (batch, _) = next(BatchStream((test.images, test.labels), batch_size=256, seed=0))
+    drawn = BatchStream((test.images,), batch_size=256, seed=0).next_indices()
+    assert torch.equal(batch, before[drawn]), "a batch must see bit-identical floats"
+    assert torch.equal(to_model_range(test.images[indices]), before[indices])
 
 
 @pytest.mark.real_data
 def test_usps_h5_resized_to_28_with_published_class_counts(data_dir):
     test = load_domain("usps", "test", data_dir=data_dir)
-    assert test.images.shape == (2007, 1, 28, 28)
+    assert test.images.shape == (2007, 1, 28, 28) and test.images.dtype == torch.uint8
     assert torch.bincount(test.labels).tolist() == [359, 264, 198, 166, 200, 160, 170, 147, 166, 177]
-    assert -1.0 <= float(test.images.min()) and float(test.images.max()) <= 1.0
+    # Before: float resize of the 16 x 16 floats; now the same resize, rounded to uint8 after it.
+    with h5py.File(data_dir / "USPS" / "usps.h5") as handle:
+        raw = torch.from_numpy(handle["test"]["data"][()].astype(np.float32)).view(-1, 1, 16, 16)
+    before = TF.resize(raw, [28, 28], antialias=True).clamp_(0.0, 1.0) * 2.0 - 1.0
+    assert (to_model_range(test.images) - before).abs().max() <= 1 / 255 + 1e-6  # half a grey level, in [-1, 1]
 
 
 @pytest.mark.real_data
@@ -65,8 +78,8 @@ def test_usps_bz2_layout_matches_h5(data_dir, tmp_path):
     from_bz2 = load_domain("usps", "test", data_dir=tmp_path)
     from_h5 = load_domain("usps", "test", data_dir=data_dir)
     assert from_bz2.labels.tolist() == from_h5.labels[:50].tolist()
-    # torchvision quantises bz2 pixels to uint8, so allow one grey level.
-    assert torch.allclose(from_bz2.images, from_h5.images[:50], atol=2 / 255 * 2)
+    # torchvision quantises bz2 pixels to uint8 before resizing, so allow two grey levels.
+    assert (from_bz2.images.int() - from_h5.images[:50].int()).abs().max() <= 2
 
 
 @pytest.mark.real_data
@@ -187,4 +200,6 @@ def test_unknown_domain_and_split():
     with pytest.raises(DataError, match="unknown domain 'svhn'"):
         load_domain("svhn")
     with pytest.raises(DataError, match="split must be one of"):
+        load_domain("mnist", "valid")
+    with pytest.raises(DataError, match="mnist: has no validation split"):
         load_domain("mnist", "validation")

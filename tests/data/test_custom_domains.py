@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gantransfer.data import load_domain, register_domain
+from gantransfer.data import ImageFormat, load_domain, register_domain, to_model_range
 from gantransfer.data.images import RawImages
 from gantransfer.errors import DataError
 
@@ -22,12 +22,15 @@ def _write_folder(root, sizes=((20, 20), (40, 30)), classes=("cat", "dog")):
 
 
 def test_image_folder_of_any_size_and_mode(tmp_path):
-    root = _write_folder(tmp_path / "pets")
-    data = load_domain(str(root), "train")
-    assert data.images.shape == (4, 1, 28, 28)
-    assert data.class_names == ("cat", "dog")
-    assert data.labels.tolist() == [0, 0, 1, 1]
-    assert -1 <= float(data.images.min()) and float(data.images.max()) <= 1
+    root = _write_folder(tmp_path / "pets", sizes=((20, 20), (40, 30), (30, 40), (8, 8)))
+    train = load_domain(str(root), "train", ImageFormat(28, 3))
+    test = load_domain(str(root), "test", ImageFormat(28, 3))
+    assert train.images.shape == (6, 3, 28, 28) and test.images.shape == (2, 3, 28, 28)
+    assert train.images.dtype == torch.uint8
+    assert train.class_names == test.class_names == ("cat", "dog")
+    assert train.labels.tolist() == [0, 0, 0, 1, 1, 1] and test.labels.tolist() == [0, 1]
+    grey = load_domain(str(root), "train", ImageFormat(28, 1))
+    assert grey.images.shape == (6, 1, 28, 28)
 
 
 def test_folder_with_train_and_test_splits(tmp_path):
@@ -38,21 +41,32 @@ def test_folder_with_train_and_test_splits(tmp_path):
 
 
 def test_npz_layouts(tmp_path):
-    x = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
-    np.savez(tmp_path / "hwc.npz", x=x, y=np.array([0, 1, 2, 0, 1, 2]))
-    data = load_domain(str(tmp_path / "hwc.npz"))
-    assert data.images.shape == (6, 1, 28, 28) and data.num_classes == 3
-    floats = np.linspace(-1, 1, 2 * 28 * 28, dtype=np.float32).reshape(2, 1, 28, 28)
-    np.savez(tmp_path / "f.npz", x=floats, y=np.array([0, 1]), classes=np.array(["a", "b"]))
-    data = load_domain(str(tmp_path / "f.npz"))
-    assert torch.allclose(data.images, torch.from_numpy(floats), atol=1e-6)
-    assert data.class_names == ("a", "b")
+    x = np.random.default_rng(0).integers(0, 256, (10, 16, 16, 3), dtype=np.uint8)
+    np.savez(tmp_path / "hwc.npz", x=x, y=np.arange(10) % 2)
+    train = load_domain(str(tmp_path / "hwc.npz"), "train", ImageFormat(16, 3))
+    test = load_domain(str(tmp_path / "hwc.npz"), "test", ImageFormat(16, 3))
+    assert len(train) + len(test) == 10 and train.num_classes == 2
+    assert torch.equal(torch.cat([train.images, test.images]).sort(0).values,
+                       torch.from_numpy(x).permute(0, 3, 1, 2).sort(0).values), "uint8 kept exactly"
+    levels = np.array([-1.0, -0.3, 0.4, 1.0], dtype=np.float32)  # one flat grey level per image, in [-1, 1]
+    floats = np.broadcast_to(levels[:, None, None, None], (4, 1, 28, 28))
+    np.savez(tmp_path / "f.npz", x=floats, y=np.array([0, 1, 0, 1]), classes=np.array(["a", "b"]))
+    parts = [load_domain(str(tmp_path / "f.npz"), split) for split in ("train", "test")]
+    assert parts[0].class_names == ("a", "b")
+    got = torch.cat([to_model_range(part.images) for part in parts]).flatten(1)
+    assert torch.equal(got.min(1).values, got.max(1).values), "each image stays flat"
+    assert (got[:, 0].sort().values - torch.from_numpy(levels)).abs().max() <= 1 / 255 + 1e-6
 
 
-def test_empty_folder(tmp_path):
+def test_empty_folder_names_every_layout(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="no class sub-folders"):
+    with pytest.raises(DataError) as error:
         load_domain(str(tmp_path / "empty"))
+    message = str(error.value)
+    assert "\n" not in message and "not a domain folder" in message
+    for layout in ("DIR/<class>/<images>", "DIR/train/<class>", "train.npz and DIR/test.npz", "NAME_train.npz",
+                   "FILE.npz"):
+        assert layout in message
 
 
 def test_empty_class_folder(tmp_path):

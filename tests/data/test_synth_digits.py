@@ -12,7 +12,7 @@ import torch
 
 from gantransfer.data import BuildOptions, ImageFormat, load_domain
 from gantransfer.data import synth_digits
-from gantransfer.data.domains import _load_cached
+from gantransfer.data.domains import clear_domain_caches
 from gantransfer.data.fonts import MATPLOTLIB_FONTS, matplotlib_font_files, render_digits
 from gantransfer.data.locations import DataLocations
 from gantransfer.data.synth_digits import TILE_SIDE, SynthRecipe, compose_chunk, compose_synth_digits, draw_parameters
@@ -30,9 +30,9 @@ def fonts():
 
 @pytest.fixture(autouse=True)
 def _fresh_memory_cache():
-    _load_cached.cache_clear()
+    clear_domain_caches()
     yield
-    _load_cached.cache_clear()
+    clear_domain_caches()
 
 
 def test_every_default_font_draws_ten_distinct_digits():
@@ -145,7 +145,7 @@ def test_other_fonts_or_sizes_build_another_domain(tmp_path):
     first = load_domain("synth-digits", "test", ImageFormat(32, 3), cache_dir=tmp_path / "cache", build=options)
     assert first.images.shape == (40, 3, 32, 32)
     shutil.copy(matplotlib_font_files()[5], two)
-    _load_cached.cache_clear()  # the same options in one process reuse the loaded domain
+    clear_domain_caches()  # the same options in one process reuse the loaded domain
     third_font = load_domain("synth-digits", "test", ImageFormat(32, 3), cache_dir=tmp_path / "cache", build=options)
     assert not torch.equal(first.images, third_font.images)
     bigger = load_domain("synth-digits", "test", ImageFormat(32, 3), cache_dir=tmp_path / "cache",

@@ -154,7 +154,7 @@ def test_imagenet_weights_absent_offline_stop_the_run_with_one_line(colour_domai
 ])
 def test_impossible_classifier_options_get_one_line_errors(options, message):
     if message is None:
-        config = TransferConfig(classifier=ClassifierOptions(**options))
+        config = TransferConfig(classifier=ClassifierOptions(**options), image_size=32, channels=3)
         with pytest.raises(ConfigError, match="norm 'layer' needs a backbone without BatchNorm"):
             from gantransfer.models import Classifier
 

@@ -15,7 +15,7 @@ import torch
 from gantransfer.data import AffineAugment, DataOptions
 from gantransfer.errors import ConfigError
 from gantransfer.methods import DomainAdaptationOptions, TransferConfig, get_method, transfer
-from gantransfer.methods.adda import build_adda
+from gantransfer.methods.adda import build_adda, check_adda
 from gantransfer.methods.config import ClassifierOptions
 from gantransfer.methods.context import Stream, TransferContext, TransferData
 from gantransfer.methods.dann import build_dann_task
@@ -168,9 +168,10 @@ def test_adda_uses_k_target_and_source_labels_when_given(tiny, tmp_path, stages)
     assert {"loss_adversarial", "loss_target_labelled", "loss_source"} <= set(losses)
 
 
-def test_adda_refuses_other_inits(tiny, tmp_path, stages):
+def test_adda_refuses_other_inits(tiny):
     with pytest.raises(ConfigError, match="init must be 'source'"):
-        build_adda(_context(replace(tiny, method="adda", init="random"), tmp_path, stages))
+        check_adda(replace(tiny, method="adda", init="random"))
+    check_adda(replace(tiny, method="adda"))  # its default init, source
 
 
 # -- both, end to end ----------------------------------------------------------------------------------

@@ -201,7 +201,7 @@ def test_validation_split_is_held_out_and_reported(tiny):
     config = replace(config, validation_per_class=3)
     data = TransferData.load(config, DataOptions())
     assert len(data.target_validation) == 30
-    assert len(data.target_train) == 200 - 30
+    assert len(data.target_train) == 200 - len(data.target_test) - 30, "validation comes out of the train split"
     held_out = {image.numpy().tobytes() for image in data.target_validation.images}
     assert not any(image.numpy().tobytes() in held_out for image in data.target_labelled.images)
     other_seed = TransferData.load(replace(config, seed=5), DataOptions())

@@ -30,7 +30,7 @@ from gantransfer.training.pretrain import PretrainConfig
 from gantransfer.training.translation import TranslationTraining
 
 REFERENCE = Path(__file__).with_name("reference_networks.json")
-GAN = PretrainConfig(conditional=True)  # the benchmark's source GAN (minimax, 28 x 28 grey)
+GAN = PretrainConfig(conditional=True, image_size=28, channels=1)  # the benchmark's source GAN (minimax)
 
 
 def _networks():
@@ -43,7 +43,7 @@ def _networks():
         "discriminator": (lambda: Discriminator(DiscriminatorConfig()), lambda: (image(),)),
         "discriminator_conditional": (lambda: Discriminator(GAN.discriminator_config(10)),
                                       lambda: (image(), labels)),
-        "critic_wgan_gp": (lambda: Discriminator(PretrainConfig(objective="wgan-gp", conditional=True)
+        "critic_wgan_gp": (lambda: Discriminator(PretrainConfig(objective="wgan-gp", conditional=True, image_size=28, channels=1)
                                                  .discriminator_config(10)), lambda: (image(), labels)),
         "classifier": (lambda: Classifier(ClassifierConfig()), lambda: (image(),)),
         "translator": (lambda: Translator(TranslatorConfig()), lambda: (image(),)),
@@ -75,7 +75,7 @@ def _describe(build, inputs) -> dict:
 def _configs() -> dict:
     """The stored forms of the default configs: stage names, stored runs and benchmark
     cells are keyed by them, so a new option must not change them at its default."""
-    return {"pretrain": to_dict(PretrainConfig()), "trunk": to_dict(TrunkConfig()),
+    return {"pretrain": to_dict(PretrainConfig(image_size=28, channels=1)), "trunk": to_dict(TrunkConfig()),
             "generator": to_dict(GeneratorConfig()), "translator": to_dict(TranslatorConfig()),
             "translation": to_dict(TranslationTraining()), "classifier": to_dict(ClassifierConfig())}
 

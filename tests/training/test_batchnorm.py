@@ -69,7 +69,7 @@ def test_eval_output_then_normalises_with_the_new_statistics():
 
 def test_image_batches_are_one_near_equal_pass():
     images = torch.arange(257).view(257, 1)
-    batches = image_batches(images, 256)
+    batches = list(image_batches(images, 256))
     assert [len(b) for b in batches] == [129, 128]
     assert torch.equal(torch.cat(batches), images)
     assert [len(b) for b in image_batches(images[:10], 4)] == [4, 3, 3]

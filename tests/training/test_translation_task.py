@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gantransfer.data import load_domain
+from gantransfer.data import load_domain, to_model_range
 from gantransfer.errors import ConfigError
 from gantransfer.models import Classifier, ClassifierConfig, TrunkConfig
 from gantransfer.training.checkpoint import load_checkpoint
@@ -57,7 +57,7 @@ def _quiet_logger(tmp_path):
 
 def test_adversarial_gradients_reach_discriminators_and_translators(domains, classifier):
     task = _task(domains, classifier)
-    source, target = domains[0].images[:8], domains[1].images[:8]
+    source, target = to_model_range(domains[0].images[:8]), to_model_range(domains[1].images[:8])
     g = task.generator_losses(source, target)
     d = task.discriminator_losses(source, target, g["fake_source"], g["fake_target"])
     d["d_loss"].backward()

@@ -9,7 +9,7 @@ import os
 
 from ..config import from_dict
 from ..data import BuildOptions, DataOptions
-from .options import add_config_arguments
+from .options import add_config_arguments, detail_section
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, build: bool = True) -> None:
@@ -21,15 +21,20 @@ def add_data_arguments(parser: argparse.ArgumentParser, build: bool = True) -> N
     group.add_argument("--cache-dir", help="writable folder for downloads, reference models and shared stages "
                        "(default: $GANTRANSFER_CACHE or ~/.cache/gantransfer)")
     group.add_argument("--download", action="store_true", help="download missing built-in datasets (needs a network)")
+    group.add_argument("--memory-budget", type=float, metavar="GIB",
+                       help="GiB of uint8 pixels one split of a domain may hold in memory; an image folder over it is "
+                       "streamed from disk (default: a quarter of the available memory)")
+    group.add_argument("--workers", type=int, help="processes decoding image files (default: one per core, at most 4)")
     if build:
-        add_config_arguments(parser, BuildOptions, group=parser.add_argument_group(
-            "built domains (mnist-m without its published files, synth-digits)"))
+        add_config_arguments(parser, BuildOptions, group=detail_section(
+            parser, "built domains (mnist-m without its published files, synth-digits)"))
 
 
 def data_options(args: argparse.Namespace) -> DataOptions:
     """The data options given on the command line (build options only where the command has them)."""
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(BuildOptions) if hasattr(args, f.name)}
-    return DataOptions(args.data_dir, args.cache_dir, args.download, from_dict(BuildOptions, given, where="options"))
+    return DataOptions(args.data_dir, args.cache_dir, args.download, getattr(args, "memory_budget", None),
+                       getattr(args, "workers", None), from_dict(BuildOptions, given, where="options"))
 
 
 def print_json(data) -> None:

@@ -66,7 +66,7 @@ def register(commands) -> None:
     )
     evaluate.add_argument("classifier", help="classifier.safetensors or a transfer run folder")
     evaluate.add_argument("--target", required=True, help="domain: mnist, usps or a path")
-    evaluate.add_argument("--split", default="test", choices=["train", "test"])
+    evaluate.add_argument("--split", default="test", choices=["train", "test", "validation"])
     evaluate.add_argument("--output-dir", help="where to save evaluation.json and the confusion matrix "
                           "(default: beside the classifier)")
     add_data_arguments(evaluate)
@@ -112,20 +112,16 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ..data import load_domain
-    from ..data.classes import match_classes
     from ..evaluation.classification import evaluate_classifier
     from ..evaluation.plots import save_confusion_matrix
     from ..fileio import write_json
     from ..models.saving import load_classifier
+    from ..prediction import evaluation_set
 
     chosen = output_folder(args.output_dir, "--output-dir") if args.output_dir else None
     saved = load_classifier(args.classifier)
     options = data_options(args)
-    data = load_domain(args.target, args.split, saved.format, options.data_dir, options.cache_dir, options.download,
-                       options.build)
-    # Scored against the classifier's own classes, by name: a class it never learnt is an error, not a 0.
-    data = match_classes(data, saved.class_names)
+    data = evaluation_set(saved, args.target, args.split, options)
     report = evaluate_classifier(saved.model, data)
     classifier_path = Path(args.classifier)
     folder = chosen or (classifier_path if classifier_path.is_dir() else classifier_path.parent)

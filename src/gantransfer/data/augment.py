@@ -1,7 +1,18 @@
-"""Batched random affine augmentation on tensors (rotation, translation, scale).
+"""Batched random augmentation on tensors, one kind per kind of image.
 
-Runs on whole batches with ``affine_grid`` / ``grid_sample`` instead of one
-PIL image at a time, which is what keeps CPU training fast.
+- ``digits``: a random affine transform (rotation, translation, zoom) on a
+  black background (:func:`random_affine`), the library's default for digits.
+- ``natural``: random resized crop, horizontal flip and colour jitter
+  (brightness, contrast, saturation) (:func:`random_natural`), the usual
+  augmentation of photos (as torchvision's ``RandomResizedCrop``,
+  ``RandomHorizontalFlip`` and ``ColorJitter``, but milder by default, for small images).
+
+:func:`augment_kind` picks the kind from the images when a config says
+``auto``: **natural for colour images or images larger than 32 px, digits
+otherwise**. Both run on whole batches with ``affine_grid`` / ``grid_sample``,
+each image with its own random parameters, instead of one PIL image at a
+time, which is what keeps CPU training fast; both draw from the
+``generator`` argument (the global RNG when None).
 """
 
 from __future__ import annotations
@@ -49,6 +60,68 @@ class AffineAugment:
         return cls(degrees=15.0, translate=0.1, scale=0.1)
 
 
+@dataclass(frozen=True)
+class NaturalAugment:
+    """Ranges of the ``natural`` augmentation.
+
+    Args:
+        crop_scale: the random crop covers a fraction of the area drawn from
+            [crop_scale, 1] (1: no crop); it is resized back to the full frame.
+        crop_ratio: its aspect ratio is drawn log-uniformly from [1/crop_ratio, crop_ratio].
+        flip: mirror half of the images left to right.
+        brightness, contrast, saturation: each image's factor is drawn from
+            [1 - value, 1 + value] (0: unchanged; saturation does nothing to grey images).
+    """
+
+    crop_scale: float = 0.5
+    crop_ratio: float = 4 / 3
+    flip: bool = True
+    brightness: float = 0.3
+    contrast: float = 0.3
+    saturation: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not 0 < self.crop_scale <= 1:
+            raise ConfigError(f"natural augmentation crop_scale must be in (0, 1], got {self.crop_scale}")
+        if self.crop_ratio < 1:
+            raise ConfigError(f"natural augmentation crop_ratio must be >= 1, got {self.crop_ratio}")
+        for name in ("brightness", "contrast", "saturation"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"natural augmentation {name} must be in [0, 1), got {getattr(self, name)}")
+
+    @property
+    def enabled(self) -> bool:
+        return (self.crop_scale < 1 or self.crop_ratio > 1 or self.flip or self.brightness > 0
+                or self.contrast > 0 or self.saturation > 0)
+
+
+KINDS = ("auto", "digits", "natural")
+#: images larger than this (or colour) are natural under ``auto``
+DIGIT_MAX_SIZE = 32
+
+
+def augment_kind(kind: str, images: Tensor) -> str:
+    """``digits`` or ``natural`` for a batch (N, C, H, W): ``kind`` itself unless it is
+    ``auto``, which is natural for colour images or a side over 32 px, else digits."""
+    check_kind(kind)
+    if kind != "auto":
+        return kind
+    return "natural" if images.shape[1] == 3 or max(images.shape[-2:]) > DIGIT_MAX_SIZE else "digits"
+
+
+def augment_batch(images: Tensor, kind: str, affine: AffineAugment, natural: NaturalAugment,
+                  generator: torch.Generator | None = None) -> Tensor:
+    """The augmentation of ``kind`` (see :func:`augment_kind`) applied to float (N, C, H, W) in [-1, 1]."""
+    if augment_kind(kind, images) == "digits":
+        return random_affine(images, affine, generator)
+    return random_natural(images, natural, generator)
+
+
+def check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        raise ConfigError(f"augment_kind must be one of {', '.join(KINDS)}, got {kind!r}")
+
+
 def random_affine(images: Tensor, augment: AffineAugment, generator: torch.Generator | None = None) -> Tensor:
     """Apply an independent random affine transform to each image.
 
@@ -79,6 +152,67 @@ def random_affine(images: Tensor, augment: AffineAugment, generator: torch.Gener
     # grid_sample pads with 0; shift so that the padding is the -1 background.
     moved = F.grid_sample(images + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return moved - 1
+
+
+def random_natural(images: Tensor, augment: NaturalAugment, generator: torch.Generator | None = None) -> Tensor:
+    """Random resized crop, horizontal flip and colour jitter, each image with its own draw.
+
+    Args:
+        images: float (N, C, H, W) in [-1, 1], C = 1 or 3.
+        augment: the ranges to draw from.
+        generator: source of randomness (the global RNG when None).
+
+    Returns:
+        float (N, C, H, W) in [-1, 1]. The crop lies inside the image, so no
+        pixel comes from outside it.
+    """
+    if not augment.enabled or images.shape[0] == 0:
+        return images
+    n = images.shape[0]
+    options = {"generator": generator, "device": images.device, "dtype": images.dtype}
+
+    def uniform(low: float, high: float) -> Tensor:
+        return low + (high - low) * torch.rand(n, **options)
+
+    area = uniform(augment.crop_scale, 1.0)
+    log_ratio = math.log(augment.crop_ratio)
+    ratio = torch.exp(uniform(-log_ratio, log_ratio))
+    # Crop width and height as fractions of the image's; the grid spans [-1, 1], so a crop of
+    # fraction f can move its centre by up to 1 - f either way and stay inside.
+    width = torch.sqrt(area * ratio).clamp(max=1.0)
+    height = torch.sqrt(area / ratio).clamp(max=1.0)
+    centre_x = uniform(-1.0, 1.0) * (1 - width)
+    centre_y = uniform(-1.0, 1.0) * (1 - height)
+    mirror = torch.where(uniform(0.0, 1.0) < 0.5, -1.0, 1.0) if augment.flip else torch.ones_like(width)
+    zero = torch.zeros_like(width)
+    theta = torch.stack([torch.stack([width * mirror, zero, centre_x], dim=1),
+                         torch.stack([zero, height, centre_y], dim=1)], dim=1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    cropped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return _jitter((cropped + 1) / 2, uniform, augment) * 2 - 1
+
+
+def _jitter(images: Tensor, uniform, augment: NaturalAugment) -> Tensor:
+    """Colour jitter of (N, C, H, W) in [0, 1], factors drawn per image (as torchvision's
+    ``ColorJitter`` defines them: brightness scales, contrast and saturation blend with grey)."""
+    view = (-1, 1, 1, 1)
+    brightness = uniform(1 - augment.brightness, 1 + augment.brightness).view(view)
+    contrast = uniform(1 - augment.contrast, 1 + augment.contrast).view(view)
+    saturation = uniform(1 - augment.saturation, 1 + augment.saturation).view(view)
+    images = (images * brightness).clamp(0, 1)
+    mean = _grey(images).mean(dim=(1, 2, 3), keepdim=True)
+    images = ((images - mean) * contrast + mean).clamp(0, 1)
+    if images.shape[1] == 3:
+        grey = _grey(images)
+        images = ((images - grey) * saturation + grey).clamp(0, 1)
+    return images
+
+
+def _grey(images: Tensor) -> Tensor:
+    if images.shape[1] == 1:
+        return images
+    weights = images.new_tensor((0.299, 0.587, 0.114)).view(1, 3, 1, 1)  # ITU-R 601, as torchvision
+    return (images * weights).sum(dim=1, keepdim=True)
 
 
 def diff_augment(images: Tensor, generator: torch.Generator | None = None) -> Tensor:

@@ -1,21 +1,32 @@
-"""In-memory image sets and the conversion every domain goes through.
+"""Image sets, the image format they are brought to, and the two pixel ranges.
 
-All domains are brought to one :class:`ImageFormat` (default 1 x 28 x 28) with
-pixels in [-1, 1], the range of a tanh generator, and held as tensors so that
-training indexes memory instead of decoding files.
+Every domain is brought to one :class:`ImageFormat` and stored as **uint8
+pixels** (0..255, a quarter of float32); a batch becomes float in [-1, 1], the
+range of a tanh generator, only when it is drawn (:func:`to_model_range`, done
+by :class:`~gantransfer.data.batches.BatchStream` and the evaluation loops).
+Domains larger than the memory budget are not held at all: their
+``images`` are :class:`~gantransfer.data.storage.ImageFiles`, decoded per batch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
-from torchvision.transforms.v2 import functional as TF
 
+from ..config import later_option
 from ..errors import DataError
 
+if TYPE_CHECKING:
+    from .storage import ImageFiles
+
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as torchvision's rgb_to_grayscale
+
+
+#: how an image is brought to the square ``size`` x ``size`` (see :mod:`.geometry`)
+FITS = ("crop", "pad", "mnist-box")
 
 
 @dataclass(frozen=True)
@@ -25,16 +36,28 @@ class ImageFormat:
     Args:
         size: height and width in pixels (square images), at least 8.
         channels: 1 (grey) or 3 (RGB).
+        fit: ``crop``: resize the short side to ``size`` and cut the centre
+            square (a square image is simply resized); ``pad``: resize the
+            long side to ``size`` and pad with black; ``mnist-box``: MNIST's
+            own normalisation for digits (bright strokes on black): the content
+            fitted into a box of 20/28 of the side and centred by its centre of mass.
     """
 
     size: int = 28
     channels: int = 1
+    fit: str = later_option("crop")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.size, int) or self.size < 8:
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 8:
             raise DataError(f"image size must be an integer >= 8, got {self.size!r}")
         if self.channels not in (1, 3):
             raise DataError(f"channels must be 1 or 3, got {self.channels!r}")
+        if self.fit not in FITS:
+            raise DataError(f"fit must be one of {', '.join(FITS)}, got {self.fit!r}")
+
+    def describe(self) -> str:
+        """``3 x 64 x 64`` (channels x height x width)."""
+        return f"{self.channels} x {self.size} x {self.size}"
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -43,10 +66,10 @@ class ImageFormat:
 
 @dataclass
 class RawImages:
-    """What a reader returns: images in [0, 1] at their native size.
+    """What a reader returns: images at their native size.
 
     Attributes:
-        images: float32 (N, C, H, W), values in [0, 1], C in {1, 3, 4}.
+        images: (N, C, H, W), C in {1, 3, 4}: uint8 (0..255), or float32 in [0, 1].
         labels: int64 (N,).
         class_names: one name per class; labels index into it.
         source: where the images came from (a path), for error messages.
@@ -60,16 +83,21 @@ class RawImages:
 
 @dataclass
 class ImageSet:
-    """A labelled set of images in model space.
+    """A labelled set of images in one :class:`ImageFormat`.
 
     Attributes:
-        images: float32 (N, C, H, W), values in [-1, 1].
+        images: the pixels, (N, C, S, S): a uint8 tensor (0..255; what domains
+            load as), an :class:`~gantransfer.data.storage.ImageFiles` that
+            decodes files when indexed (a domain over the memory budget), or a
+            float tensor already in [-1, 1] (sets made in code). Index it and
+            pass the batch through :func:`to_model_range` to get what a network
+            sees; :func:`~gantransfer.data.storage.model_batches` does both.
         labels: int64 (N,), values in [0, num_classes).
         class_names: names of the classes, ``len == num_classes``.
         name: a short description, e.g. ``"usps/train"``.
     """
 
-    images: Tensor
+    images: "Tensor | ImageFiles"
     labels: Tensor
     class_names: tuple[str, ...]
     name: str = ""
@@ -84,13 +112,19 @@ class ImageSet:
 
     def subset(self, indices: Tensor, name: str | None = None) -> "ImageSet":
         """The images at ``indices`` (int64 (M,)), sharing class names and format."""
+        images = self.images[indices] if isinstance(self.images, Tensor) else self.images.select(indices)
         return ImageSet(
-            images=self.images[indices],
+            images=images,
             labels=self.labels[indices],
             class_names=self.class_names,
             name=name if name is not None else self.name,
             format=self.format,
         )
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the images are decoded from files per batch instead of held in memory."""
+        return not isinstance(self.images, Tensor)
 
 
 def validate_raw(raw: RawImages) -> None:
@@ -107,12 +141,15 @@ def validate_raw(raw: RawImages) -> None:
         raise DataError(
             f"{where}: {images.shape[0]} images but labels of shape {tuple(labels.shape)}"
         )
-    if not torch.isfinite(images).all():
-        bad = int((~torch.isfinite(images)).flatten(1).any(1).sum())
-        raise DataError(f"{where}: {bad} image(s) contain NaN or infinite values")
-    low, high = float(images.min()), float(images.max())
-    if low < 0.0 or high > 1.0:
-        raise DataError(f"{where}: pixel values must lie in [0, 1] after decoding, got [{low:g}, {high:g}]")
+    if images.dtype != torch.uint8:
+        if not images.is_floating_point():
+            raise DataError(f"{where}: images must be uint8 or float in [0, 1], got {images.dtype}")
+        if not torch.isfinite(images).all():
+            bad = int((~torch.isfinite(images)).flatten(1).any(1).sum())
+            raise DataError(f"{where}: {bad} image(s) contain NaN or infinite values")
+        low, high = float(images.min()), float(images.max())
+        if low < 0.0 or high > 1.0:
+            raise DataError(f"{where}: pixel values must lie in [0, 1] after decoding, got [{low:g}, {high:g}]")
     if len(raw.class_names) == 0:
         raise DataError(f"{where}: no classes")
     check_labels(labels, len(raw.class_names), where)
@@ -144,19 +181,34 @@ def convert_channels(images: Tensor, channels: int) -> Tensor:
     return (images * weights).sum(dim=1, keepdim=True)
 
 
-def standardize(raw: RawImages, fmt: ImageFormat, name: str) -> ImageSet:
-    """Validate ``raw`` and bring it to ``fmt`` with pixels in [-1, 1].
+#: images converted at once by :func:`standardize`: bounds the float copies of a resized array
+_CHUNK = 1024
 
-    Resizing is bilinear with antialiasing, so 16 x 16 USPS digits become
-    28 x 28 without aliasing artefacts.
+
+def standardize(raw: RawImages, fmt: ImageFormat, name: str) -> ImageSet:
+    """Validate ``raw`` and bring it to ``fmt`` as uint8 pixels.
+
+    uint8 images already in ``fmt`` (MNIST at 1 x 28 x 28) are kept as they
+    are, so their float batches are exactly ``u / 255 * 2 - 1`` as before
+    storage was uint8. Others are converted in chunks by
+    :func:`~gantransfer.data.geometry.fit_to_format` (bilinear with
+    antialiasing, so 16 x 16 USPS digits become 28 x 28 without aliasing) and
+    rounded to uint8 after resizing.
     """
+    from .geometry import fit_to_format, is_identity_fit
+
     validate_raw(raw)
-    images = convert_channels(raw.images.float(), fmt.channels)
-    if images.shape[-2:] != (fmt.size, fmt.size):
-        images = TF.resize(images, [fmt.size, fmt.size], antialias=True).clamp_(0.0, 1.0)
-    images = images * 2.0 - 1.0
+    images = raw.images
+    if images.dtype == torch.uint8 and images.shape[1] == fmt.channels and is_identity_fit(images.shape[-2:], fmt):
+        pixels = images.contiguous()
+    else:
+        pixels = torch.empty((len(images), *fmt.shape), dtype=torch.uint8)
+        for start in range(0, len(images), _CHUNK):
+            chunk = images[start : start + _CHUNK]
+            chunk = chunk.float().div_(255.0) if chunk.dtype == torch.uint8 else chunk.float()
+            pixels[start : start + _CHUNK] = to_pixels(fit_to_format(chunk, fmt))
     return ImageSet(
-        images=images.contiguous(),
+        images=pixels,
         labels=raw.labels.long(),
         class_names=tuple(raw.class_names),
         name=name,
@@ -164,6 +216,27 @@ def standardize(raw: RawImages, fmt: ImageFormat, name: str) -> ImageSet:
     )
 
 
+def to_pixels(images: Tensor) -> Tensor:
+    """float (N, C, H, W) in [0, 1] -> uint8 (N, C, H, W), rounded to the nearest level."""
+    return images.mul(255.0).round_().clamp_(0.0, 255.0).to(torch.uint8)
+
+
+def model_to_pixels(images: Tensor) -> Tensor:
+    """Model space float [-1, 1] -> uint8 0..255 (how generated and translated sets are stored)."""
+    return ((images.detach().float() + 1.0) * 127.5).round_().clamp_(0.0, 255.0).to(torch.uint8)
+
+
+def to_model_range(images: Tensor) -> Tensor:
+    """What a network sees: uint8 pixels (..., C, H, W) 0..255 -> float32 in [-1, 1]
+    (``u / 255 * 2 - 1``); float images are taken to be in [-1, 1] already and
+    returned as they are."""
+    if images.dtype == torch.uint8:
+        return images.float().div_(255.0).mul_(2.0).sub_(1.0)
+    return images
+
+
 def to_unit_range(images: Tensor) -> Tensor:
-    """Model space [-1, 1] -> display space [0, 1]."""
+    """Display space [0, 1] from model space [-1, 1] (or from uint8 pixels)."""
+    if images.dtype == torch.uint8:
+        return images.float().div_(255.0)
     return ((images + 1.0) / 2.0).clamp(0.0, 1.0)

@@ -58,13 +58,26 @@ class DataOptions:
         data_dir: read-only folder of built-in datasets (default ``$GANTRANSFER_DATA``).
         cache_dir: writable folder for downloads and cached reference models.
         download: fetch missing built-in datasets (needs a network).
+        memory_budget: GiB of pixels a domain's split may hold in memory (uint8,
+            at the run's format); an image folder over it streams from disk.
+            None: a quarter of the memory available when it is loaded.
+        workers: DataLoader processes that decode streamed (and loading) image
+            files; None: one per CPU core, at most 4; 0: in the main process.
         build: what built domains (mnist-m without its files, synth-digits) are made from.
     """
 
     data_dir: str | None = None
     cache_dir: str | None = None
     download: bool = False
+    memory_budget: float | None = None
+    workers: int | None = None
     build: BuildOptions = BuildOptions()
+
+    def __post_init__(self) -> None:
+        if self.memory_budget is not None and self.memory_budget < 0:
+            raise DataError(f"memory budget must be >= 0 GiB, got {self.memory_budget}")
+        if self.workers is not None and self.workers < 0:
+            raise DataError(f"workers must be >= 0, got {self.workers}")
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def check_idx_file(path: Path, ndim: int) -> None:
 
 
 def read_mnist(split: str, locations: DataLocations, download: bool) -> RawImages:
-    """MNIST's ``train`` (60,000) or ``test`` (10,000) split as 1 x 28 x 28 images in [0, 1]."""
+    """MNIST's ``train`` (60,000) or ``test`` (10,000) split as uint8 1 x 28 x 28 images."""
     alternatives = [FILES[split]]
     found = locations.find(FOLDER, alternatives)
     if found is None and download:
@@ -65,7 +65,7 @@ def read_mnist(split: str, locations: DataLocations, download: bool) -> RawImage
     if images.shape[0] != labels.shape[0]:
         raise DataError(f"{image_path}: {images.shape[0]} images but {label_path.name} has {labels.shape[0]} labels")
     return RawImages(
-        images=images.unsqueeze(1).float().div_(255.0),
+        images=images.unsqueeze(1),  # uint8, stored as it is: batches see exactly u / 255 * 2 - 1
         labels=labels,
         class_names=CLASS_NAMES,
         source=str(image_path),

@@ -30,7 +30,7 @@ import torch
 
 from ..errors import DataError
 from .built import built_images, load_or_build, recipe_key
-from .custom import load_image_file
+from .storage import decode_to_format
 from .images import ImageFormat, RawImages
 from .locations import DataLocations
 from .mnist import CLASS_NAMES, read_mnist
@@ -102,7 +102,7 @@ def read_published(folder: Path, split: str) -> RawImages:
         path = folder / images_folder / name
         if not path.is_file():
             raise DataError(f"{path}: listed in {labels_name} but missing")
-        images.append(load_image_file(path, fmt))
+        images.append(decode_to_format(path, fmt))
     labels = torch.tensor([label for _, label in pairs], dtype=torch.int64)
     return RawImages(torch.stack(images), labels, CLASS_NAMES, str(folder / labels_name))
 

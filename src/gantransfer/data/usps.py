@@ -54,13 +54,13 @@ def read_usps_h5(path: Path, split: str) -> RawImages:
 
 
 def read_usps_bz2(folder: Path, split: str) -> RawImages:
-    """One split of torchvision's LIBSVM files as 1 x 16 x 16 images in [0, 1]."""
+    """One split of torchvision's LIBSVM files as uint8 1 x 16 x 16 images (torchvision quantises them)."""
     path = folder / BZ2_FILES[split]
     try:
         dataset = USPS(root=str(folder), train=split == "train", download=False)
     except Exception as error:  # EOFError, OSError, ValueError from a damaged file
         raise DataError(f"{path}: unreadable USPS LIBSVM file ({first_line(error)})") from None
-    images = torch.from_numpy(np.asarray(dataset.data)).unsqueeze(1).float().div_(255.0)
+    images = torch.from_numpy(np.asarray(dataset.data, dtype=np.uint8)).unsqueeze(1)
     return RawImages(images, torch.tensor(dataset.targets, dtype=torch.int64), CLASS_NAMES, str(path))
 
 

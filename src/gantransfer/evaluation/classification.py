@@ -9,16 +9,18 @@ from torch import Tensor, nn
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from ..data.images import ImageSet
+from ..data.storage import ImageFiles, model_batches
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, images: Tensor, batch_size: int = 1024, device=None) -> Tensor:
-    """Logits (N, K) of ``model`` in eval mode; the model's mode is restored after."""
+def predict_logits(model: nn.Module, images: "Tensor | ImageFiles", batch_size: int = 1024, device=None) -> Tensor:
+    """Logits (N, K) of ``model`` in eval mode on images (N, C, S, S): uint8 pixels, float
+    in [-1, 1], or :class:`ImageFiles`, converted batch by batch; the model's mode is restored after."""
     was_training = model.training
     model.eval()
     device = device or next(model.parameters()).device
     try:
-        outputs = [model(images[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(images), batch_size)]
+        outputs = [model(batch.to(device)).float().cpu() for batch in model_batches(images, batch_size)]
     finally:
         model.train(was_training)
     return torch.cat(outputs) if outputs else torch.empty(0)

@@ -14,6 +14,8 @@ import torch
 from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
+from ..data.storage import ImageFiles, model_batches
+
 
 class FeatureExtractor(nn.Module):
     """Wraps ``features(x)`` of a model in eval mode for torchmetrics."""
@@ -44,11 +46,14 @@ class FrechetDistance:
         self.metric.set_dtype(torch.float64)
 
     @torch.no_grad()
-    def add(self, images: Tensor | Iterable[Tensor], real: bool, batch_size: int = 1000) -> None:
-        """Add images (N, C, H, W) in [-1, 1], or an iterable of such batches."""
-        batches = (images[i : i + batch_size] for i in range(0, len(images), batch_size)) if isinstance(images, Tensor) else images
-        for batch in batches:
-            self.metric.update(batch, real=real)
+    def add(self, images: Tensor | ImageFiles | Iterable[Tensor], real: bool, batch_size: int = 1000,
+            device=None) -> None:
+        """Add images (N, C, H, W) (uint8 pixels, float in [-1, 1], or :class:`ImageFiles`),
+        or an iterable of float batches in [-1, 1]; each batch moved to ``device`` when given."""
+        if isinstance(images, (Tensor, ImageFiles)):
+            images = model_batches(images, batch_size)
+        for batch in images:
+            self.metric.update(batch if device is None else batch.to(device), real=real)
 
     def compute(self) -> float:
         return float(self.metric.compute())
@@ -57,9 +62,11 @@ class FrechetDistance:
         self.metric.reset()
 
 
-def frechet_distance(features: Callable[[Tensor], Tensor], num_features: int, a: Tensor, b: Tensor) -> float:
-    """The Frechet distance between image sets ``a`` and ``b`` (each (N, C, H, W) in [-1, 1])."""
+def frechet_distance(features: Callable[[Tensor], Tensor], num_features: int, a: Tensor, b: Tensor,
+                     device=None) -> float:
+    """The Frechet distance between image sets ``a`` and ``b`` (each (N, C, H, W): uint8
+    pixels or float in [-1, 1]), their batches moved to ``device`` when given."""
     distance = FrechetDistance(features, num_features)
-    distance.add(a, real=True)
-    distance.add(b, real=False)
+    distance.add(a, real=True, device=device)
+    distance.add(b, real=False, device=device)
     return distance.compute()

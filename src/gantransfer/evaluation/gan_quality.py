@@ -41,7 +41,7 @@ class GanQuality:
     def __post_init__(self) -> None:
         self.reference = self.reference.to(self.device).eval()
         self.distance = FrechetDistance(self.reference.features, self.reference.trunk.feature_dim)
-        self.distance.add(self.real.images.to(self.device), real=True)
+        self.distance.add(self.real.images, real=True, device=self.device)
 
     def generate(self, generator: nn.Module) -> tuple[Tensor, Tensor | None]:
         """``samples`` images (and the labels asked for, if conditional) from a fixed noise seed."""
@@ -62,4 +62,5 @@ class GanQuality:
     def real_floor(self, train: ImageSet) -> float:
         """Distance between ``samples`` real train images and the real test images: the best a generator can hope for."""
         picked = torch.randperm(len(train), generator=torch.Generator().manual_seed(self.seed))[: self.samples]
-        return frechet_distance(self.reference.features, self.reference.trunk.feature_dim, self.real.images, train.images[picked])
+        return frechet_distance(self.reference.features, self.reference.trunk.feature_dim, self.real.images,
+                                train.images[picked], device=self.device)

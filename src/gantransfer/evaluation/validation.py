@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.images import ImageSet
+from ..data.storage import ImageFiles, model_batches
 from . import validation_scores as scores
 
 
@@ -49,16 +50,18 @@ class ValidationSettings:
 
 
 @torch.no_grad()
-def features_and_logits(model: nn.Module, images: Tensor, batch_size: int = 1024) -> tuple[Tensor, Tensor]:
-    """``(features (N, D), logits (N, K))`` of a classifier with ``features(x)`` and ``head``, in
-    eval mode, on CPU as float32; the model's mode is restored after."""
+def features_and_logits(model: nn.Module, images: "Tensor | ImageFiles", batch_size: int = 1024
+                        ) -> tuple[Tensor, Tensor]:
+    """``(features (N, D), logits (N, K))`` of a classifier with ``features(x)`` and ``head`` on
+    images (N, C, S, S: uint8 pixels, float in [-1, 1], or :class:`ImageFiles`), in eval mode,
+    on CPU as float32; the model's mode is restored after."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     features, logits = [], []
     try:
-        for start in range(0, len(images), batch_size):
-            batch = model.features(images[start : start + batch_size].to(device))
+        for pixels in model_batches(images, batch_size):
+            batch = model.features(pixels.to(device))
             features.append(batch.float().cpu())
             logits.append(model.head(batch).float().cpu())
     finally:
@@ -119,7 +122,7 @@ class ValidationReport:
 
 def validate_classifier(
     model: nn.Module,
-    target_images: Tensor,
+    target_images: "Tensor | ImageFiles",
     source_validation: ImageSet | None = None,
     labelled_target: ImageSet | None = None,
     settings: ValidationSettings = ValidationSettings(),
@@ -127,7 +130,8 @@ def validate_classifier(
     """Every validation score of ``model`` (a :class:`~gantransfer.models.Classifier`).
 
     Args:
-        target_images: unlabelled target images (N, C, S, S) in [-1, 1], N >= 2.
+        target_images: unlabelled target images (N, C, S, S; uint8 pixels, float in [-1, 1],
+            or :class:`ImageFiles`), N >= 2.
         source_validation: held-out labelled source images (None: no source-based scores).
         labelled_target: the k labelled target images (None or empty: none).
         settings: how many images and which draw.

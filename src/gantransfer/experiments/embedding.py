@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..data import ImageSet
+from ..data import ImageSet, to_model_range
 from ..fileio import atomic_write
 
 
@@ -42,7 +42,7 @@ class EmbeddingImages:
         for offset, domain in enumerate((source, target)):
             generator = torch.Generator().manual_seed(seed + offset)
             picked = torch.randperm(len(domain), generator=generator)[:per_domain]
-            parts.append((domain.images[picked], domain.labels[picked]))
+            parts.append((to_model_range(domain.images[picked]), domain.labels[picked]))
         (source_images, source_labels), (target_images, target_labels) = parts
         is_source = np.arange(len(source_images) + len(target_images)) < len(source_images)
         return cls(torch.cat([source_images, target_images]), torch.cat([source_labels, target_labels]).numpy(),

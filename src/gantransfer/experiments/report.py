@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data import DataOptions, load_domain
+from ..data import DataOptions
+from ..data.domains import load_split
 from ..evaluation.validation_scores import SCORES
 from ..errors import GanTransferError, first_line
 from ..fileio import atomic_write, read_json
@@ -77,8 +78,7 @@ class _Context:
         key = (source, target, fmt)
         if key not in self._images:
             data = self.data
-            domains = [load_domain(name, "test", fmt, data.data_dir, data.cache_dir, data.download, data.build)
-                       for name in (source, target)]
+            domains = [load_split(name, "test", fmt, data) for name in (source, target)]
             names = (f"{domain_label(source)} (source)", f"{domain_label(target)} (target)")
             self._images[key] = EmbeddingImages.draw(*domains, names, per_domain=EMBEDDING_IMAGES)
         return self._images[key]

@@ -38,7 +38,7 @@ from ..losses.domain import domain_accuracy, domain_adversarial_loss
 from ..models import Classifier, DomainDiscriminator
 from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource, Phase
 from ..training.trainer import Progress
-from .config import DomainAdaptationOptions
+from .config import DomainAdaptationOptions, TransferConfig
 from .context import Stream, TransferContext
 from .dann import discriminator_optimizer, domain_discriminator
 from .registry import Method, MethodPlan, register_method
@@ -148,12 +148,16 @@ class AdversarialDiscriminativeTask(ClassifierTask):
         self.target.load_state_dict(state["target"])
 
 
-def build_adda(context: TransferContext) -> MethodPlan:
-    config = context.config
-    if context.init != "source":
-        raise ConfigError(f"adda adapts the source classifier's encoder: init must be 'source', got {context.init!r}")
+def check_adda(config: TransferConfig) -> None:
+    init = config.init or "source"
+    if init != "source":
+        raise ConfigError(f"adda adapts the source classifier's encoder: init must be 'source', got {init!r}")
     if config.trunk_lr_scale <= 0:
         raise ConfigError("adda trains the target encoder (the trunk): trunk_lr_scale must be > 0")
+
+
+def build_adda(context: TransferContext) -> MethodPlan:
+    config = context.config
     batch_size = config.training.batch_size
     source_classifier = context.source_classifier()
     task = AdversarialDiscriminativeTask(
@@ -180,5 +184,6 @@ register_method(
         "Tzeng et al. 2017 (CVPR), Adversarial Discriminative Domain Adaptation",
         category="feature-level domain adaptation",
         uses_unlabelled=True,
+        check=check_adda,
     )
 )

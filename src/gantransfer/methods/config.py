@@ -6,7 +6,8 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from ..config import later_option
-from ..data import ImageFormat
+from ..data import ImageFormat, SplitOptions
+from ..data.formats import check_format_fields, resolved_format
 from ..errors import ConfigError
 from ..models import ClassifierConfig, TrunkConfig
 from ..models.trunk import CONV, check_backbone
@@ -17,6 +18,12 @@ from ..training.supervised import ClassifierTraining
 from ..training.translation import TranslationTraining
 
 INITS = ("random", "source", "gan")
+
+
+#: the input side of ImageNet-pretrained backbones, which an inferred format takes
+PRETRAINED_BACKBONE_SIZE = 224
+#: the side a config's classifier is checked at before the data give the real one
+PROVISIONAL_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,9 @@ TIED_GAN_FIELDS = {
     "source": "source",
     "image_size": "image_size",
     "channels": "channels",
+    "fit": "fit",
+    "test_fraction": "test_fraction",
+    "split_seed": "split_seed",
     "seed": "stage_seed, or seed",
     "acceleration": "--device, --precision, --channels-last, --compile",
 }
@@ -166,7 +176,19 @@ class TransferConfig:
         trunk_lr_scale: learning rate of transferred layers relative to the head's:
             a trunk started from a source classifier or a GAN critic, or a new
             classifier's pretrained backbone (``classifier.backbone_weights``).
-        image_size, channels: the image format of both domains.
+        image_size, channels: the image format of both domains; None (default):
+            inferred from the domains (colour if either is colour, the larger
+            typical side, see :mod:`gantransfer.data.formats`), printed, recorded
+            in metrics.json and stored resolved in the run's config.
+        fit: how non-square images are made square: ``crop`` (short side
+            resized, centre cut), ``pad`` (long side resized, black bars) or
+            ``mnist-box`` (MNIST's digit normalisation: a 20/28 box centred by
+            centre of mass, for small digit images beside MNIST).
+        test_fraction, split_seed: the test split drawn (stratified, seeded) for a
+            domain whose layout has none (one folder of class sub-folders or one
+            .npz); the k labelled, unlabelled and validation images never come from it.
+        class_map: YAML or JSON file mapping target class names to source class
+            names (classes are matched by name; this renames those that differ).
         classifier: the classifier network.
         training: the target classifier's training.
         source_training: the source classifier's training (a shared stage).
@@ -198,8 +220,12 @@ class TransferConfig:
     self_train: bool = False
     source_weight: float = 0.0
     trunk_lr_scale: float = 0.1
-    image_size: int = 28
-    channels: int = 1
+    image_size: int | None = None
+    channels: int | None = None
+    fit: str = later_option("crop")
+    test_fraction: float = later_option(0.2)
+    split_seed: int = later_option(0)
+    class_map: str | None = later_option(None)
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
     training: ClassifierTraining = field(default_factory=_target_training)
     source_training: ClassifierTraining = field(default_factory=_source_training)
@@ -221,7 +247,9 @@ class TransferConfig:
 
     def __post_init__(self) -> None:
         default_gan = _gan()
-        tied = [name for name in TIED_GAN_FIELDS if getattr(self.gan, name) != getattr(default_gan, name)]
+        # The resolved format is written into gan too (configs stored by 0.1 have it there): allowed when equal.
+        tied = [name for name in TIED_GAN_FIELDS if getattr(self.gan, name) != getattr(default_gan, name)
+                and not (name in ("image_size", "channels") and getattr(self.gan, name) == getattr(self, name))]
         if tied:
             raise ConfigError(f"gan.{tied[0]} is set by the run ({TIED_GAN_FIELDS[tied[0]]}), not by gan options")
         if self.k < 0 or self.validation_per_class < 0:
@@ -230,33 +258,58 @@ class TransferConfig:
             raise ConfigError(f"init must be one of {', '.join(INITS)}, got {self.init!r}")
         if self.source_weight < 0 or self.trunk_lr_scale < 0:
             raise ConfigError("source_weight and trunk_lr_scale must be >= 0")
-        ImageFormat(self.image_size, self.channels)
+        check_format_fields(self)
+        self.splits  # noqa: B018  (validates test_fraction)
+        # Checked with a provisional format while it is left to the data (and again once inferred).
+        provisional = ImageFormat(self.image_size or self.preferred_image_size() or PROVISIONAL_SIZE,
+                                  self.channels or 3, self.fit)
         try:
-            self.trunk()
+            self.trunk(provisional)
         except ConfigError as error:
             raise ConfigError(f"classifier: {error}") from None
 
     @property
     def format(self) -> ImageFormat:
-        return ImageFormat(self.image_size, self.channels)
+        """The image format of the run; only once resolved from the data (:meth:`with_format`,
+        done by :func:`~gantransfer.methods.transfer.transfer`) or given."""
+        return resolved_format(self)
+
+    @property
+    def splits(self) -> SplitOptions:
+        return SplitOptions(self.test_fraction, self.split_seed)
+
+    def preferred_image_size(self) -> int | None:
+        """The classifier's usual input side, which an inferred format takes (None: the
+        data decide): 224 for a torchvision backbone with pretrained weights (the side
+        its ImageNet features were learnt at); trunks trained here from scratch have none."""
+        return PRETRAINED_BACKBONE_SIZE if self.classifier.backbone_weights else None
+
+    def with_format(self, fmt: ImageFormat) -> "TransferConfig":
+        """This config with the image format ``fmt``, in its own fields and the GAN's
+        (where configs stored by version 0.1 have it), so stored and resumed runs compare equal."""
+        return replace(self, image_size=fmt.size, channels=fmt.channels, fit=fmt.fit,
+                       gan=replace(self.gan, image_size=fmt.size, channels=fmt.channels))
 
     @property
     def shared_seed(self) -> int:
         return self.seed if self.stage_seed is None else self.stage_seed
 
-    def trunk(self) -> TrunkConfig:
-        """The classifier's trunk; pretrained weights come with ImageNet input normalisation."""
-        options = self.classifier
+    def trunk(self, fmt: ImageFormat | None = None) -> TrunkConfig:
+        """The classifier's trunk (in the run's format, or ``fmt``); pretrained weights come with
+        ImageNet input normalisation."""
+        options, fmt = self.classifier, fmt or self.format
         normalization = "imagenet" if options.backbone_weights else "none"
-        return TrunkConfig(self.channels, self.image_size, options.width, options.feature_dim, options.norm,
+        return TrunkConfig(fmt.channels, fmt.size, options.width, options.feature_dim, options.norm,
                            backbone=options.backbone, input_normalization=normalization)
 
     def classifier_config(self, num_classes: int, trunk: TrunkConfig | None = None) -> ClassifierConfig:
         return ClassifierConfig(trunk or self.trunk(), num_classes, self.classifier.dropout)
 
     def gan_config(self) -> PretrainConfig:
-        """The source GAN's config, tied to this run's source, format, stage seed and acceleration."""
+        """The source GAN's config, tied to this run's source, format (as resolved for the
+        run: a transfer resolves it before it asks), source split, stage seed and acceleration."""
         return replace(self.gan, source=self.source, image_size=self.image_size, channels=self.channels,
+                       fit=self.fit, test_fraction=self.test_fraction, split_seed=self.split_seed,
                        seed=self.shared_seed, acceleration=self.acceleration)
 
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import IntEnum, unique
 
-import torch
 from torch import nn
 
 from ..config import to_dict
-from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, domain_identity, few_shot_split, load_domain
+from ..data import (BatchStream, ClassMatch, DataOptions, DomainInfo, FormatChoice, ImageFormat, ImageSet,
+                    SplitOptions, describe_domain, few_shot_split, infer_format, load_class_map, match_classes)
 from ..data.classes import require_every_class
-from ..data.images import check_labels
-from ..errors import ConfigError, DataError
+from ..data.domains import load_split
+from ..errors import ConfigError
 from ..models import Classifier, TrunkConfig
 from ..models.pretrained import BackboneWeights, read_backbone_weights
 from ..models.trunk import CONV
@@ -63,12 +63,20 @@ class TransferData:
             (the facade's: every image given a label).
         target_test: the target test set, used once, for the final evaluation
             (None for targets without labelled test images: the Python facade's arrays).
-        target_validation: labelled target train images held out for tuning
-            (``validation_per_class``), never trained on; None when not asked for.
+        target_validation: labelled target images for tuning, never trained on: the
+            target's own validation split, or ``validation_per_class`` images
+            per class held out of its train split; None when there is neither.
         source_validation: held-out labelled source images for the validation
             scores: the source test split, which nothing trains on or picks by
-            (see :mod:`gantransfer.evaluation.validation`); None when the source
-            domain has no test split of its own, or it cannot be read.
+            (see :mod:`gantransfer.evaluation.validation`).
+        choice: the run's image format and why (inferred where the config leaves it open).
+        source_info, target_info: what the domains are (layouts, content keys).
+        classes: how target classes map to source classes (by name); target
+            labels are source class indices.
+
+    A domain's test split is its own (a layout's ``test``) or drawn from its
+    images by the config's ``test_fraction`` and ``split_seed``; every other
+    set is taken from the train split, so none of them holds a test image.
     """
 
     source: ImageSet
@@ -77,50 +85,83 @@ class TransferData:
     target_test: ImageSet | None
     target_validation: ImageSet | None = None
     source_validation: ImageSet | None = None
+    choice: FormatChoice | None = None
+    source_info: DomainInfo | None = None
+    target_info: DomainInfo | None = None
+    classes: ClassMatch | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, config: TransferConfig, data: DataOptions) -> "TransferData":
-        def load(domain: str, split: str) -> ImageSet:
-            return load_domain(domain, split, config.format, data.data_dir, data.cache_dir, data.download, data.build)
+        splits = config.splits
+        source_info = describe_domain(config.source, data, splits)
+        target_info = describe_domain(config.target, data, splits)
+        choice = resolve_format(config, source_info, target_info)
+        fmt = choice.format
 
-        source, source_validation = load_splits(config.source, config.format, data)
+        def load(domain: str, split: str) -> ImageSet:
+            return load_split(domain, split, fmt, data, splits)
+
+        class_map = load_class_map(config.class_map) if config.class_map else None
+        classes = match_classes(source_info.class_names, target_info.class_names, class_map,
+                                where=f"target {config.target}", map_file=config.class_map)
+        source, source_validation = load_splits(config.source, fmt, data, splits)
         require_every_class(source)
-        target_train, target_test = load(config.target, "train"), load(config.target, "test")
-        for part in (target_train, target_test):
-            if part.num_classes > source.num_classes:
-                raise DataError(
-                    f"{part.name}: has {part.num_classes} classes, the source {source.name} only {source.num_classes}"
-                )
-            check_labels(part.labels, source.num_classes, part.name)
+
+        def target(split: str) -> ImageSet:
+            return classes.relabel(load(config.target, split), source.class_names)
+
+        target_train, target_test = target("train"), target("test")
         validation = None
-        if config.validation_per_class:
+        if "validation" in target_info.splits:
+            if config.validation_per_class:
+                raise ConfigError(f"{config.target} has a validation split of its own: leave validation_per_class at 0")
+            validation = target("validation")
+        elif config.validation_per_class:
             # One fixed draw, whatever the run's seed, so that every run is tuned on the same images.
             validation, target_train = few_shot_split(target_train, config.validation_per_class, VALIDATION_SEED)
         labelled, _ = few_shot_split(target_train, config.k, config.seed)
-        return cls(source, target_train, labelled, target_test, validation, source_validation)
+        return cls(source, target_train, labelled, target_test, validation, source_validation, choice, source_info,
+                   target_info, classes)
 
     @property
     def num_classes(self) -> int:
         return self.source.num_classes
 
+    @property
+    def format(self) -> ImageFormat:
+        return self.source.format
 
-def load_splits(domain: str, fmt: ImageFormat, data: DataOptions) -> tuple[ImageSet, ImageSet | None]:
-    """A domain's train split and, when it has one of its own (:func:`held_out`), its test
-    split; of the source, that is the held-out labelled images of the validation scores."""
-    train = load_domain(domain, "train", fmt, data.data_dir, data.cache_dir, data.download, data.build)
-    try:
-        test = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download, data.build)
-    except DataError:  # the source's test split is optional (for the validation scores); the run is not
-        return train, None
-    return train, held_out(test, train)
+    def record(self) -> dict:
+        """What metrics.json says about the data (beside ``image_format``): the domains'
+        keys and layouts, how classes matched, the sets' sizes and which are streamed."""
+        record: dict = {}
+        for role, info in (("source", self.source_info), ("target", self.target_info)):
+            if info is not None:
+                record[role] = {"key": info.key, "layout": info.layout, "test_split": "drawn (splits.json)"
+                                if info.drawn_test else "given", "native": info.summary.describe()}
+        if self.classes is not None:
+            record["classes"] = self.classes.as_dict()
+        record["sizes"] = {"source_train": len(self.source), "target_train": len(self.target_train),
+                           "target_test": len(self.target_test) if self.target_test is not None else 0, "streamed": [s.name for s in self.sets() if s.streamed]}
+        return record
+
+    def sets(self) -> list[ImageSet]:
+        return [s for s in (self.source, self.target_train, self.target_test, self.target_validation) if s is not None]
 
 
-def held_out(test: ImageSet, train: ImageSet) -> ImageSet | None:
-    """``test``, unless it is not a split of its own: the same images as ``train`` (a custom
-    domain of one file or folder serves both splits) or other classes (a folder whose
-    ``test`` sub-folder is missing reads its ``train`` folder as a class)."""
-    same = test.images.shape == train.images.shape and torch.equal(test.images, train.images)
-    return None if same or test.class_names != train.class_names else test
+def resolve_format(config: TransferConfig, source: DomainInfo, target: DomainInfo) -> FormatChoice:
+    """The run's format: ``config``'s where it gives one, the rest from the two domains."""
+    summaries = {config.source: source.summary}
+    summaries.setdefault(config.target, target.summary)
+    return infer_format(summaries, config.image_size, config.channels, config.fit, config.preferred_image_size())
+
+
+def load_splits(domain: str, fmt: ImageFormat, data: DataOptions, splits: SplitOptions = SplitOptions()
+                ) -> tuple[ImageSet, ImageSet]:
+    """A domain's train and test splits (the test split drawn, never overlapping, where the
+    layout has none); of the source, the test split is the held-out labelled images of the
+    validation scores."""
+    return load_split(domain, "train", fmt, data, splits), load_split(domain, "test", fmt, data, splits)
 
 
 class TransferContext:
@@ -136,7 +177,9 @@ class TransferContext:
         progress_bar: bool = True,
         callbacks: Sequence[Callback] = (),
     ) -> None:
-        self.config = config
+        # Everything downstream (networks, stage names) uses the resolved format.
+        self.config = config.with_format(data.format)
+        self.format = data.format
         self.data = data
         self.stages = stages
         self.run = run
@@ -189,11 +232,20 @@ class TransferContext:
         return sources
 
     # -- shared stages -------------------------------------------------------
+    @property
+    def source_key(self) -> str:
+        """The source's content key (path or name plus a fingerprint) that names its stages."""
+        return self.data.source_info.key if self.data.source_info else self.config.source
+
+    @property
+    def target_key(self) -> str:
+        return self.data.target_info.key if self.data.target_info else self.config.target
+
     def source_classifier(self) -> Classifier:
         """A fresh copy of the shared source classifier (trained on first use, from :meth:`new_classifier`)."""
         config = self.config
         saved = self.stages.source_classifier(
-            self.data.source, domain_identity(config.source, self.data_options.build), self.new_classifier(),
+            self.data.source, self.source_key, self.new_classifier(),
             config.source_training, config.shared_seed, config.acceleration.device, self.progress_bar,
             distributed=self.distributed, acceleration=config.acceleration, monitor=self.data.source_validation,
             callbacks=self.callbacks,
@@ -208,10 +260,15 @@ class TransferContext:
                 self._gan = load_gan(config.gan_checkpoint, self.device)
             else:
                 self._gan = self.stages.source_gan(config.gan_config(), self.data_options, self.progress_bar,
-                                                   self.callbacks)
+                                                   self.callbacks, source_key=self.source_key)
             if len(self._gan.class_names) != self.data.num_classes:
                 raise ConfigError(
                     f"the GAN knows {len(self._gan.class_names)} classes, the domains have {self.data.num_classes}"
+                )
+            if self._gan.config.format.shape != self.format.shape:
+                raise ConfigError(
+                    f"the GAN makes {self._gan.config.format.describe()} images, this run's format is "
+                    f"{self.format.describe()}: give --image-size and --channels to match it"
                 )
         return self._gan
 

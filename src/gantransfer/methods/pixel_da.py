@@ -24,11 +24,11 @@ from typing import Any
 import torch
 
 from ..config import to_dict
-from ..data import ImageSet, domain_identity
+from ..data import ImageSet
 from ..fileio import atomic_write
 from ..training.run_folder import RunFolder
 from ..training.supervised import LabelledSource
-from ..training.translation import Translation, preview_indices, save_translation_grid, translate
+from ..training.translation import Translation, preview_indices, save_translation_grid, translate_to_pixels
 from .baselines import supervised_plan
 from .context import Stream, TransferContext
 from .registry import Method, MethodPlan, register_method
@@ -40,9 +40,7 @@ def translation_stage(context: TransferContext) -> Translation:
     """The source <-> target translators of ``context``'s domains (trained on first use)."""
     config, data = context.config, context.data
     options = config.translation
-    build = context.data_options.build
-    identity: dict[str, Any] = {"source": domain_identity(config.source, build),
-                                "target": domain_identity(config.target, build)}
+    identity: dict[str, Any] = {"source": context.source_key, "target": context.target_key}
     classifier = None
     if options.semantic_weight > 0:
         classifier = context.source_classifier()
@@ -57,21 +55,20 @@ def translation_stage(context: TransferContext) -> Translation:
 def translated_source(context: TransferContext, translation: Translation | None = None) -> ImageSet:
     """The labelled source train set translated to the target style by the shared stage.
 
-    Images float (N, C, S, S) in [-1, 1] with the source labels. Stored once
-    per stage as 8-bit pixels (as precise as the real images), so every run
-    of a benchmark reads them instead of translating 60,000 images again.
+    Images uint8 (N, C, S, S) (as precise as the real images, a quarter of
+    float32) with the source labels, translated batch by batch. Stored once
+    per stage, so every run of a benchmark reads them instead of translating
+    60,000 images again.
     """
     translation = translation or translation_stage(context)
     source = context.data.source
     cache = translation.folder / TRANSLATED_FILE if translation.folder is not None else None
     pixels = torch.load(cache, weights_only=True) if cache is not None and cache.is_file() else None
-    if pixels is None or pixels.shape != source.images.shape:
-        translated = translate(translation.source_to_target, source.images)
-        pixels = ((translated + 1) * 127.5).round().to(torch.uint8)
+    if pixels is None or tuple(pixels.shape) != tuple(source.images.shape):
+        pixels = translate_to_pixels(translation.source_to_target, source.images)
         if cache is not None and context.distributed.is_main:
             atomic_write(cache, lambda tmp: torch.save(pixels, tmp))
-    images = pixels.float() / 127.5 - 1.0
-    return ImageSet(images, source.labels, source.class_names, f"{source.name}->{context.config.target}", source.format)
+    return ImageSet(pixels, source.labels, source.class_names, f"{source.name}->{context.config.target}", source.format)
 
 
 def _stage_metrics(translation: Translation) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from ..training.trainer import TrainingTask
 
 if TYPE_CHECKING:  # the context imports the registry to know a method's defaults
+    from .config import TransferConfig
     from .context import TransferContext
 
 
@@ -44,6 +45,8 @@ class Method:
         category: which transfer it is (instance, feature, model; or a baseline).
         uses_unlabelled: whether it always learns from the unlabelled target
             train images (unsupervised adaptation methods do).
+        check: raises :class:`ConfigError` for a config the method cannot run,
+            before any data is read or stage trained.
     """
 
     name: str
@@ -53,6 +56,11 @@ class Method:
     reference: str = ""
     category: str = "baseline"
     uses_unlabelled: bool = False
+    check: Callable[[TransferConfig], None] | None = None
+
+    def check_config(self, config: TransferConfig) -> None:
+        if self.check is not None:
+            self.check(config)
 
 
 METHODS: dict[str, Method] = {}

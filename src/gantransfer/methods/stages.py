@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..config import to_dict
-from ..data import BuildOptions, DataOptions, ImageSet, domain_identity
+from ..data import DataOptions, ImageSet, describe_domain
 from ..fileio import write_json
 from ..models import Classifier
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
@@ -81,14 +81,11 @@ def _caller_randomness():
         np.random.set_state(saved[2])
 
 
-def gan_stage_identity(config: PretrainConfig, build: BuildOptions = BuildOptions()) -> dict[str, Any]:
-    """What names a source-GAN stage: its config as :func:`comparable` gives it and, for a
-    domain built from other photos or fonts than the default ones, that build."""
-    identity = comparable(to_dict(config))
-    built = domain_identity(config.source, build)
-    if built != config.source:
-        identity["domain"] = built
-    return identity
+def gan_stage_identity(config: PretrainConfig, source_key: str) -> dict[str, Any]:
+    """What names a source-GAN stage: its config as :func:`comparable` gives it, and the
+    source's content key (:attr:`~gantransfer.data.DomainInfo.key`: a path or name and a
+    fingerprint of the data, so a built domain made from other photos or fonts differs)."""
+    return {**comparable(to_dict(config)), "source_data": source_key}
 
 
 def train_once(
@@ -160,6 +157,9 @@ class StageCache:
     ) -> SavedClassifier:
         """A classifier trained on the whole labelled ``source`` set (with augmentation).
 
+        ``source_name`` names the source in the stage's identity: give its content
+        key (:attr:`~gantransfer.data.DomainInfo.key`), not just its path.
+
         ``distributed``: train it data-parallel (default: this process's
         torchrun context); ``acceleration``: GPU options (not part of the stage's
         name); ``monitor``: a labelled set (the source test split) whose accuracy is
@@ -194,10 +194,16 @@ class StageCache:
         return load_classifier(folder / "classifier.safetensors", distributed.device)
 
     def source_gan(
-        self, config: PretrainConfig, data: DataOptions, progress_bar: bool = True, callbacks: Sequence[Callback] = ()
+        self, config: PretrainConfig, data: DataOptions, progress_bar: bool = True, callbacks: Sequence[Callback] = (),
+        source_key: str | None = None,
     ) -> PretrainedGan:
-        """The GAN pretrained with ``config`` on its source domain (data-parallel under torchrun)."""
-        identity = gan_stage_identity(config, data.build)
+        """The GAN pretrained with ``config`` on its source domain (data-parallel under torchrun).
+
+        ``source_key``: the source's content key (default: read from the data), so that
+        changed source images name another stage."""
+        if source_key is None:
+            source_key = describe_domain(config.source, data, config.splits).key
+        identity = gan_stage_identity(config, source_key)
         folder = self.folder("source-gan", identity)
         distributed = setup(config.acceleration.device)
 

@@ -8,6 +8,8 @@ shared trainer (resumable), evaluates once on the target test set and writes:
 
     DIR/metrics.json              target_test_accuracy, per-class accuracy, method, k, seed, wall seconds,
                                   validation_scores (no target labels), prediction_collapse
+                                  image format and why, the domains' keys and layouts, class matching
+    DIR/splits.json               the test split drawn for a domain whose layout has none
     DIR/classifier.safetensors    self-contained classifier (load_classifier)
     DIR/confusion_matrix.png
     DIR/generated_samples.png     gan-augment: generated target images, a row per class
@@ -27,17 +29,20 @@ from typing import Any
 from .. import __version__
 from ..config import to_dict
 from ..data import DataOptions
+from ..data.domains import write_drawn_splits
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..evaluation.plots import save_confusion_matrix
 from ..evaluation.validation import validate_classifier
 from ..fileio import write_json
 from ..models.saving import save_classifier
+from ..notice import notice
 from ..training.distributed import setup
 from ..training.identity import config_changes
 from ..training.logger import RunLogger
 from ..training.run_folder import RunFolder
 from ..training.run_kinds import TRANSFER as TRANSFER_RUN
+from ..training.run_kinds import check_folder
 from ..training.seeding import seed_everything
 from ..training.supervised import AccuracyMonitor
 from ..training.trainer import Callback, LoopConfig, Trainer
@@ -61,13 +66,17 @@ def transfer(
     """Run ``config`` into the folder ``out`` and return its metrics.
 
     A finished run (``out/metrics.json`` with the same config) is returned
-    as it is; a half-finished one resumes from its latest checkpoint.
+    as it is; a half-finished one resumes from its latest checkpoint. The
+    image format is resolved from the domains where ``config`` leaves it open
+    (printed in one line, recorded in metrics.json); the run stores and names
+    its stages by the resolved config.
     ``callbacks`` are given to every trainer of the run (its shared stages too).
     ``images``: the run's images when they do not come from loading
     ``config``'s domains (the Python facade's in-memory arrays); a
     ``target_test`` of None leaves the test metrics None.
     """
     method = get_method(config.method)
+    method.check_config(config)
     run = RunFolder(out)
     stored = to_dict(config)
     finished = run.root / METRICS_FILE
@@ -78,10 +87,18 @@ def transfer(
         return metrics
     started = time.time()
     distributed = setup(config.acceleration.device)
+    check_folder(run.root, TRANSFER_RUN)  # a wrong folder is refused before any data is read
     seed_everything(config.seed)
-    images = images if images is not None else TransferData.load(config, data)
+    if images is None:
+        images = TransferData.load(config, data)
+        if config.image_size is None or config.channels is None:  # say what was inferred, and why
+            notice(images.choice.line())
+    config = config.with_format(images.format)
+    stored = to_dict(config)
     # Only now, with the config checked and the data read: a run refused so far leaves nothing behind.
     run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig, kind=TRANSFER_RUN)
+    if distributed.is_main and images.source_info is not None:
+        write_drawn_splits(run.root, {"source": config.source, "target": config.target}, data, config.splits)
     context = TransferContext(config, images, StageCache.default(data, stages_dir), run, data, progress_bar,
                               callbacks)
     if context.init == "gan":
@@ -127,9 +144,12 @@ def _finish(context: TransferContext, model, started: float, step: int) -> dict[
         print(f"gantransfer: {run.root}: {warning}", file=sys.stderr)
     logged = {name: value for name, value in validation.scores.items() if value is not None}
     RunLogger(run, tensorboard=False).log(step, "validation", logged)
-    save_classifier(run.root / "classifier.safetensors", model, class_names, config.format,
+    save_classifier(run.root / "classifier.safetensors", model, class_names, context.format,
                     info={"method": config.method, "source": config.source, "target": config.target,
-                          "k": config.k, "seed": config.seed})
+                          "k": config.k, "seed": config.seed,
+                          # so that `gantransfer evaluate` reads the same test split and class names
+                          "splits": {"test_fraction": config.test_fraction, "seed": config.split_seed},
+                          "classes_renamed": data.classes.renamed if data.classes else {}})
     metrics = {
         **_test_metrics(context, model),
         "method": config.method,
@@ -146,6 +166,8 @@ def _finish(context: TransferContext, model, started: float, step: int) -> dict[
         **validation.as_metrics(class_names),
         "wall_seconds": round(time.time() - started, 1),
         "notes": context.notes,
+        "image_format": data.choice.as_dict() if data.choice else None,
+        "data": data.record(),
         "version": __version__,
         "config": to_dict(config),
     }

@@ -8,11 +8,13 @@ weight left as it is, removes much of a shift in appearance.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..data import ImageFiles, to_model_range
 
 
 def batchnorm_layers(model: nn.Module) -> list[_BatchNorm]:
@@ -20,14 +22,17 @@ def batchnorm_layers(model: nn.Module) -> list[_BatchNorm]:
     return [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
 
 
-def image_batches(images: Tensor, batch_size: int) -> list[Tensor]:
+def image_batches(images: "Tensor | ImageFiles", batch_size: int) -> Iterator[Tensor]:
     """``images`` (N, ...) in one in-order pass of ``ceil(N / batch_size)`` batches of near-equal size
     (at most ``batch_size``; sizes differ by at most one, so no batch is left with a single image
-    and each counts about equally in :func:`reestimate_batchnorm`'s average)."""
+    and each counts about equally in :func:`reestimate_batchnorm`'s average). uint8 pixels (held
+    or streamed) come as float in [-1, 1], batch by batch."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    count = -(-images.shape[0] // batch_size)
-    return list(torch.tensor_split(images, count)) if count else []
+    count = -(-len(images) // batch_size)
+    if count:
+        for indices in torch.tensor_split(torch.arange(len(images)), count):
+            yield to_model_range(images[indices])
 
 
 @torch.no_grad()

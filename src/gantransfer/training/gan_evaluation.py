@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from ..data import DataOptions, load_domain
+from ..data import DataOptions
+from ..data.domains import load_split
 from ..errors import ConfigError
 from .pretrain import load_gan
 from .reference import ReferenceRecipe, gan_quality_for_domain, reference_classifier
@@ -36,12 +37,11 @@ def evaluate_gan(
     gan = load_gan(checkpoint, device)
     config = gan.config
     reference = reference_classifier(config.source, config.format, data.data_dir, data.cache_dir, data.download,
-                                     recipe, device=device, build=data.build)
+                                     recipe, device=device, build=data.build, splits=config.splits)
     quality = gan_quality_for_domain(config.source, config.format, data, samples, len(gan.class_names), seed,
-                                     device, recipe)
+                                     device, recipe, config.splits)
     metrics = quality(gan.generator)
-    train = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download,
-                        data.build)
+    train = load_split(config.source, "train", config.format, data, config.splits)
     metrics["real_floor"] = quality.real_floor(train)
     metrics["frechet_ratio"] = metrics["frechet_distance"] / metrics["real_floor"]
     metrics["reference_test_accuracy"] = reference.info.get("test_accuracy")

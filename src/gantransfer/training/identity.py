@@ -7,6 +7,10 @@ names of shared stages.
 - The stored config is first brought up to date (:func:`~gantransfer.config.upgraded`):
   keys moved since are moved, and options added since take their default,
   which is what the stored run used.
+- A setting left to inference from the data (``image_size`` or ``channels``
+  None: :data:`INFERRED`) matches the value a stored config holds: runs store
+  the format they resolved, so a run re-asked without ``--image-size``
+  finds itself (and a run stored by 0.1, which wrote 28 and 1, too).
 - Acceleration counts by its effect on what is learnt: the speed-only options
   (``channels_last``, ``compile``) not at all, ``precision`` only when it is
   not ``auto``, and a named device as ``auto`` when that is where ``auto``
@@ -22,6 +26,8 @@ from ..errors import ConfigError
 from .device import resolve_device
 
 SPEED_ONLY = ("channels_last", "compile")
+#: settings a config may leave to inference (None) and a stored config holds resolved
+INFERRED = ("image_size", "channels")
 
 
 def comparable(config: dict[str, Any]) -> dict[str, Any]:
@@ -76,6 +82,7 @@ def config_changes(
 def _differences(old: Any, new: Any, prefix: str) -> list[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         return [path for key in sorted(set(old) | set(new))
+                if not (key in INFERRED and new.get(key, _MISSING) is None)
                 for path in _differences(old.get(key, _MISSING), new.get(key, _MISSING), f"{prefix}{key}.")]
     return [] if old == new else [prefix.rstrip(".")]
 

@@ -19,11 +19,15 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
 from ..config import from_dict, later_option, to_dict
-from ..data import BatchStream, DataOptions, ImageFormat, ImageSet, load_domain
+from ..data import (BatchStream, DataOptions, FormatChoice, ImageFormat, ImageSet, SplitOptions, describe_domain,
+                    infer_format)
+from ..data.domains import load_split, write_drawn_splits
+from ..data.formats import check_format_fields, resolved_format
 from ..data.augment import diff_augment
 from ..data.classes import require_every_class
 from ..errors import CheckpointError, ConfigError, first_line
 from ..evaluation.gan_quality import GanQuality
+from ..notice import notice
 from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
 from ..models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TrunkConfig
@@ -56,7 +60,13 @@ class PretrainConfig:
             discriminator, the hinge objective's network). Either way the
             networks get one block per doubling of the image side.
         conditional: feed labels to G and D (cGAN).
-        image_size, channels: the image format every domain is brought to.
+        image_size, channels: the image format the source is brought to; None
+            (default): taken from the source's images (see :mod:`gantransfer.data.formats`),
+            printed, and stored resolved in the run's config.
+        fit: how non-square images are made square: ``crop`` (centre), ``pad``,
+            or ``mnist-box`` (MNIST's digit normalisation).
+        test_fraction, split_seed: the test split drawn (stratified, seeded) for a
+            source that has none (a folder of class sub-folders or one .npz).
         latent_dim: noise dimensions.
         generator_width, discriminator_width: channel widths.
         feature_dim: length of the discriminator's feature vector.
@@ -89,8 +99,11 @@ class PretrainConfig:
     objective: str = "minimax"
     architecture: str = later_option("dcgan")
     conditional: bool = False
-    image_size: int = 28
-    channels: int = 1
+    image_size: int | None = None
+    channels: int | None = None
+    fit: str = later_option("crop")
+    test_fraction: float = later_option(0.2)
+    split_seed: int = later_option(0)
     latent_dim: int = 64
     generator_width: int = 64
     discriminator_width: int = 32
@@ -127,14 +140,19 @@ class PretrainConfig:
         if self.architecture == "sngan" and self.critic_norm not in (None, "none"):
             raise ConfigError(f"critic_norm must be none (or unset) with architecture resnet, whose discriminator "
                               f"is spectrally normalised instead; got {self.critic_norm!r}")
-        self.generator_config(0)  # raises for image sizes and widths the networks cannot take
-        stages = self.discriminator_config(0).trunk.num_stages
-        if not 0 <= self.freeze_discriminator_blocks <= stages:
-            raise ConfigError(
-                f"freeze_discriminator_blocks must be in 0..{stages} (the discriminator trunk at {self.image_size} px "
-                f"has {stages} stages: {stages - 1} down-sampling blocks and the projection), "
-                f"got {self.freeze_discriminator_blocks}"
-            )
+        check_format_fields(self)
+        self.splits  # noqa: B018  (validates test_fraction)
+        if self.image_size is not None and self.channels is None:
+            replace(self, channels=1)  # the networks follow the size alone: check them now
+        elif self.image_size is not None:  # else checked once the format is inferred (with_format)
+            self.generator_config(0)  # raises for image sizes and widths the networks cannot take
+            stages = self.discriminator_config(0).trunk.num_stages
+            if not 0 <= self.freeze_discriminator_blocks <= stages:
+                raise ConfigError(
+                    f"freeze_discriminator_blocks must be in 0..{stages} (the discriminator trunk at {self.image_size} px "
+                    f"has {stages} stages: {stages - 1} down-sampling blocks and the projection), "
+                    f"got {self.freeze_discriminator_blocks}"
+                )
         if self.quality_samples < 0 or self.eval_every < 0:
             raise ConfigError("quality_samples and eval_every must be >= 0")
 
@@ -144,7 +162,16 @@ class PretrainConfig:
 
     @property
     def format(self) -> ImageFormat:
-        return ImageFormat(self.image_size, self.channels)
+        """The image format; only once resolved (:meth:`with_format`, done by :func:`pretrain`)."""
+        return resolved_format(self)
+
+    @property
+    def splits(self) -> SplitOptions:
+        return SplitOptions(self.test_fraction, self.split_seed)
+
+    def with_format(self, fmt: ImageFormat) -> "PretrainConfig":
+        """This config with its image format set to ``fmt``."""
+        return replace(self, image_size=fmt.size, channels=fmt.channels, fit=fmt.fit)
 
     @property
     def critic_updates(self) -> int:
@@ -155,19 +182,21 @@ class PretrainConfig:
         return default if lr is None else replace(default, lr=lr)
 
     def generator_config(self, num_classes: int) -> GeneratorConfig:
+        fmt = self.format
         return GeneratorConfig(
             latent_dim=self.latent_dim,
-            channels=self.channels,
-            image_size=self.image_size,
+            channels=fmt.channels,
+            image_size=fmt.size,
             width=self.generator_width,
             num_classes=num_classes if self.conditional else 0,
             architecture=self.architecture,
         )
 
     def discriminator_config(self, num_classes: int) -> DiscriminatorConfig:
+        fmt = self.format
         trunk = TrunkConfig(
-            channels=self.channels,
-            image_size=self.image_size,
+            channels=fmt.channels,
+            image_size=fmt.size,
             width=self.discriminator_width,
             feature_dim=self.feature_dim,
             norm=self.critic_norm or ("none" if self.architecture == "sngan" else self.spec.critic_norm),
@@ -344,12 +373,19 @@ def pretrain(
 
     Returns the trainer's :class:`FitResult` (final quality metrics when
     ``quality_samples > 0``). ``out/checkpoints/latest.pt`` is what
-    :func:`load_gan` reads. ``callbacks`` are given to the trainer.
+    :func:`load_gan` reads. A format left to the data is resolved from the
+    source, printed, and stored in the run's config; a test split drawn for
+    the source is written to ``out/splits.json``. ``callbacks`` are given to
+    the trainer.
     """
-    source = load_domain(config.source, "train", config.format, data.data_dir, data.cache_dir, data.download,
-                         data.build)
+    check_folder(RunFolder(out).root, GAN_RUN)  # a wrong folder is refused before any data is read
+    config, choice = resolve_pretrain_format(config, data)
+    source = load_split(config.source, "train", config.format, data, config.splits)
     require_every_class(source)
-    return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar, callbacks=callbacks)
+    if choice is not None:
+        notice(choice.line())
+    return train_gan(config, source, out, data, resume=resume, progress_bar=progress_bar, callbacks=callbacks,
+                     record_splits=True)
 
 
 def run_config(out: str | os.PathLike) -> PretrainConfig | None:
@@ -367,6 +403,17 @@ def _from_stored(stored: dict[str, Any], where: str) -> tuple[PretrainConfig, tu
     return from_dict(PretrainConfig, stored, where=where), class_names
 
 
+def resolve_pretrain_format(config: PretrainConfig, data: DataOptions = DataOptions()
+                            ) -> tuple[PretrainConfig, FormatChoice | None]:
+    """``config`` with the image format its source's images call for where it gives none, and
+    that choice (None when the config gave the format)."""
+    if config.image_size is not None and config.channels is not None:
+        return config, None
+    info = describe_domain(config.source, data, config.splits)
+    choice = infer_format({config.source: info.summary}, config.image_size, config.channels, config.fit)
+    return config.with_format(choice.format), choice
+
+
 def train_gan(
     config: PretrainConfig,
     images: ImageSet,
@@ -377,9 +424,11 @@ def train_gan(
     progress_bar: bool = True,
     callbacks: Sequence[Callback] = (),
     label: str | None = None,
+    record_splits: bool = False,
 ) -> FitResult:
     """Train a GAN on ``images`` (any labelled set, e.g. a few target images),
-    optionally starting from ``init``; quality is judged on ``config.source``."""
+    optionally starting from ``init``; quality is judged on ``config.source``.
+    ``record_splits``: write ``out/splits.json`` when the source's test split was drawn."""
     run = RunFolder(out)
     stored = {**to_dict(config), "class_names": list(images.class_names)}
     # Refuse a wrong folder before the reference classifier is trained; write nothing yet.
@@ -393,7 +442,7 @@ def train_gan(
     if config.quality_samples and distributed.is_main:  # only rank 0 evaluates
         callbacks.append(GanQualityCallback(gan_quality_for_domain(
             config.source, config.format, data, samples=config.quality_samples,
-            num_classes=images.num_classes, seed=config.seed, device=device,
+            num_classes=images.num_classes, seed=config.seed, device=device, splits=config.splits,
         )))
     loop = LoopConfig(
         steps=config.total_steps(len(images)),
@@ -404,6 +453,8 @@ def train_gan(
         label=label or f"GAN on {config.source}",
     )
     run.prepare(stored, resume, write=distributed.is_main, cls=PretrainConfig, kind=GAN_RUN)
+    if record_splits and distributed.is_main:
+        write_drawn_splits(out, {"source": config.source}, data, config.splits)
     trainer = Trainer(task, run, loop, stored, distributed=distributed, seed=config.seed, callbacks=callbacks)
     return trainer.fit(resume=resume)
 

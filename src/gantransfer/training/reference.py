@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import to_dict
-from ..data import BatchStream, BuildOptions, DataOptions, ImageFormat, domain_identity, load_domain
+from ..data import BatchStream, BuildOptions, DataOptions, ImageFormat, SplitOptions, describe_domain, load_domain
+from ..data.domains import load_split
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..evaluation.gan_quality import GanQuality
@@ -54,14 +55,19 @@ class ReferenceRecipe:
 
 
 def reference_path(
-    domain: str, fmt: ImageFormat, cache_dir: str | None, recipe: ReferenceRecipe, build: BuildOptions = BuildOptions()
+    domain: str, fmt: ImageFormat, recipe: ReferenceRecipe, data: DataOptions = DataOptions(),
+    splits: SplitOptions = SplitOptions(),
 ) -> Path:
-    """Where the reference classifier of ``domain`` in ``fmt`` (built with ``build``) is cached."""
-    identity = domain_identity(domain.lower(), build) if "/" not in domain else str(Path(domain).expanduser().resolve())
-    key = json.dumps([RECIPE_VERSION, identity, to_dict(fmt), to_dict(recipe)], sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    name = Path(identity).name or "domain"
-    return resolve_cache_dir(cache_dir) / "reference" / f"{name}-{fmt.channels}x{fmt.size}-{digest}.safetensors"
+    """Where the reference classifier of ``domain`` in ``fmt`` is cached: named by the domain's
+    content key (a path or name plus a fingerprint of its data, built domains' build options
+    included), so changed data trains a new one."""
+    info = describe_domain(domain, data, splits)
+    identity = [RECIPE_VERSION, info.key, to_dict(fmt), to_dict(recipe)]
+    if splits != SplitOptions():
+        identity.append(to_dict(splits))
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+    name = Path(info.key.rsplit("@", 1)[0]).name or "domain"
+    return resolve_cache_dir(data.cache_dir) / "reference" / f"{name}-{fmt.channels}x{fmt.size}-{digest}.safetensors"
 
 
 def reference_classifier(
@@ -74,16 +80,19 @@ def reference_classifier(
     device="cpu",
     progress: bool = True,
     build: BuildOptions = BuildOptions(),
+    splits: SplitOptions = SplitOptions(),
 ) -> SavedClassifier:
-    """The cached reference classifier of ``domain`` (built with ``build``), training it first if needed.
+    """The cached reference classifier of ``domain`` (built with ``build``; a test split drawn
+    with ``splits`` where the layout has none), training it first if needed.
 
     Its ``info["test_accuracy"]`` is its accuracy on the domain's test split.
     """
-    path = reference_path(domain, fmt, cache_dir, recipe, build)
+    data = DataOptions(data_dir, cache_dir, download, build=build)
+    path = reference_path(domain, fmt, recipe, data, splits)
     if path.is_file():
         return load_classifier(path, device)
-    train = load_domain(domain, "train", fmt, data_dir, cache_dir, download, build)
-    test = load_domain(domain, "test", fmt, data_dir, cache_dir, download, build)
+    train = load_domain(domain, "train", fmt, data_dir, cache_dir, download, splits=splits, build=build)
+    test = load_domain(domain, "test", fmt, data_dir, cache_dir, download, splits=splits, build=build)
     print(f"gantransfer: training the reference classifier of {domain} ({recipe.steps} steps, once; "
           f"cached in {path.parent})", file=sys.stderr, flush=True)
     seed_everything(REFERENCE_SEED)
@@ -109,10 +118,10 @@ def reference_classifier(
 
 def gan_quality_for_domain(
     domain: str, fmt: ImageFormat, data: DataOptions, samples: int, num_classes: int, seed: int = 0,
-    device="cpu", recipe: ReferenceRecipe = ReferenceRecipe(),
+    device="cpu", recipe: ReferenceRecipe = ReferenceRecipe(), splits: SplitOptions = SplitOptions(),
 ) -> GanQuality:
     """A judge of generators of ``domain``: its reference classifier and its test split."""
     reference = reference_classifier(domain, fmt, data.data_dir, data.cache_dir, data.download, recipe, device=device,
-                                     build=data.build)
-    real = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir, data.download, data.build)
+                                     build=data.build, splits=splits)
+    real = load_split(domain, "test", fmt, data, splits)
     return GanQuality(reference.model, real, samples, num_classes, seed, device)

@@ -16,7 +16,9 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ..data import AffineAugment, random_affine
+from ..config import later_option
+from ..data import AffineAugment, NaturalAugment, augment_batch
+from ..data.augment import check_kind
 from ..errors import ConfigError
 from ..losses.consistency import class_balance_loss, mean_teacher_consistency, pseudo_label_loss
 
@@ -36,8 +38,11 @@ class SelfTraining:
         teacher_decay: EMA decay of the teacher weights, in [0, 1).
         class_balance: weight of the class-balance loss (0 disables it).
         batch_size: unlabelled images per step.
-        augment: augmentation of the unlabelled images (student and teacher
-            each see their own random draw).
+        augment: the ``digits`` augmentation of the unlabelled images (student
+            and teacher each see their own random draw).
+        augment_kind: ``auto`` (natural for colour images or images over 32 px,
+            digits otherwise), ``digits`` or ``natural``.
+        natural_augment: the ``natural`` augmentation (crop, flip, colour jitter).
     """
 
     loss: str = "mean-teacher"
@@ -47,6 +52,8 @@ class SelfTraining:
     class_balance: float = 0.1
     batch_size: int = 128
     augment: AffineAugment = field(default_factory=AffineAugment.digits)
+    augment_kind: str = later_option("auto")
+    natural_augment: NaturalAugment = later_option(NaturalAugment())
 
     MOVED_KEYS: ClassVar[dict[str, str]] = {"method": "loss"}
 
@@ -57,6 +64,11 @@ class SelfTraining:
             raise ConfigError("teacher_decay and threshold must be in [0, 1)")
         if self.weight < 0 or self.class_balance < 0 or self.batch_size < 1:
             raise ConfigError("self-training weight and class_balance must be >= 0, batch_size >= 1")
+        check_kind(self.augment_kind)
+
+    def augment_images(self, images: Tensor) -> Tensor:
+        """One random draw of the augmentation of ``augment_kind`` on (N, C, S, S) in [-1, 1]."""
+        return augment_batch(images, self.augment_kind, self.augment, self.natural_augment)
 
 
 class MeanTeacher(nn.Module):
@@ -89,10 +101,10 @@ class MeanTeacher(nn.Module):
     def loss(self, student: nn.Module, images: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Unlabelled loss on target images (N, C, S, S) in [-1, 1] and its parts."""
         options = self.options
-        student_logits = student(random_affine(images, options.augment))
+        student_logits = student(options.augment_images(images))
         with torch.no_grad():
             self.teacher.train()  # batch statistics of the target batch, as the student uses
-            teacher_logits = self.teacher(random_affine(images, options.augment))
+            teacher_logits = self.teacher(options.augment_images(images))
         if options.loss == "mean-teacher":
             agreement = mean_teacher_consistency(student_logits, teacher_logits, options.threshold)
         else:

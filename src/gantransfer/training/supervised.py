@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data import AffineAugment, BatchStream, ImageSet, random_affine
+from ..config import later_option
+from ..data import AffineAugment, BatchStream, ImageSet, NaturalAugment, augment_batch
+from ..data.augment import check_kind
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..objectives.optim import OptimizerConfig
@@ -34,7 +36,11 @@ class ClassifierTraining:
         steps: optimisation steps.
         batch_size: images per step from each source.
         optimizer: the optimiser (Adam, lr 1e-3 by default).
-        augment: batched random affine augmentation applied to every source.
+        augment: the ``digits`` augmentation: batched random affine transforms.
+        augment_kind: ``auto`` (natural for colour images or images over 32 px,
+            digits otherwise), ``digits`` or ``natural``; applied to every source.
+        natural_augment: the ``natural`` augmentation: random resized crop,
+            horizontal flip and colour jitter.
         cosine_schedule: decay the learning rate to 0 along a cosine.
         label_smoothing: cross-entropy label smoothing in [0, 1).
         eval_every: steps between evaluations during training (0: at the end only): the
@@ -46,6 +52,8 @@ class ClassifierTraining:
     batch_size: int = 128
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig("adam", 1e-3, (0.9, 0.999)))
     augment: AffineAugment = field(default_factory=AffineAugment.digits)
+    augment_kind: str = later_option("auto")
+    natural_augment: NaturalAugment = later_option(NaturalAugment())
     cosine_schedule: bool = True
     label_smoothing: float = 0.0
     eval_every: int = 500
@@ -57,6 +65,12 @@ class ClassifierTraining:
             raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.eval_every < 0:
             raise ConfigError(f"eval_every must be >= 0, got {self.eval_every}")
+        check_kind(self.augment_kind)
+
+    def augment_images(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """This training's augmentation of float (N, C, S, S) in [-1, 1], of the kind
+        ``augment_kind`` picks for these images."""
+        return augment_batch(images, self.augment_kind, self.augment, self.natural_augment, generator)
 
 
 @dataclass
@@ -165,7 +179,7 @@ class ClassifierTask(TrainingTask):
         images, labels = next(source.stream)
         images = images.to(self.device)
         if source.augment:
-            images = random_affine(images, self.training.augment)
+            images = self.training.augment_images(images)
         return images, labels.to(self.device)
 
     def labelled_batches(self) -> list[tuple[Tensor, Tensor]]:

@@ -28,7 +28,8 @@ import torch
 from torch import Tensor, nn
 
 from ..config import from_dict, to_dict
-from ..data import BatchStream, ImageFormat, ImageSet
+from ..data import BatchStream, ImageFormat, ImageSet, model_batches, to_model_range
+from ..data.images import model_to_pixels
 from ..errors import ConfigError
 from ..evaluation.plots import save_image_grid
 from ..losses.translation import cycle_consistency_loss, semantic_consistency_loss
@@ -108,16 +109,35 @@ class TranslationTraining:
 
 @torch.no_grad()
 def translate(translator: nn.Module, images: Tensor, batch_size: int = 512) -> Tensor:
-    """``translator`` applied to ``images`` (N, C, S, S) in [-1, 1] in batches, without gradients.
+    """``translator`` applied to ``images`` (N, C, S, S): uint8 pixels, float in [-1, 1]
+    or :class:`~gantransfer.data.ImageFiles`) in batches, without gradients.
 
     Returns float (N, C, S, S) in [-1, 1] on the CPU; the translator's mode is restored.
     """
+    out = list(_translated_batches(translator, images, batch_size))
+    return torch.cat(out) if out else to_model_range(images[:0]).clone()
+
+
+def translate_to_pixels(translator: nn.Module, images: Tensor, batch_size: int = 512) -> Tensor:
+    """As :func:`translate`, but uint8 (N, C, S, S) pixels, quantised batch by batch (no float copy of the set)."""
+    pixels = torch.empty(tuple(images.shape), dtype=torch.uint8)
+    start = 0
+    for batch in _translated_batches(translator, images, batch_size):
+        pixels[start : start + len(batch)] = model_to_pixels(batch)
+        start += len(batch)
+    return pixels
+
+
+@torch.no_grad()
+def _translated_batches(translator: nn.Module, images: Tensor, batch_size: int):
     device = next(translator.parameters()).device
     was_training = translator.training
     translator.eval()
-    out = [translator(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)]
-    translator.train(was_training)
-    return torch.cat(out) if out else images.clone()
+    try:
+        for batch in model_batches(images, batch_size):
+            yield translator(batch.to(device)).float().cpu()
+    finally:
+        translator.train(was_training)
 
 
 def preview_indices(labels: Tensor, per_class: int) -> Tensor:
@@ -152,6 +172,7 @@ def save_translation_grid(
     for images, translator in ((source_images, source_to_target), (target_images, target_to_source)):
         if images is None or translator is None:
             continue
+        images = to_model_range(images)
         for original, translated in zip(_rows(images, columns), _rows(translate(translator, images), columns)):
             rows += [original, translated]
     return save_image_grid(path, torch.cat(rows), columns=columns)
@@ -204,12 +225,12 @@ class TranslationTask(TrainingTask):
         self.source_stream = BatchStream((source.images, source.labels), options.batch_size, seed=seed)
         self.target_stream = BatchStream((target.images,), options.batch_size, seed=seed + 1)
         # Fixed images for the evaluation grid and metrics, so evaluations compare.
-        self.preview_source = source.images[preview_indices(source.labels, 2)]
-        self.preview_target = target.images[:10]
+        self.preview_source = to_model_range(source.images[preview_indices(source.labels, 2)])
+        self.preview_target = to_model_range(target.images[:10])
         draw = torch.Generator().manual_seed(seed)
         monitor = torch.randperm(len(source), generator=draw)[:500]
-        self.monitor_images, self.monitor_labels = source.images[monitor], source.labels[monitor]
-        self.monitor_target = target.images[torch.randperm(len(target), generator=draw)[:500]]
+        self.monitor_images, self.monitor_labels = to_model_range(source.images[monitor]), source.labels[monitor]
+        self.monitor_target = to_model_range(target.images[torch.randperm(len(target), generator=draw)[:500]])
 
     def modules(self) -> dict[str, nn.Module]:
         return {
