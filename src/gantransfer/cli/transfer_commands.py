@@ -21,6 +21,7 @@ TRANSFER_SECTIONS = {
     "gan_augment": "gan-augment",
     "feature_alignment": "dann, adda and cycada (feature-level alignment)",
     "translation": "pixel-da and cycada (the translators stage)",
+    "acceleration": "GPU speed (every network the run trains)",
 }
 
 
@@ -44,7 +45,8 @@ def register(commands) -> None:
                                        "options of each method and stage)")
     sections = {name: detail_section(transfer, title) for name, title in TRANSFER_SECTIONS.items()}
     add_config_arguments(transfer, TransferConfig, skip=tuple(f"gan.{name}" for name in TIED_GAN_FIELDS),
-                         group=main, sections=sections, shown=("training.steps",))
+                         group=main, sections=sections,
+                         shown=("training.steps", "acceleration.device"))
     add_data_arguments(transfer)
     transfer.set_defaults(handler=run_transfer)
 

@@ -24,7 +24,7 @@ BATCH_SIZE = 256
 def build_adabn(context: TransferContext) -> MethodPlan:
     config = context.config
     classifier, groups = context.initial_classifier()
-    batches = reestimate_batchnorm(classifier, image_batches(context.data.target_train.images, BATCH_SIZE),
+    batches = reestimate_batchnorm(classifier, image_batches(context.unlabelled_target().images, BATCH_SIZE),
                                    device=context.device)
     context.notes["adabn_batches"] = batches
     if not config.self_train:

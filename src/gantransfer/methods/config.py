@@ -206,6 +206,21 @@ class TransferConfig:
             metrics.json then also reports target_validation_accuracy.
         acceleration: the device (default ``auto``: a GPU when there is one) and the
             GPU speed options, for every network the run trains (its shared stages too).
+        unlabelled_target: learn from the unlabelled target train images; false: the
+            k labelled ones are the only target images.
+        source_free: adapt with images of the source cGAN in place of the source images.
+        generated_source_per_class: generated source images per class (source_free).
+
+    A run with ``unlabelled_target: false`` is few-shot adaptation: every method that
+    learns from target images without their labels (self-training, AdaBN, DANN, ADDA,
+    the translators of pixel-da and cycada) sees only the k labelled ones.
+    ``source_free`` is adaptation where the source images cannot travel to the target
+    (hospitals share models, not scans): the source classifier and the source GAN are
+    trained at the source, and every use of the source images in adaptation (source
+    replay, DANN's and ADDA's source batches, pixel-da's translated source) reads
+    ``generated_source_per_class`` images of each class from the conditional GAN
+    instead, their labels those they were generated for; the validation scores then
+    have no source images either.
 
     Under ``torchrun``, every batch size is a global batch, split evenly over
     the processes (see :mod:`gantransfer.training.distributed`).
@@ -239,6 +254,9 @@ class TransferConfig:
     stage_seed: int | None = None
     validation_per_class: int = 0
     acceleration: Acceleration = field(default_factory=Acceleration, metadata={"flatten": True})
+    unlabelled_target: bool = later_option(True)
+    source_free: bool = later_option(False)
+    generated_source_per_class: int = later_option(1000)
 
     # The GAN's own device options were always replaced by the run's: gone, not moved.
     MOVED_KEYS: ClassVar[dict[str, str | None]] = {
@@ -252,6 +270,11 @@ class TransferConfig:
                 and not (name in ("image_size", "channels") and getattr(self.gan, name) == getattr(self, name))]
         if tied:
             raise ConfigError(f"gan.{tied[0]} is set by the run ({TIED_GAN_FIELDS[tied[0]]}), not by gan options")
+        if not self.unlabelled_target and self.k < 1:
+            raise ConfigError("unlabelled_target: false leaves the k labelled images as the only target images: "
+                              "k must be >= 1")
+        if self.generated_source_per_class < 1:
+            raise ConfigError(f"generated_source_per_class must be >= 1, got {self.generated_source_per_class}")
         if self.k < 0 or self.validation_per_class < 0:
             raise ConfigError(f"k and validation_per_class must be >= 0, got {self.k}, {self.validation_per_class}")
         if self.init is not None and self.init not in INITS:

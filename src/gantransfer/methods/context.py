@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import IntEnum, unique
+from typing import Any
 
 from torch import nn
 
@@ -18,6 +19,8 @@ from ..models import Classifier, TrunkConfig
 from ..models.pretrained import BackboneWeights, read_backbone_weights
 from ..models.trunk import CONV
 from ..training.distributed import setup
+from ..training.generation import generated_set
+from ..training.identity import comparable
 from ..training.pretrain import PretrainedGan, load_gan
 from ..training.run_folder import RunFolder
 from ..training.supervised import ClassifierTask, LabelledSource
@@ -28,6 +31,8 @@ from .stages import StageCache
 
 
 VALIDATION_SEED = 10_000
+#: added to the shared seed for the noise of a source-free run's generated source
+GENERATED_SOURCE_SEED = 20_000
 
 #: the name of the k labelled target images among a task's labelled sources
 TARGET_LABELLED = "target_labelled"
@@ -193,6 +198,7 @@ class TransferContext:
         self.init = config.init or self.method.default_init
         self._gan: PretrainedGan | None = None
         self._backbone_weights: BackboneWeights | None = None
+        self._generated_source: ImageSet | None = None
         self.notes: dict[str, object] = {}
 
     # -- data ----------------------------------------------------------------
@@ -214,8 +220,47 @@ class TransferContext:
         config = self.config
         if not config.self_train:
             return None
-        return self.images_only(self.data.target_train, config.self_training.batch_size, Stream.SELF_TRAINING,
+        return self.images_only(self.unlabelled_target(), config.self_training.batch_size, Stream.SELF_TRAINING,
                                 "self_training.batch_size")
+
+    def unlabelled_target(self) -> ImageSet:
+        """The target images methods learn from without their labels: the target train set, or
+        with ``unlabelled_target: false`` the k labelled images alone (few-shot adaptation)."""
+        return self.data.target_train if self.config.unlabelled_target else self.data.target_labelled
+
+    def unlabelled_target_key(self) -> Any:
+        """Names :meth:`unlabelled_target` in stage identities (the k images depend on the seed)."""
+        config = self.config
+        if config.unlabelled_target:
+            return self.target_key
+        return {"domain": self.target_key, "labelled_only": {"k": config.k, "seed": config.seed}}
+
+    def adaptation_source(self) -> ImageSet:
+        """The labelled source images adaptation learns from: the source train set, or with
+        ``source_free`` ``generated_source_per_class`` images of each class from the source
+        conditional GAN, labelled by the class each was generated for (drawn once per run)."""
+        if not self.config.source_free:
+            return self.data.source
+        if self._generated_source is None:
+            gan = self.source_gan()
+            if not gan.generator.config.conditional:
+                raise ConfigError("source_free adapts with labelled generated images: the source GAN must be "
+                                  "conditional (gan.conditional, or a conditional --gan-checkpoint)")
+            config = self.config
+            self._generated_source = generated_set(
+                gan.generator, self.data.source.class_names, config.generated_source_per_class,
+                config.shared_seed + GENERATED_SOURCE_SEED, self.format, f"{config.source}[generated]")
+            self.notes["source_free"] = {"generated_per_class": config.generated_source_per_class}
+        return self._generated_source
+
+    def adaptation_source_key(self) -> Any:
+        """Names :meth:`adaptation_source` in stage identities."""
+        config = self.config
+        if not config.source_free:
+            return self.source_key
+        gan = self.source_gan()
+        return {"generated_from": self.source_key, "gan": comparable(to_dict(gan.config)), "gan_step": gan.step,
+                "per_class": config.generated_source_per_class, "seed": config.shared_seed + GENERATED_SOURCE_SEED}
 
     def labelled_sources(self, include_source: bool = False) -> list[LabelledSource]:
         """The k labelled target images, and the source set when asked or when ``source_weight > 0``."""
@@ -227,8 +272,8 @@ class TransferContext:
                                                                        Stream.TARGET_LABELLED)))
         if include_source or config.source_weight > 0:
             weight = config.source_weight if config.source_weight > 0 else 1.0
-            sources.append(LabelledSource("source", self.stream(data.source, config.training.batch_size, Stream.SOURCE),
-                                          weight))
+            sources.append(LabelledSource("source", self.stream(self.adaptation_source(), config.training.batch_size,
+                                                                Stream.SOURCE), weight))
         return sources
 
     # -- shared stages -------------------------------------------------------

@@ -183,7 +183,7 @@ def build_dann_task(
         groups = context._parameter_groups(classifier)
     if source_domain is None:
         source_domain = [source.name for source in labelled_sources if source.name != TARGET_LABELLED]
-    target = context.images_only(context.data.target_train, config.training.batch_size, Stream.UNLABELLED_TARGET)
+    target = context.images_only(context.unlabelled_target(), config.training.batch_size, Stream.UNLABELLED_TARGET)
     discriminator = domain_discriminator(classifier.trunk.feature_dim, config.feature_alignment)
     return DomainAdversarialTask(
         classifier, labelled_sources, config.training, target, discriminator, config.feature_alignment, source_domain,

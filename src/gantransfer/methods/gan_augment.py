@@ -22,9 +22,9 @@ from dataclasses import replace
 import torch
 
 from ..data import ImageSet
-from ..data.images import model_to_pixels
 from ..errors import ConfigError
 from ..evaluation.plots import save_image_grid
+from ..training.generation import generated_set
 from ..training.pretrain import PretrainedGan, load_gan, train_gan
 from ..training.supervised import LabelledSource
 from .baselines import supervised_plan
@@ -68,30 +68,8 @@ def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:
 def synthetic_set(context: TransferContext, gan: PretrainedGan) -> ImageSet:
     """``synthetic_per_class`` generated images of every class, reproducible from the run's seed,
     stored as uint8 pixels (like every other set: a quarter of float32)."""
-    per_class = context.config.gan_augment.synthetic_per_class
-    labels = torch.arange(context.data.num_classes).repeat_interleave(per_class)
-    images = generate_pixels(gan.generator, labels, seed=context.config.seed + 777)
-    return ImageSet(images, labels, context.data.source.class_names, "generated", context.format)
-
-
-@torch.no_grad()
-def generate_pixels(generator, labels: torch.Tensor, seed: int, batch_size: int = 500) -> torch.Tensor:
-    """uint8 (N, C, S, S) images of ``labels``, quantised batch by batch; the noise is
-    drawn as :meth:`Generator.generate` draws it (one seeded stream, batches of 500),
-    so the images are its images, rounded to 8 bits, without a float copy of them all."""
-    config = generator.config
-    device = next(generator.parameters()).device
-    rng = torch.Generator().manual_seed(seed)
-    was_training = generator.training
-    generator.eval()
-    pixels = torch.empty((len(labels), config.channels, config.image_size, config.image_size), dtype=torch.uint8)
-    for start in range(0, len(labels), batch_size):
-        n = min(batch_size, len(labels) - start)
-        z = torch.randn(n, config.latent_dim, generator=rng).to(device)
-        batch = labels[start : start + n].to(device) if config.conditional else None
-        pixels[start : start + n] = model_to_pixels(generator(z, batch).cpu())
-    generator.train(was_training)
-    return pixels
+    return generated_set(gan.generator, context.data.source.class_names, context.config.gan_augment.synthetic_per_class,
+                         context.config.seed + 777, context.format, "generated")
 
 
 def save_samples_per_class(context: TransferContext, synthetic: ImageSet, columns: int = 10) -> None:

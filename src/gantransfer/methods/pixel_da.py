@@ -38,17 +38,17 @@ TRANSLATED_FILE = "translated_source.pt"
 
 def translation_stage(context: TransferContext) -> Translation:
     """The source <-> target translators of ``context``'s domains (trained on first use)."""
-    config, data = context.config, context.data
+    config = context.config
     options = config.translation
-    identity: dict[str, Any] = {"source": context.source_key, "target": context.target_key}
+    identity: dict[str, Any] = {"source": context.adaptation_source_key(), "target": context.unlabelled_target_key()}
     classifier = None
     if options.semantic_weight > 0:
         classifier = context.source_classifier()
         # The classifier stage is named by these and the shared seed, which the stage adds.
         identity["classifier"] = to_dict(classifier.config)
         identity["classifier_training"] = to_dict(config.source_training)
-    return context.stages.translation(data.source, data.target_train, classifier, options, identity,
-                                      config.shared_seed, config.acceleration.device, context.progress_bar,
+    return context.stages.translation(context.adaptation_source(), context.unlabelled_target(), classifier, options,
+                                      identity, config.shared_seed, config.acceleration.device, context.progress_bar,
                                       context.callbacks)
 
 
@@ -61,7 +61,7 @@ def translated_source(context: TransferContext, translation: Translation | None 
     60,000 images again.
     """
     translation = translation or translation_stage(context)
-    source = context.data.source
+    source = context.adaptation_source()
     cache = translation.folder / TRANSLATED_FILE if translation.folder is not None else None
     pixels = torch.load(cache, weights_only=True) if cache is not None and cache.is_file() else None
     if pixels is None or tuple(pixels.shape) != tuple(source.images.shape):
@@ -85,11 +85,11 @@ def translated_sources(context: TransferContext) -> list[LabelledSource]:
     the source set translated to the target style. Also writes ``translations.png``."""
     translation = translation_stage(context)
     translated = translated_source(context, translation)
-    data = context.data
+    source, target = context.adaptation_source(), context.unlabelled_target()
     if context.distributed.is_main:
         save_translation_grid(context.run.root / "translations.png", translation.source_to_target,
                               translation.target_to_source,
-                              data.source.images[preview_indices(data.source.labels, 3)], data.target_train.images[:20])
+                              source.images[preview_indices(source.labels, 3)], target.images[:20])
     context.notes["translation"] = {"stage": translation.folder.name if translation.folder else None,
                                     "steps": translation.step, **_stage_metrics(translation)}
     stream = context.stream(translated, context.config.training.batch_size, Stream.TRANSLATED_SOURCE)

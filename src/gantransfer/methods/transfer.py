@@ -139,7 +139,10 @@ def _test_metrics(context: TransferContext, model) -> dict[str, Any]:
 def _finish(context: TransferContext, model, started: float, step: int) -> dict[str, Any]:
     config, data, run = context.config, context.data, context.run
     class_names = data.source.class_names
-    validation = validate_classifier(model, data.target_train.images, data.source_validation, data.target_labelled)
+    # A source-free run is validated where the source images never are: without them.
+    source_validation = None if config.source_free else data.source_validation
+    validation = validate_classifier(model, context.unlabelled_target().images, source_validation,
+                                     data.target_labelled)
     if (warning := validation.warning(class_names)) is not None:
         print(f"gantransfer: {run.root}: {warning}", file=sys.stderr)
     logged = {name: value for name, value in validation.scores.items() if value is not None}
@@ -158,7 +161,8 @@ def _finish(context: TransferContext, model, started: float, step: int) -> dict[
         "k": config.k,
         "seed": config.seed,
         "self_train": config.self_train,
-        "uses_unlabelled_target": config.self_train or get_method(config.method).uses_unlabelled,
+        "uses_unlabelled_target": config.unlabelled_target and (config.self_train
+                                                                 or get_method(config.method).uses_unlabelled),
         "init": context.init,
         "target_validation_accuracy": (
             evaluate_classifier(model, data.target_validation).accuracy if data.target_validation is not None else None

@@ -27,8 +27,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..config import from_dict, to_dict
+from ..config import from_dict, later_option, to_dict
 from ..data import BatchStream, ImageFormat, ImageSet, model_batches, to_model_range
+from ..data.augment import diff_augment
 from ..data.images import model_to_pixels
 from ..errors import ConfigError
 from ..evaluation.plots import save_image_grid
@@ -66,6 +67,9 @@ class TranslationTraining:
         discriminator_width: first-layer channels of the domain discriminators.
         discriminator_norm: ``layer``, ``batch`` or ``none`` in the discriminators.
         eval_every: steps between evaluations (metrics and a translation grid).
+        diff_augment: DiffAugment (Zhao et al. 2020) on every discriminator input, real
+            and translated alike, so that discriminators of a few target images (few-shot
+            adaptation, ``unlabelled_target: false``) cannot memorise them.
     """
 
     steps: int = 1000
@@ -81,6 +85,7 @@ class TranslationTraining:
     discriminator_width: int = 16
     discriminator_norm: str = "layer"
     eval_every: int = 250
+    diff_augment: bool = later_option(False)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 0:
@@ -253,9 +258,8 @@ class TranslationTask(TrainingTask):
         options = self.options
         fake_target = self.source_to_target(source)
         fake_source = self.target_to_source(target)
-        adversarial = self.spec.generator_loss(self.target_discriminator(fake_target)) + self.spec.generator_loss(
-            self.source_discriminator(fake_source)
-        )
+        adversarial = (self.spec.generator_loss(self._judge(self.target_discriminator, fake_target))
+                       + self.spec.generator_loss(self._judge(self.source_discriminator, fake_source)))
         cycle = cycle_consistency_loss(source, self.target_to_source(fake_target)) + cycle_consistency_loss(
             target, self.source_to_target(fake_source)
         )
@@ -278,12 +282,16 @@ class TranslationTask(TrainingTask):
             original_logits = self.classifier(original)
         return semantic_consistency_loss(self.classifier(translated), original_logits)
 
+    def _judge(self, discriminator: nn.Module, images: Tensor) -> Tensor:
+        """``discriminator`` on ``images``, through DiffAugment when the options ask for it."""
+        return discriminator(diff_augment(images) if self.options.diff_augment else images)
+
     def discriminator_losses(self, source: Tensor, target: Tensor, fake_source: Tensor, fake_target: Tensor):
         """Both discriminators' losses; the translations are detached here."""
-        d_target = self.spec.discriminator_loss(self.target_discriminator(target),
-                                                self.target_discriminator(fake_target.detach()))
-        d_source = self.spec.discriminator_loss(self.source_discriminator(source),
-                                                self.source_discriminator(fake_source.detach()))
+        d_target = self.spec.discriminator_loss(self._judge(self.target_discriminator, target),
+                                                self._judge(self.target_discriminator, fake_target.detach()))
+        d_source = self.spec.discriminator_loss(self._judge(self.source_discriminator, source),
+                                                self._judge(self.source_discriminator, fake_source.detach()))
         return {"d_loss": d_target + d_source, "d_target": d_target, "d_source": d_source}
 
     def train_step(self, progress: Progress) -> dict[str, float]:
