@@ -147,7 +147,8 @@ class TransferData:
         if self.classes is not None:
             record["classes"] = self.classes.as_dict()
         record["sizes"] = {"source_train": len(self.source), "target_train": len(self.target_train),
-                           "target_test": len(self.target_test) if self.target_test is not None else 0, "streamed": [s.name for s in self.sets() if s.streamed]}
+                           "target_test": len(self.target_test) if self.target_test is not None else 0,
+                           "streamed": [s.name for s in self.sets() if s.streamed]}
         return record
 
     def sets(self) -> list[ImageSet]:
