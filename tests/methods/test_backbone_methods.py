@@ -18,7 +18,8 @@ from gantransfer.methods.context import TransferContext, TransferData
 from gantransfer.methods.stages import StageCache
 from gantransfer.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TorchvisionTrunk
 from gantransfer.models.saving import load_classifier
-from gantransfer.data import load_domain
+from gantransfer.data import ImageFormat, load_domain
+from gantransfer.methods.registry import METHODS
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.training.pretrain import PretrainConfig, PretrainedGan
 from gantransfer.training.run_folder import RunFolder
@@ -190,3 +191,18 @@ def test_gan_init_from_a_critic_on_the_same_backbone(resnet, tmp_path):
     context.config = replace(resnet, classifier=replace(resnet.classifier, backbone_weights="imagenet"))
     with pytest.raises(ConfigError, match="would replace classifier.backbone_weights"):
         context.check_gan_init()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", sorted(set(METHODS) - {"auto"}))
+def test_every_method_runs_on_the_conv_trunk_at_64_px_colour(resnet, tmp_path, stages, method):
+    tiny_gan = replace(resnet.gan, steps=2, batch_size=8, generator_width=8, discriminator_width=8, latent_dim=8,
+                       feature_dim=16, quality_samples=0)
+    config = replace(resnet, method=method, classifier=ClassifierOptions(width=8, feature_dim=16), gan=tiny_gan,
+                     k=0 if METHODS[method].uses_unlabelled else 2)
+    out = tmp_path / method
+    metrics = transfer(config, out, stages_dir=tmp_path / "stages", progress_bar=False)
+    saved = load_classifier(out / "classifier.safetensors")
+    assert saved.format == ImageFormat(64, 3) and saved.model.config.trunk.backbone in ("conv", "sngan")
+    test = load_domain(config.target, "test", saved.format)
+    assert evaluate_classifier(saved.model, test).accuracy == pytest.approx(metrics["target_test_accuracy"])

@@ -159,6 +159,7 @@ def _direction_section(context: _Context, direction: str, results: list[Result],
             [[r.method, r.setting, r.k, r.accuracy, r.where] for r in references],
             caption="For comparison only: protocols differ between papers (image subsets, networks, budgets).",
         ))
+    blocks += _ablation_blocks(summaries)
     blocks += _selection_blocks(results)
     slug = _slug(direction)
     curve = context.figures / f"accuracy_vs_k_{slug}.png"
@@ -191,6 +192,31 @@ def _accuracy_table(summaries: list[Summary], results: list[Result]) -> Table:
     spread = f"mean ± std over {most} seeds ({seeds})" if most > 1 else f"one seed ({seeds}), so no spread"
     return Table(["method", "setting"] + columns + ["time / cell"], rows,
                  caption=f"Ours: target test accuracy (%), {spread}; (n=...) marks entries with fewer seeds.")
+
+
+#: the ablation of pixel-level adaptation: (row label, variant without self-training, with it)
+ABLATION_ROWS = (
+    ("no translation (source-only)", "source-only", "source-only-self-train"),
+    ("translation (pixel-da)", "pixel-da", "pixel-da-self-train"),
+    ("no translation, feature alignment (dann)", "dann", "dann-self-train"),
+    ("translation and feature alignment (cycada)", "cycada", "cycada-self-train"),
+)
+
+
+def _ablation_blocks(summaries: list[Summary]) -> list[Block]:
+    """Translation on / off x self-training on / off at k = 0, from the cells the grid has
+    (nothing when it has no translation row)."""
+    found = {s.variant: s for s in summaries if s.k == 0}
+    if not any(found.get(v) for _, plain, trained in ABLATION_ROWS[1::2] for v in (plain, trained)):
+        return []
+    rows = []
+    for label, plain, trained in ABLATION_ROWS:
+        cells = [found.get(plain), found.get(trained)]
+        if any(cells):
+            rows.append([label] + [format_accuracy(c.mean, c.std) if c else "-" for c in cells])
+    return [Heading("Ablation: translation x self-training (k = 0)", 3),
+            Table(["", "without self-training", "with self-training"], rows,
+                  caption="Target test accuracy (%), the cells of the table above rearranged; '-': not in the grid.")]
 
 
 def _selection_blocks(results: list[Result]) -> list[Block]:
