@@ -201,7 +201,7 @@ class GanTransfer(ClassifierMixin, BaseEstimator):
         else:
             images = array_to_images(_as_array(X, "X"), "X")  # (N, C, H, W)
             side = min(images.shape[-2:]), max(images.shape[-2:])
-            summaries["X"] = ImageSummary(len(images), 3 if images.shape[1] == 3 else 1, side[0], side[1],
+            summaries["X"] = ImageSummary(len(images), 3 if images.shape[1] >= 3 else 1, side[0], side[1],
                                           len(images) if side[0] != side[1] else 0)
         choice = infer_format(summaries, config.image_size, config.channels, config.fit,
                               config.preferred_image_size())
