@@ -166,3 +166,18 @@ def test_the_main_api_is_exposed():
         assert getattr(gantransfer, name) is value and name in dir(gantransfer)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         gantransfer.nope
+
+
+def test_a_changed_source_file_trains_a_new_source_stage(tmp_path, make_digits):
+    from gantransfer import GanTransfer
+
+    x, y = make_digits(n=60, seed=0)
+    source = tmp_path / "source.npz"
+    np.savez(source, x=x, y=y)
+    stages = tmp_path / "stages"
+    model = GanTransfer("source-only", **TINY, stages_dir=str(stages))
+    model.fit(str(source), source=str(source))
+    x[:, :4] = 255 - x[:, :4]  # the same path, other images
+    np.savez(source, x=x, y=y)
+    model.fit(str(source), source=str(source))
+    assert len(list(stages.glob("source-classifier-*"))) == 2, "the stage is named by the content, not the path"

@@ -186,8 +186,12 @@ class GanTransfer(ClassifierMixin, BaseEstimator):
             target_train = ImageSet(target_train.images, labels, class_names, target_train.name, fmt)
         if config.method == "oracle" and bool((target_train.labels < 0).any()):
             raise ConfigError("GanTransfer: method 'oracle' trains on every target label: give y for every image")
+        # The domains' content keys name the shared stages (a path alone would reuse a stale stage).
+        source_info = describe_domain(source_name, data, config.splits)
+        target_info = describe_domain(target_name, data, config.splits) if _is_domain_name(X) else None
         return config, TransferData(source_train, target_train, target_labelled, target_test,
-                                    source_validation=source_validation)
+                                    source_validation=source_validation, source_info=source_info,
+                                    target_info=target_info)
 
     def _format(self, source_name: str, X, data: DataOptions) -> ImageFormat:
         """The run's image format: the parameters' where they give one, the rest inferred from

@@ -89,7 +89,8 @@ def transfer(
     distributed = setup(config.acceleration.device)
     check_folder(run.root, TRANSFER_RUN)  # a wrong folder is refused before any data is read
     seed_everything(config.seed)
-    if images is None:
+    loaded_here = images is None  # the facade's in-memory arrays have no files to list in splits.json
+    if loaded_here:
         images = TransferData.load(config, data)
         if config.image_size is None or config.channels is None:  # say what was inferred, and why
             notice(images.choice.line())
@@ -97,7 +98,7 @@ def transfer(
     stored = to_dict(config)
     # Only now, with the config checked and the data read: a run refused so far leaves nothing behind.
     run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig, kind=TRANSFER_RUN)
-    if distributed.is_main and images.source_info is not None:
+    if distributed.is_main and loaded_here:
         write_drawn_splits(run.root, {"source": config.source, "target": config.target}, data, config.splits)
     context = TransferContext(config, images, StageCache.default(data, stages_dir), run, data, progress_bar,
                               callbacks)
