@@ -128,3 +128,19 @@ def test_source_free_needs_a_conditional_gan(tiny, tmp_path):
     config = replace(tiny, method="dann", k=0, source_free=True, gan=replace(TINY_GAN, conditional=False))
     with pytest.raises(ConfigError, match="must be conditional"):
         _context(config, tmp_path).adaptation_source()
+
+
+def test_few_shot_self_training_adabn_and_dann_read_the_k_images(tiny, tmp_path, monkeypatch):
+    config = replace(tiny, method="dann", unlabelled_target=False, self_train=True)
+    context = _context(config, tmp_path)
+    assert len(context.data.target_train) == 160 and len(context.data.target_labelled) == 20
+    assert context.unlabelled_target() is context.data.target_labelled
+    assert len(context.self_training_stream()) == 20
+    assert context.unlabelled_target_key() != context.target_key, "a few-shot translation stage is another stage"
+    import gantransfer.methods.adabn as adabn
+
+    seen = []
+    monkeypatch.setattr(adabn, "image_batches", lambda images, size: seen.append(len(images)) or iter([]))
+    with pytest.raises(ValueError):  # no batches: the spy gave none
+        adabn.build_adabn(_context(replace(config, method="adabn", self_train=False), tmp_path))
+    assert seen == [20]
