@@ -135,3 +135,22 @@ def test_self_training_and_cli_options_compose(tiny):
     assert metrics["self_train"] is True
     state = torch.load(out / "checkpoints" / "latest.pt", weights_only=True)
     assert set(state["modules"]) == {"classifier", "teacher"}
+
+
+def test_translated_and_original_source_together_for_the_mean_teacher(tiny):
+    # Choi et al. 2019: the student learns from the source translated to the target style and from the
+    # source as it is, the teacher follows it on the unlabelled target.
+    from gantransfer.data import DataOptions
+    from gantransfer.methods.context import TransferContext, TransferData
+    from gantransfer.methods.pixel_da import build_pixel_da
+    from gantransfer.methods.stages import StageCache
+
+    config, tmp_path = tiny
+    config = replace(config, source_weight=1.0, self_train=True)
+    run = RunFolder(tmp_path / "ctx")
+    run.root.mkdir(parents=True, exist_ok=True)
+    context = TransferContext(config, TransferData.load(config, DataOptions()), StageCache(tmp_path / "stages"), run,
+                              DataOptions(), progress_bar=False)
+    task = build_pixel_da(context).task
+    assert sorted(source.name for source in task.sources) == ["source", "translated_source"]
+    assert task.mean_teacher is not None
