@@ -16,11 +16,13 @@ def _photos(n=6, size=32):
     return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
 
 
-def test_kind_rule_colour_or_larger_than_32_is_natural():
+def test_kind_rule_larger_than_32_is_natural_and_small_colour_digits_stay_digits():
     assert augment_kind("auto", torch.zeros(2, 1, 28, 28)) == "digits"
     assert augment_kind("auto", torch.zeros(2, 1, 32, 32)) == "digits"
-    assert augment_kind("auto", torch.zeros(2, 3, 28, 28)) == "natural"
+    assert augment_kind("auto", torch.zeros(2, 3, 28, 28)) == "digits", "MNIST-M: no flips for digits"
+    assert augment_kind("auto", torch.zeros(2, 3, 33, 33)) == "natural"
     assert augment_kind("auto", torch.zeros(2, 1, 64, 64)) == "natural"
+    assert augment_kind("natural", torch.zeros(2, 3, 32, 32)) == "natural"
     assert augment_kind("digits", torch.zeros(2, 3, 64, 64)) == "digits"
     with pytest.raises(ConfigError, match="augment_kind"):
         ClassifierTraining(augment_kind="photos")
@@ -67,8 +69,8 @@ def test_natural_pieces_one_at_a_time():
     assert bool(((levels >= -0.5 - 1e-6) & (levels <= 0.5 + 1e-6)).all()) and len(set(levels.tolist())) == 4
 
 
-def test_training_configs_pick_natural_for_colour_batches():
-    photos = _photos()
+def test_training_configs_pick_natural_for_large_colour_batches():
+    photos = _photos(size=40)
     torch.manual_seed(3)
     expected = random_natural(photos, NaturalAugment())
     torch.manual_seed(3)

@@ -8,8 +8,8 @@
   ``RandomHorizontalFlip`` and ``ColorJitter``, but milder by default, for small images).
 
 :func:`augment_kind` picks the kind from the images when a config says
-``auto``: **natural for colour images or images larger than 32 px, digits
-otherwise**. Both run on whole batches with ``affine_grid`` / ``grid_sample``,
+``auto``: **natural for images larger than 32 px, digits at 32 px and below,
+grey or colour** (the small colour domains, MNIST-M and printed digits, are digits). Both run on whole batches with ``affine_grid`` / ``grid_sample``,
 each image with its own random parameters, instead of one PIL image at a
 time, which is what keeps CPU training fast; both draw from the
 ``generator`` argument (the global RNG when None).
@@ -102,11 +102,15 @@ DIGIT_MAX_SIZE = 32
 
 def augment_kind(kind: str, images: Tensor) -> str:
     """``digits`` or ``natural`` for a batch (N, C, H, W): ``kind`` itself unless it is
-    ``auto``, which is natural for colour images or a side over 32 px, else digits."""
+    ``auto``, which is natural for a side over 32 px, else digits, grey or colour.
+
+    Colour alone does not make a photo: the small colour domains (MNIST-M, printed digits,
+    house numbers) are digits, and a horizontal flip turns a 2 into something else. Small
+    photos (CIFAR-style 32 px) ask for ``natural`` by name."""
     check_kind(kind)
     if kind != "auto":
         return kind
-    return "natural" if images.shape[1] == 3 or max(images.shape[-2:]) > DIGIT_MAX_SIZE else "digits"
+    return "natural" if max(images.shape[-2:]) > DIGIT_MAX_SIZE else "digits"
 
 
 def augment_batch(images: Tensor, kind: str, affine: AffineAugment, natural: NaturalAugment,

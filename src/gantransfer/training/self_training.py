@@ -40,8 +40,8 @@ class SelfTraining:
         batch_size: unlabelled images per step.
         augment: the ``digits`` augmentation of the unlabelled images (student
             and teacher each see their own random draw).
-        augment_kind: ``auto`` (natural for colour images or images over 32 px,
-            digits otherwise), ``digits`` or ``natural``.
+        augment_kind: ``auto`` (natural for images over 32 px, digits at 32 px
+            and below, grey or colour), ``digits`` or ``natural``.
         natural_augment: the ``natural`` augmentation (crop, flip, colour jitter).
     """
 

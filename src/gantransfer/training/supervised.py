@@ -37,8 +37,8 @@ class ClassifierTraining:
         batch_size: images per step from each source.
         optimizer: the optimiser (Adam, lr 1e-3 by default).
         augment: the ``digits`` augmentation: batched random affine transforms.
-        augment_kind: ``auto`` (natural for colour images or images over 32 px,
-            digits otherwise), ``digits`` or ``natural``; applied to every source.
+        augment_kind: ``auto`` (natural for images over 32 px, digits at 32 px
+            and below, grey or colour), ``digits`` or ``natural``; applied to every source.
         natural_augment: the ``natural`` augmentation: random resized crop,
             horizontal flip and colour jitter.
         cosine_schedule: decay the learning rate to 0 along a cosine.
