@@ -120,22 +120,23 @@ def usps_subset_npz(tmp_path_factory) -> Path:
     return _real_subset_npz(tmp_path_factory, "usps", 200)
 
 
+def _digits_file(tmp_path_factory, name: str, n: int, style, seed: int) -> Path:
+    x, y = draw_digits(n, style, seed=seed)
+    path = tmp_path_factory.mktemp("digits") / f"{name}.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
 @pytest.fixture(scope="session")
 def source_digits_npz(tmp_path_factory) -> Path:
     """300 synthetic source digits (28 x 28 grey) in one .npz: every split of the domain reads it."""
-    x, y = draw_digits(300, SOURCE_STYLE, seed=0)
-    path = tmp_path_factory.mktemp("digits") / "source300.npz"
-    np.savez(path, x=x, y=y)
-    return path
+    return _digits_file(tmp_path_factory, "source300", 300, SOURCE_STYLE, seed=0)
 
 
 @pytest.fixture(scope="session")
 def target_digits_npz(tmp_path_factory) -> Path:
     """200 synthetic target digits with a mild shift from the source (:data:`MILD_SHIFT`), in one .npz."""
-    x, y = draw_digits(200, MILD_SHIFT, seed=1)
-    path = tmp_path_factory.mktemp("digits") / "target200.npz"
-    np.savez(path, x=x, y=y)
-    return path
+    return _digits_file(tmp_path_factory, "target200", 200, MILD_SHIFT, seed=1)
 
 
 @pytest.fixture(scope="session")

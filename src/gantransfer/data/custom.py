@@ -31,6 +31,7 @@ from torch import Tensor
 from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension, make_dataset
 
 from ..errors import DataError, first_line
+from .decode import float_pixels
 from .images import ImageFormat, RawImages, standardize, to_model_range, validate_raw
 from .listing import ArraySplit, FileSplit, Split
 from .splits import SplitOptions, stratified_split
@@ -102,15 +103,7 @@ def array_to_images(x: np.ndarray, where: str) -> Tensor:
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.uint8))
     if not np.issubdtype(x.dtype, np.floating):
         raise DataError(f"{where}: pixels must be integers or floats, got dtype {x.dtype}")
-    images = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    if not torch.isfinite(images).all():
-        raise DataError(f"{where}: images contain NaN or infinite values")
-    low, high = float(images.min()), float(images.max())
-    if low >= 0.0 and high <= 1.0:
-        return images
-    if low >= -1.0 and high <= 1.0:
-        return (images + 1.0) / 2.0
-    raise DataError(f"{where}: float pixels must lie in [0, 1] or [-1, 1], got [{low:g}, {high:g}]")
+    return torch.from_numpy(np.ascontiguousarray(float_pixels(np.asarray(x, dtype=np.float32), where)))
 
 
 def arrays_to_raw(x: np.ndarray, y: np.ndarray, where: str, classes: np.ndarray | None = None) -> RawImages:

@@ -82,7 +82,7 @@ def to_unit_tensor(image: Image.Image, where: str) -> Tensor:
             raise DataError(f"{where}: 32-bit integer pixels in {low}..{high}; only 0..65535 (16-bit) is understood")
         pixels = pixels.astype(np.float32) / SIXTEEN_BIT
     elif mode == "F":
-        pixels = _float_pixels(np.asarray(image, dtype=np.float32), where)
+        pixels = float_pixels(np.asarray(image, dtype=np.float32), where)
     elif image_channels(image) == 1:
         pixels = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     else:
@@ -91,7 +91,9 @@ def to_unit_tensor(image: Image.Image, where: str) -> Tensor:
     return tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
 
 
-def _float_pixels(pixels: np.ndarray, where: str) -> np.ndarray:
+def float_pixels(pixels: np.ndarray, where: str) -> np.ndarray:
+    """Float pixels in [0, 1] from [0, 1] or [-1, 1] (the two ranges images come in); a
+    :class:`DataError` naming ``where`` for any other range or a NaN."""
     if not np.isfinite(pixels).all():
         raise DataError(f"{where}: float pixels contain NaN or infinite values")
     low, high = float(pixels.min()), float(pixels.max())
