@@ -17,7 +17,7 @@ from gantransfer.errors import ConfigError, DataError
 
 # Networks and budgets small enough to fit in seconds.
 TINY = dict(classifier_width=8, classifier_feature_dim=32, training_steps=3, training_batch_size=16,
-            source_training_steps=3, source_training_batch_size=16, self_training_batch_size=16,
+            source_training_steps=3, source_training_batch_size=16, teacher_batch_size=16,
             progress_bar=False)
 
 

@@ -8,7 +8,7 @@ import torch
 
 from gantransfer.data import AffineAugment, NaturalAugment, augment_kind, random_affine, random_natural
 from gantransfer.errors import ConfigError
-from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 
 
@@ -30,7 +30,7 @@ def test_kind_rule_larger_than_32_is_natural_and_small_colour_digits_stay_digits
 
 def test_digit_data_keep_the_affine_default_bit_for_bit():
     digits = torch.rand(8, 1, 28, 28) * 2 - 1
-    for config in (ClassifierTraining(), SelfTraining()):
+    for config in (ClassifierTraining(), TeacherOptions()):
         torch.manual_seed(5)
         expected = random_affine(digits, AffineAugment.digits())
         torch.manual_seed(5)

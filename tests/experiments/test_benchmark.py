@@ -29,7 +29,7 @@ TINY = {
     "classifier": {"width": 8, "feature_dim": 32},
     "training": {"steps": 6, "batch_size": 16},
     "source_training": {"steps": 6, "batch_size": 16},
-    "self_training": {"batch_size": 16},
+    "teacher": {"batch_size": 16},
     "gan": {"conditional": True, "steps": 4, "batch_size": 16, "generator_width": 8, "discriminator_width": 8,
             "feature_dim": 32, "latent_dim": 8, "quality_samples": 0},
 }
@@ -242,7 +242,7 @@ def test_shipped_configs_load_and_cover_the_protocol(capsys):
     assert f"{len(quick.cells())} cells; nothing run" in capsys.readouterr().out
 
 
-ZOOM = ("training.augment.scale", "source_training.augment.scale", "self_training.augment.scale")
+ZOOM = ("training.augment.scale", "source_training.augment.scale", "teacher.augment.scale")
 
 
 @pytest.mark.parametrize(

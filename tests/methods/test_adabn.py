@@ -20,7 +20,7 @@ from gantransfer.training.batchnorm import (
     reestimate_batchnorm,
 )
 from gantransfer.training.run_folder import RunFolder
-from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 
 
@@ -36,7 +36,7 @@ def shifted(tmp_path):
         classifier=ClassifierOptions(width=8, feature_dim=16),
         training=ClassifierTraining(steps=4, batch_size=16),
         source_training=ClassifierTraining(steps=6, batch_size=16),
-        self_training=SelfTraining(batch_size=16),
+        teacher=TeacherOptions(batch_size=16),
     )
     return config, tmp_path
 

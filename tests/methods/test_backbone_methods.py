@@ -23,7 +23,7 @@ from gantransfer.methods.registry import METHODS
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.training.pretrain import PretrainConfig, PretrainedGan
 from gantransfer.training.run_folder import RunFolder
-from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 from gantransfer.training.translation import TranslationTraining
 
@@ -64,7 +64,7 @@ def resnet(colour_domains) -> TransferConfig:
         classifier=ClassifierOptions(backbone="resnet18", feature_dim=32),
         training=ClassifierTraining(steps=2, batch_size=8, eval_every=0),
         source_training=ClassifierTraining(steps=3, batch_size=8, eval_every=0),
-        self_training=SelfTraining(batch_size=8),
+        teacher=TeacherOptions(batch_size=8),
         translation=TranslationTraining(steps=2, batch_size=4, translator_width=4, residual_blocks=1,
                                         discriminator_width=4),
         gan_augment=GanAugmentOptions(adapt_steps=2, adapt_batch_size=4, synthetic_per_class=2, synthetic_batch_size=4),

@@ -23,7 +23,7 @@ from gantransfer.methods.stages import StageCache
 from gantransfer.models.saving import load_classifier
 from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.seeding import seed_everything
-from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining, LabelledSource
 from gantransfer.training.trainer import Callback, LoopConfig, Progress, Trainer
 
@@ -45,7 +45,7 @@ def tiny(source_digits_npz, target_digits_npz):
         classifier=ClassifierOptions(width=8, feature_dim=32),
         training=ClassifierTraining(steps=4, batch_size=16),
         source_training=ClassifierTraining(steps=6, batch_size=16),
-        self_training=SelfTraining(batch_size=16),
+        teacher=TeacherOptions(batch_size=16),
         feature_alignment=DomainAdaptationOptions(discriminator_hidden=16),
     )
 

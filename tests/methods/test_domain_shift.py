@@ -30,7 +30,7 @@ from dataclasses import replace
 import pytest
 
 from gantransfer.methods import ClassifierOptions, DomainAdaptationOptions, TransferConfig, transfer
-from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 from gantransfer.training.translation import TranslationTraining
 
@@ -65,7 +65,7 @@ def _config(source: str, target: str) -> TransferConfig:
         classifier=ClassifierOptions(width=8, feature_dim=32, norm="layer"),
         training=ClassifierTraining(steps=150, batch_size=32, eval_every=0),
         source_training=ClassifierTraining(steps=300, batch_size=32, eval_every=0),
-        self_training=SelfTraining(batch_size=32),
+        teacher=TeacherOptions(batch_size=32),
         # A wider domain discriminator than the tiny runs elsewhere: in a trial over three
         # seeds, DANN's smallest gain was 15 points with 32 hidden units, 19 with 128.
         feature_alignment=DomainAdaptationOptions(discriminator_hidden=128),

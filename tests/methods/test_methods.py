@@ -18,7 +18,7 @@ from gantransfer.methods.stages import StageCache
 from gantransfer.models.saving import load_classifier
 from gantransfer.training.pretrain import PretrainConfig, load_gan
 from gantransfer.training.run_folder import RunFolder
-from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 from gantransfer.training.trainer import Callback, Progress
 from gantransfer.training.translation import TranslationTraining
@@ -34,7 +34,7 @@ def tiny(source_digits_npz, target_digits_npz, tmp_path):
         classifier=ClassifierOptions(width=8, feature_dim=32),
         training=ClassifierTraining(steps=6, batch_size=16),
         source_training=ClassifierTraining(steps=6, batch_size=16),
-        self_training=SelfTraining(batch_size=16),
+        teacher=TeacherOptions(batch_size=16),
         gan=PretrainConfig(conditional=True, steps=4, batch_size=16, generator_width=8, discriminator_width=8,
                            feature_dim=32, latent_dim=8, quality_samples=0),
         gan_augment=GanAugmentOptions(adapt_steps=3, adapt_batch_size=8, synthetic_per_class=4,

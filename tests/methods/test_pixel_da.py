@@ -18,7 +18,7 @@ from gantransfer.methods.pixel_da import TRANSLATED_FILE, translated_source, tra
 from gantransfer.methods.stages import StageCache
 from gantransfer.models.saving import load_classifier
 from gantransfer.training.run_folder import RunFolder
-from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 from gantransfer.training.translation import TranslationTraining, load_translation, translate
 
@@ -34,7 +34,7 @@ def tiny(source_digits_npz, target_digits_npz, tmp_path):
         classifier=ClassifierOptions(width=8, feature_dim=32),
         training=ClassifierTraining(steps=6, batch_size=16),
         source_training=ClassifierTraining(steps=6, batch_size=16),
-        self_training=SelfTraining(batch_size=16),
+        teacher=TeacherOptions(batch_size=16),
         translation=TranslationTraining(steps=3, batch_size=8, translator_width=4, residual_blocks=1,
                                         discriminator_width=4, eval_every=2),
     )
@@ -120,7 +120,7 @@ def test_self_training_and_cli_options_compose(tiny):
     out = tmp_path / "cli"
     code = main([
         "transfer", "--source", config.source, "--target", config.target, "--method", "pixel-da", "--k", "0",
-        "--self-train", "--self-training-batch-size", "8", "--training-steps", "4", "--training-batch-size", "8",
+        "--self-train", "--teacher-batch-size", "8", "--training-steps", "4", "--training-batch-size", "8",
         "--source-training-steps", "4", "--classifier-width", "8", "--classifier-feature-dim", "16",
         "--translation-steps", "2", "--translation-batch-size", "4", "--translation-translator-width", "4",
         "--translation-residual-blocks", "0", "--translation-discriminator-width", "4", "--translation-skip",

@@ -20,7 +20,7 @@ from gantransfer.models.saving import load_classifier
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.prediction import evaluation_set, predict_files
 from gantransfer.training.pretrain import PretrainConfig, load_gan, pretrain
-from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 
 
@@ -38,7 +38,7 @@ def _config(source, target, **changes) -> TransferConfig:
         classifier=ClassifierOptions(width=8, feature_dim=32),
         training=ClassifierTraining(steps=4, batch_size=8),
         source_training=ClassifierTraining(steps=4, batch_size=8),
-        self_training=SelfTraining(batch_size=8),
+        teacher=TeacherOptions(batch_size=8),
     )
     return replace(config, **changes)
 

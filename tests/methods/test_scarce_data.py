@@ -15,7 +15,7 @@ from gantransfer.methods.context import TransferContext, TransferData
 from gantransfer.methods.stages import StageCache
 from gantransfer.training.pretrain import PretrainConfig
 from gantransfer.training.run_folder import RunFolder
-from gantransfer.training.self_training import SelfTraining
+from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 from gantransfer.training.translation import TranslationTask, TranslationTraining
 
@@ -33,7 +33,7 @@ def tiny(source_digits_npz, target_digits_npz):
         classifier=ClassifierOptions(width=8, feature_dim=32),
         training=ClassifierTraining(steps=3, batch_size=16, eval_every=0),
         source_training=ClassifierTraining(steps=4, batch_size=16, eval_every=0),
-        self_training=SelfTraining(batch_size=8),
+        teacher=TeacherOptions(batch_size=8),
         feature_alignment=DomainAdaptationOptions(discriminator_hidden=16),
         translation=TranslationTraining(steps=3, batch_size=8, translator_width=4, residual_blocks=1,
                                         discriminator_width=4, eval_every=0),

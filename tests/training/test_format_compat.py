@@ -12,6 +12,7 @@ from gantransfer.methods import TransferConfig
 from gantransfer.methods.stages import stage_key
 from gantransfer.training.identity import comparable, config_changes
 from gantransfer.training.pretrain import PretrainConfig
+from gantransfer.training.self_training import TeacherOptions
 
 STORED = json.loads((Path(__file__).parent / "stored_configs_0_1.json").read_text())
 
@@ -44,3 +45,13 @@ def test_stage_names_carry_the_resolved_format():
     keys = {stage_key("source-gan", comparable(to_dict(config))) for config in (digits, photos, padded)}
     assert len(keys) == 3
     assert comparable(to_dict(digits))["image_size"] == 28 and comparable(to_dict(photos))["channels"] == 3
+
+
+def test_the_self_training_group_of_0_1_is_read_as_teacher():
+    old = json.loads(json.dumps(STORED["transfer"]))
+    old["self_training"].update(teacher_decay=0.5, weight=7.0)
+    loaded = from_dict(TransferConfig, old)
+    assert (loaded.teacher.decay, loaded.teacher.weight) == (0.5, 7.0)
+    changed = TransferConfig(teacher=TeacherOptions(decay=0.5, weight=7.0))
+    assert config_changes(old, to_dict(changed), TransferConfig) == []
+    assert config_changes(old, to_dict(TransferConfig()), TransferConfig) == ["teacher.decay", "teacher.weight"]

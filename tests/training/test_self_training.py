@@ -8,7 +8,7 @@ from torch import nn
 
 from gantransfer.errors import ConfigError
 from gantransfer.losses.consistency import class_balance_loss, mean_teacher_consistency, pseudo_label_loss
-from gantransfer.training.self_training import MeanTeacher, SelfTraining
+from gantransfer.training.self_training import MeanTeacher, TeacherOptions
 
 CONFIDENT = torch.tensor([[10.0, 0.0], [0.0, 10.0]])  # teacher: class 0, then class 1, both ~1.0
 UNSURE = torch.tensor([[0.0, 0.0], [0.0, 0.0]])  # teacher: 0.5 / 0.5
@@ -62,7 +62,7 @@ def images() -> torch.Tensor:
 
 def test_student_and_teacher_each_see_their_own_augmented_view():
     student = Recorder()
-    mean_teacher = MeanTeacher(student, SelfTraining())
+    mean_teacher = MeanTeacher(student, TeacherOptions())
     batch = images()
     mean_teacher.loss(student, batch)
     seen = (student.seen, mean_teacher.teacher.seen)
@@ -72,7 +72,7 @@ def test_student_and_teacher_each_see_their_own_augmented_view():
 
 def test_teacher_is_the_exponential_moving_average_of_the_student():
     student = Recorder()
-    mean_teacher = MeanTeacher(student, SelfTraining(teacher_decay=0.75))
+    mean_teacher = MeanTeacher(student, TeacherOptions(decay=0.75))
     with torch.no_grad():
         student.scale.fill_(5.0)
     mean_teacher.update(student)
@@ -83,15 +83,15 @@ def test_teacher_is_the_exponential_moving_average_of_the_student():
 def test_a_frozen_student_weight_is_left_out_of_the_average():
     student = Recorder()
     student.scale.requires_grad_(False)
-    mean_teacher = MeanTeacher(student, SelfTraining(teacher_decay=0.3))
+    mean_teacher = MeanTeacher(student, TeacherOptions(decay=0.3))
     with torch.no_grad():
         student.scale.fill_(5.0)  # were it averaged, the teacher would move to 3.8
     mean_teacher.update(student)
     assert float(mean_teacher.teacher.scale) == 1.0
 
 
-@pytest.mark.parametrize("bad", [{"loss": "magic"}, {"teacher_decay": 1.0}, {"threshold": -0.1},
+@pytest.mark.parametrize("bad", [{"loss": "magic"}, {"decay": 1.0}, {"threshold": -0.1},
                                  {"weight": -1.0}, {"batch_size": 0}])
 def test_bad_options_are_refused(bad):
     with pytest.raises(ConfigError):
-        SelfTraining(**bad)
+        TeacherOptions(**bad)

@@ -14,7 +14,7 @@ from .outputs import output_file, output_folder
 TRANSFER_SECTIONS = {
     "training": "target classifier training (every method that trains)",
     "classifier": "classifier network (every method)",
-    "self_training": "self-training (--self-train)",
+    "teacher": "self-training (--self-train): its teacher and unlabelled loss",
     "source_training": "source classifier stage (source-only, finetune, dann, adda, pixel-da, cycada)",
     "gan": "source GAN stage (gan-features, gan-augment, --init gan; without --gan-checkpoint)",
     "gan_features": "gan-features and --init gan",

@@ -59,7 +59,7 @@ class AdversarialDiscriminativeTask(ClassifierTask):
         options: the adversarial weight and discriminator learning rate.
         encoder_lr: the target encoder's learning rate (``training.optimizer`` otherwise).
         task_options: as for :class:`ClassifierTask` (device, distributed, acceleration,
-            unlabelled, self_training).
+            unlabelled, teacher).
     """
 
     kind = "adda"

@@ -13,7 +13,7 @@ from ..models import ClassifierConfig, TrunkConfig
 from ..models.trunk import CONV, check_backbone
 from ..training.acceleration import MOVED_TO_ACCELERATION, Acceleration
 from ..training.pretrain import PretrainConfig
-from ..training.self_training import SelfTraining
+from ..training.self_training import TeacherOptions
 from ..training.supervised import ClassifierTraining
 from ..training.translation import TranslationTraining
 
@@ -192,7 +192,7 @@ class TransferConfig:
         classifier: the classifier network.
         training: the target classifier's training.
         source_training: the source classifier's training (a shared stage).
-        self_training: options of the self-training loss (when ``self_train``).
+        teacher: the teacher of self-training and the loss that ties the classifier to it (when ``self_train``).
         gan_checkpoint: a pretrained GAN (run folder or .pt); None: pretrain ``gan``
             as a shared stage.
         gan: how the source GAN is pretrained when no checkpoint is given.
@@ -244,7 +244,7 @@ class TransferConfig:
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
     training: ClassifierTraining = field(default_factory=_target_training)
     source_training: ClassifierTraining = field(default_factory=_source_training)
-    self_training: SelfTraining = field(default_factory=SelfTraining)
+    teacher: TeacherOptions = field(default_factory=TeacherOptions)
     gan_checkpoint: str | None = None
     gan: PretrainConfig = field(default_factory=_gan)
     gan_features: GanFeatureOptions = field(default_factory=GanFeatureOptions)
@@ -261,7 +261,8 @@ class TransferConfig:
     # The GAN's own device options were always replaced by the run's: gone, not moved.
     MOVED_KEYS: ClassVar[dict[str, str | None]] = {
         **MOVED_TO_ACCELERATION, **{f"gan.{name}": None for name in MOVED_TO_ACCELERATION},
-        "generation": "gan_augment", "features": "gan_features", "adaptation": "feature_alignment"}
+        "generation": "gan_augment", "features": "gan_features", "adaptation": "feature_alignment",
+        "self_training": "teacher"}
 
     def __post_init__(self) -> None:
         default_gan = _gan()

@@ -221,8 +221,8 @@ class TransferContext:
         config = self.config
         if not config.self_train:
             return None
-        return self.images_only(self.unlabelled_target(), config.self_training.batch_size, Stream.SELF_TRAINING,
-                                "self_training.batch_size")
+        return self.images_only(self.unlabelled_target(), config.teacher.batch_size, Stream.SELF_TRAINING,
+                                "teacher.batch_size")
 
     def unlabelled_target(self) -> ImageSet:
         """The target images methods learn from without their labels: the target train set, or
@@ -426,5 +426,5 @@ class TransferContext:
         the process group, the acceleration options and self-training (when asked)."""
         config = self.config
         return {"device": self.device, "distributed": self.distributed, "acceleration": config.acceleration,
-                "unlabelled": self.self_training_stream(), "self_training": config.self_training}
+                "unlabelled": self.self_training_stream(), "teacher": config.teacher}
 

@@ -70,7 +70,7 @@ class DomainAdversarialTask(ClassifierTask):
             of the domain loss (the others, e.g. the k labelled target images,
             only add their cross-entropy).
         parameter_groups, task_options: as for :class:`ClassifierTask` (device, distributed,
-            acceleration, unlabelled, self_training).
+            acceleration, unlabelled, teacher).
     """
 
     kind = "dann"

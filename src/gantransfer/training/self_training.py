@@ -22,20 +22,20 @@ from ..data.augment import check_kind
 from ..errors import ConfigError
 from ..losses.consistency import class_balance_loss, mean_teacher_consistency, pseudo_label_loss
 
-#: the unlabelled losses (:attr:`SelfTraining.loss`)
+#: the unlabelled losses (:attr:`TeacherOptions.loss`)
 LOSSES = ("mean-teacher", "pseudo-label")
 
 
 @dataclass(frozen=True)
-class SelfTraining:
-    """Options of the unlabelled-target loss.
+class TeacherOptions:
+    """The teacher of self-training and the loss that ties the classifier (its student) to it.
 
     Args:
         loss: ``mean-teacher`` (squared difference of probabilities) or
             ``pseudo-label`` (cross-entropy towards confident teacher labels).
         weight: weight of the unlabelled loss against the labelled one.
         threshold: teacher confidence below which an image is ignored.
-        teacher_decay: EMA decay of the teacher weights, in [0, 1).
+        decay: EMA decay of the teacher weights, in [0, 1).
         class_balance: weight of the class-balance loss (0 disables it).
         batch_size: unlabelled images per step.
         augment: the ``digits`` augmentation of the unlabelled images (student
@@ -48,20 +48,20 @@ class SelfTraining:
     loss: str = "mean-teacher"
     weight: float = 3.0
     threshold: float = 0.9
-    teacher_decay: float = 0.99
+    decay: float = 0.99
     class_balance: float = 0.1
     batch_size: int = 128
     augment: AffineAugment = field(default_factory=AffineAugment.digits)
     augment_kind: str = later_option("auto")
     natural_augment: NaturalAugment = later_option(NaturalAugment())
 
-    MOVED_KEYS: ClassVar[dict[str, str]] = {"method": "loss"}
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"method": "loss", "teacher_decay": "decay"}
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ConfigError(f"self-training loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        if not 0 <= self.teacher_decay < 1 or not 0 <= self.threshold < 1:
-            raise ConfigError("teacher_decay and threshold must be in [0, 1)")
+        if not 0 <= self.decay < 1 or not 0 <= self.threshold < 1:
+            raise ConfigError("teacher decay and threshold must be in [0, 1)")
         if self.weight < 0 or self.class_balance < 0 or self.batch_size < 1:
             raise ConfigError("self-training weight and class_balance must be >= 0, batch_size >= 1")
         check_kind(self.augment_kind)
@@ -74,7 +74,7 @@ class SelfTraining:
 class MeanTeacher(nn.Module):
     """A teacher copy of a student network and the loss that ties them together."""
 
-    def __init__(self, student: nn.Module, options: SelfTraining) -> None:
+    def __init__(self, student: nn.Module, options: TeacherOptions) -> None:
         super().__init__()
         self.options = options
         self.teacher = copy.deepcopy(student)
@@ -90,7 +90,7 @@ class MeanTeacher(nn.Module):
         from the target batches it sees in :meth:`loss`, so at test time it
         normalises target images with target statistics (as AdaBN does).
         """
-        decay = self.options.teacher_decay
+        decay = self.options.decay
         # A frozen weight stays bit-exact (the average would drift by rounding).
         pairs = [(t, s.detach()) for t, s in zip(self.teacher.parameters(), student.parameters()) if s.requires_grad]
         if pairs:

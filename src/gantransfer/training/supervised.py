@@ -24,7 +24,7 @@ from ..objectives.optim import OptimizerConfig
 from ..models.classifier import FeaturesAndLogits
 from .acceleration import Acceleration, MixedPrecision, compiled, to_channels_last
 from .distributed import DistributedContext
-from .self_training import MeanTeacher, SelfTraining
+from .self_training import MeanTeacher, TeacherOptions
 from .trainer import Callback, Progress, Trainer, TrainingTask
 
 
@@ -128,7 +128,7 @@ class ClassifierTask(TrainingTask):
         device="cpu",
         parameter_groups: list[dict] | None = None,
         unlabelled: BatchStream | None = None,
-        self_training: SelfTraining | None = None,
+        teacher: TeacherOptions | None = None,
         distributed: DistributedContext | None = None,
         acceleration: Acceleration | None = None,
     ) -> None:
@@ -149,7 +149,7 @@ class ClassifierTask(TrainingTask):
         self.unlabelled = unlabelled
         self.mean_teacher = None
         if unlabelled is not None:
-            self.mean_teacher = MeanTeacher(self.classifier, self_training or SelfTraining()).to(device)
+            self.mean_teacher = MeanTeacher(self.classifier, teacher or TeacherOptions()).to(device)
         self.distributed = distributed or DistributedContext(device=torch.device(device))
         self.acceleration = acceleration
         self.precision = MixedPrecision(acceleration.precision, device)
