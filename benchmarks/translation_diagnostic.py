@@ -1,0 +1,105 @@
+"""Did pixel-da's translator move the source images towards the target domain?
+
+Reads a finished translation stage (its ``translated_source.pt``: the labelled
+source train set as the source -> target translator renders it) and measures,
+on the first ``--images`` source images:
+
+- how far the translation moved the pixels (mean |translated - source| in [0, 1]);
+- colour: the mean difference between an image's channels (0 for grey
+  images; photo backgrounds have more) and the mean brightness, beside the
+  same statistics of the real target train images;
+- the source labels as read by two classifiers: the source classifier (does
+  the translation keep the digits?) and a classifier trained on the labelled
+  target train images (an oracle cell: does it read the translations as it
+  reads its own domain?).
+
+Nothing here reads a target test image or chooses a setting: it explains a
+row of a table after the fact.
+
+    python benchmarks/translation_diagnostic.py STAGES/translation-XXXX --source mnist --target mnist-m \\
+        --source-classifier STAGES/source-classifier-XXXX --target-classifier CELLS/oracle/k0/seed0 \\
+        --data-dir PATH --output benchmarks/results/translation-diagnostic.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from gantransfer.config import from_dict
+from gantransfer.data import ImageFormat, load_domain
+from gantransfer.evaluation.classification import predict_logits
+from gantransfer.methods.pixel_da import TRANSLATED_FILE
+from gantransfer.models.saving import load_classifier
+
+
+def pixel_change(before: Tensor, after: Tensor) -> float:
+    """Mean |after - before| of uint8 (N, C, S, S) images, in [0, 1] units."""
+    return float((after.float() - before.float()).abs().mean() / 255)
+
+
+def colour_statistics(images: Tensor) -> dict[str, float]:
+    """``channel_spread``: mean |channel - mean of channels| (0 for grey, in [0, 1]);
+    ``brightness``: mean pixel (in [0, 1]); of uint8 (N, C, S, S) images."""
+    unit = images.float() / 255
+    spread = (unit - unit.mean(1, keepdim=True)).abs().mean()
+    return {"channel_spread": round(float(spread), 4), "brightness": round(float(unit.mean()), 4)}
+
+
+def accuracy(classifier_path: str, images: Tensor, labels: Tensor) -> float:
+    """Percentage of ``images`` (uint8 (N, C, S, S)) that the saved classifier reads as ``labels``."""
+    saved = load_classifier(classifier_path)
+    predictions = predict_logits(saved.model, images).argmax(1)
+    return round(100 * float((predictions == labels).float().mean()), 2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stage", help="a finished translation stage folder (holds translated_source.pt)")
+    parser.add_argument("--source", required=True, help="the stage's source domain")
+    parser.add_argument("--target", required=True, help="the stage's target domain (its train split is read)")
+    parser.add_argument("--source-classifier", required=True, help="source classifier (stage folder or .safetensors)")
+    parser.add_argument("--target-classifier", required=True,
+                        help="a classifier trained on the labelled target train images (an oracle cell)")
+    parser.add_argument("--images", type=int, default=10000, help="source images measured (the first N)")
+    parser.add_argument("--data-dir", help="the datasets folder")
+    parser.add_argument("--output", help="also write the measurements here as JSON")
+    args = parser.parse_args(argv)
+
+    stage = Path(args.stage)
+    translated_file = stage / TRANSLATED_FILE
+    if not translated_file.is_file():
+        parser.error(f"{translated_file} not found: give a translation stage that a pixel-da run has used")
+    fmt = from_dict(ImageFormat, json.loads((stage / "config.json").read_text())["format"])
+    source = load_domain(args.source, "train", fmt, data_dir=args.data_dir)
+    target = load_domain(args.target, "train", fmt, data_dir=args.data_dir)
+    translated = torch.load(translated_file, weights_only=True)
+    if tuple(translated.shape) != tuple(source.images.shape):
+        parser.error(f"{translated_file} holds {tuple(translated.shape)}, {args.source} train is "
+                     f"{tuple(source.images.shape)}: not this source's stage")
+    count = min(args.images, len(source.images))
+    before, after, labels = source.images[:count], translated[:count], source.labels[:count]
+    report = {
+        "stage": stage.name, "images": count, "format": f"{fmt.channels} x {fmt.size} x {fmt.size}",
+        "pixel_change": round(pixel_change(before, after), 4),
+        "colour": {"source": colour_statistics(before), "translated": colour_statistics(after),
+                   "target": colour_statistics(target.images[:count])},
+        "source_classifier_accuracy": {"source": accuracy(args.source_classifier, before, labels),
+                                       "translated": accuracy(args.source_classifier, after, labels)},
+        "target_classifier_accuracy": {"source": accuracy(args.target_classifier, before, labels),
+                                       "translated": accuracy(args.target_classifier, after, labels)},
+    }
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
