@@ -91,3 +91,23 @@ def test_the_report_leaves_the_table_out_when_no_cell_has_scores(tmp_path):
     report = (out / "report.md").read_text()
     assert "No cell of this direction has validation scores" in report
     assert "| score |" not in report
+
+
+def test_a_labelled_validation_split_ranks_and_picks_beside_the_scores(tmp_path):
+    # (variant, method, test accuracy, validation accuracy); the last cell held nothing out
+    cells = [("pixel-da-identity-start", "pixel-da", 0.16, 0.20), ("pixel-da-free-start", "pixel-da", 0.30, 0.25),
+             ("dann", "dann", 0.50, 0.45), ("source-only", "source-only", 0.13, None)]
+    lines = []
+    for variant, method, accuracy, validation in cells:
+        line = _line(variant, 0, accuracy, 1.0, 0.5, method=method)
+        line["target_validation_accuracy"] = validation
+        lines.append(line)
+    study = _write(tmp_path / "labelled", lines)
+    results, _ = read_results(study / "results.jsonl")
+    ranking = rank_score(candidates(results, 0), "labelled_validation")
+    assert ranking.cells == 3 and ranking.picked == ("dann",) and ranking.spearman == pytest.approx(1.0)
+    assert [r.score for r in score_rankings(results)][-1] == "labelled_validation"
+    assert main(["report", str(study)]) == 0
+    section = (study / "report.md").read_text().split("### Choosing without target labels", 1)[1].split("###")[0]
+    assert "| k=0 | labelled_validation | higher | 3 | +1.00 | 50.00 | dann | 50.00 | 13.00 |" in section
+    assert "reads target labels" in section

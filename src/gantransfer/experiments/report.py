@@ -24,7 +24,6 @@ from pathlib import Path
 
 from ..data import DataOptions
 from ..data.domains import load_split
-from ..evaluation.validation_scores import SCORES
 from ..errors import GanTransferError, first_line
 from ..fileio import atomic_write, read_json
 from ..models.saving import load_classifier
@@ -43,7 +42,7 @@ from .published import references_for
 from .grid import domain_label
 from .results import LABELLED_ONLY, RESULTS_FILE, Result, Summary, format_accuracy, read_results, summarize
 from .runner import BENCHMARK_FILE, CELLS, format_duration
-from .selection import describe_picks, score_rankings, source_only_accuracy
+from .selection import LABELLED_VALIDATION, describe_picks, higher_is_better, score_rankings, source_only_accuracy
 
 REPORT_FILE = "report.md"
 FIGURES = "figures"
@@ -227,17 +226,21 @@ def _selection_blocks(results: list[Result]) -> list[Block]:
         return blocks + [Text("No cell of this direction has validation scores (cells run before they were "
                               "computed have none), so the table of how well each score picks is left out.")]
     source_only = source_only_accuracy(results)
-    rows = [[f"k={r.k}", r.score, "higher" if SCORES[r.score].higher_is_better else "lower", r.cells,
+    rows = [[f"k={r.k}", r.score, "higher" if higher_is_better(r.score) else "lower", r.cells,
              "-" if r.spearman is None else f"{r.spearman:+.2f}", f"{100 * r.picked_accuracy:.2f}",
              describe_picks(r.picked), f"{100 * r.best_accuracy:.2f}",
              "-" if source_only is None else f"{100 * source_only:.2f}"] for r in rankings]
+    labelled = (f" {LABELLED_VALIDATION}: accuracy on the held-out labelled target train images of runs with "
+                "validation_per_class; it reads target labels (a few per class), and is there to show how close "
+                "the label-free scores come to choosing with them."
+                if any(r.score == LABELLED_VALIDATION for r in rankings) else "")
     blocks.append(Text(
         "Every cell computes validation scores at its end without target labels (see the README). For each k, "
         "the candidates are that k's cells, every method and seed pooled (the oracle is no candidate). "
         "ρ: Spearman rank correlation of the score, signed so that higher is better, with target test accuracy "
         "over the candidates (+1: the same order as test accuracy; '-' with fewer than 3 cells or a constant "
         "value). Picked: per seed, the candidate with the best score; its test accuracy, mean over seeds, beside "
-        "that of the best candidate per seed (picking by the test set) and of source-only."))
+        "that of the best candidate per seed (picking by the test set) and of source-only." + labelled))
     return blocks + [Table(["k", "score", "better", "cells", "ρ", "picked (%)", "picked cell", "best (%)",
                             "source-only (%)"], rows)]
 

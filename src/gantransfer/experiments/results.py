@@ -76,6 +76,8 @@ class Result:
     machine: str | None = None
     scores: dict[str, float] | None = field(default=None, hash=False)
     """The validation scores computed without target labels (None: the cell has none)."""
+    validation_accuracy: float | None = None
+    """Accuracy in [0, 1] on the held-out labelled target images (None: the run held none out)."""
 
     @property
     def setting(self) -> str:
@@ -145,7 +147,15 @@ def parse_result(data: Any, where: str) -> Result:
         class_names=tuple(per_class) if isinstance(per_class, dict) else None,
         machine=data.get("machine"),
         scores=_scores(data.get("validation_scores")),
+        validation_accuracy=_fraction(data.get("target_validation_accuracy")),
     )
+
+
+def _fraction(value: Any) -> float | None:
+    """A finite number in [0, 1], or None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value <= 1.0:
+        return float(value)
+    return None
 
 
 def _scores(value: Any) -> dict[str, float] | None:

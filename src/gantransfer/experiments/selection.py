@@ -14,6 +14,11 @@ is no candidate). For each score (see
   seed's cells (as a user running one seed of each candidate would), its
   test accuracy averaged over seeds, beside the best cell per seed (what
   picking by the test set would give) and the source-only baseline.
+
+Beside the scores, a grid run with ``validation_per_class`` ranks and picks by
+:data:`LABELLED_VALIDATION`, the accuracy on the held-out labelled target train
+images: it reads target labels (a few per class), and shows how close the
+label-free scores come to choosing with them.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from scipy.stats import spearmanr
 from ..evaluation.validation_scores import SCORES
 from .figures import ALL_LABEL_METHODS
 from .results import Result
+
+
+#: accuracy on the held-out labelled target images of a run with ``validation_per_class`` (needs target labels)
+LABELLED_VALIDATION = "labelled_validation"
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,21 @@ class ScoreRanking:
     best_accuracy: float
 
 
+def higher_is_better(score: str) -> bool:
+    """Whether a higher value of ``score`` (a name of ``SCORES`` or :data:`LABELLED_VALIDATION`) is better."""
+    return score == LABELLED_VALIDATION or SCORES[score].higher_is_better
+
+
 def signed(score: str, value: float) -> float:
     """``value`` of ``score`` turned so that higher is better."""
-    return value if SCORES[score].higher_is_better else -value
+    return value if higher_is_better(score) else -value
+
+
+def score_value(result: Result, score: str) -> float | None:
+    """``result``'s value of ``score`` (None when the cell has none)."""
+    if score == LABELLED_VALIDATION:
+        return result.validation_accuracy
+    return (result.scores or {}).get(score)
 
 
 def candidates(results: list[Result], k: int) -> list[Result]:
@@ -70,13 +91,13 @@ def rank_score(cells: list[Result], score: str) -> ScoreRanking | None:
 
     Ties in a pick go to the first cell in ``cells`` order.
     """
-    scored = [r for r in cells if r.scores and score in r.scores]
+    scored = [r for r in cells if score_value(r, score) is not None]
     if not scored:
         return None
     picked, picked_accuracy, best_accuracy = [], [], []
     for seed in sorted({r.seed for r in scored}):
         members = [r for r in scored if r.seed == seed]
-        choice = max(members, key=lambda r: signed(score, r.scores[score]))
+        choice = max(members, key=lambda r: signed(score, score_value(r, score)))
         picked.append(choice.variant)
         picked_accuracy.append(choice.accuracy)
         best_accuracy.append(max(r.accuracy for r in members))
@@ -90,16 +111,18 @@ def spearman(cells: list[Result], score: str) -> float | None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a constant input gives NaN, reported as None
-        rho = spearmanr([signed(score, r.scores[score]) for r in cells], [r.accuracy for r in cells]).statistic
+        rho = spearmanr([signed(score, score_value(r, score)) for r in cells], [r.accuracy for r in cells]).statistic
     return None if math.isnan(rho) else float(rho)
 
 
 def score_rankings(results: list[Result]) -> list[ScoreRanking]:
-    """Every score's ranking for every k of one direction's ``results``, by k then score."""
+    """Every score's ranking for every k of one direction's ``results``, by k then score (the
+    labelled validation split last, where cells have one)."""
     rankings = []
     for k in sorted({r.k for r in results}):
         cells = candidates(results, k)
-        rankings += [ranking for name in SCORES if (ranking := rank_score(cells, name)) is not None]
+        rankings += [ranking for name in (*SCORES, LABELLED_VALIDATION)
+                     if (ranking := rank_score(cells, name)) is not None]
     return rankings
 
 
