@@ -7,7 +7,12 @@ import math
 import pytest
 import torch
 
-from gantransfer.losses.translation import cycle_consistency_loss, semantic_consistency_loss
+from gantransfer.losses.translation import (
+    cycle_consistency_loss,
+    foreground_mask,
+    masked_pairwise_mse,
+    semantic_consistency_loss,
+)
 
 
 def test_cycle_loss_is_the_mean_absolute_difference():
@@ -52,3 +57,29 @@ def test_semantic_loss_sends_gradients_to_the_translation_only():
     assert original.grad is None
     # d CE / d logits = softmax - one_hot(0) = (0.5 - 1, 0.5)
     assert torch.allclose(translated.grad, torch.tensor([[-0.5, 0.5]]))
+
+
+def test_foreground_mask_marks_bright_strokes_on_a_dark_ground():
+    images = torch.full((1, 3, 2, 2), -1.0)
+    images[0, :, 0, 1] = 1.0  # one white pixel
+    images[0, 0, 1, 1] = 1.0  # one red pixel: channel mean -1/3, below mid-grey
+    assert foreground_mask(images).tolist() == [[[[0.0, 1.0], [0.0, 0.0]]]]
+
+
+def test_masked_pairwise_mse_ignores_a_uniform_shift_and_the_unmasked_pixels():
+    original = torch.zeros(1, 1, 2, 2)
+    mask = torch.tensor([[[[1.0, 1.0], [0.0, 0.0]]]])
+    shifted = original.clone()
+    shifted[..., 0, :] += 0.5        # the whole masked region brighter by 0.5
+    shifted[..., 1, :] = 0.9         # outside the mask: free to change
+    assert masked_pairwise_mse(original, shifted, mask) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_masked_pairwise_mse_is_the_variance_of_the_difference_over_the_mask():
+    original = torch.zeros(2, 1, 2, 2)
+    translated = torch.zeros(2, 1, 2, 2)
+    translated[0, 0, 0] = torch.tensor([1.0, -1.0])  # differences -1, +1 on the two masked pixels
+    mask = torch.zeros(2, 1, 2, 2)
+    mask[0, 0, 0] = 1.0  # the second image has an empty mask: it adds 0
+    # image 0: mean of squares 1, square of the mean 0 -> 1; mean over the two images 0.5
+    assert masked_pairwise_mse(original, translated, mask) == pytest.approx(0.5)

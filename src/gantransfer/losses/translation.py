@@ -46,3 +46,34 @@ def semantic_consistency_loss(translated_logits: Tensor, original_logits: Tensor
         A scalar >= 0.
     """
     return F.cross_entropy(translated_logits, original_logits.detach().argmax(dim=1))
+
+
+def foreground_mask(images: Tensor, threshold: float = 0.0) -> Tensor:
+    """Pixels brighter than ``threshold`` (in [-1, 1]; 0 is mid-grey), averaged over channels:
+    the strokes of digits on a dark ground. float (N, 1, H, W) of 0 and 1 from (N, C, H, W)."""
+    return (images.mean(dim=1, keepdim=True) > threshold).to(images.dtype)
+
+
+def masked_pairwise_mse(original: Tensor, translated: Tensor, mask: Tensor) -> Tensor:
+    """PixelDA's content-similarity loss (Bousmalis et al. 2017, eq. 4): pairwise mean squared
+    error between an image and its translation on the masked pixels only.
+
+    With ``d = (x - G(x)) * m`` and ``k`` the number of masked values of an image,
+    ``(1/k) sum d^2 - (1/k^2) (sum d)^2``: the variance of the difference over the
+    mask, so a translation may shift the masked pixels' brightness or colour as a
+    whole (a digit turned red) but not change their shapes (a digit painted over).
+
+    Args:
+        original, translated: images (N, C, H, W) in [-1, 1].
+        mask: (N, 1, H, W) of 0 and 1, the pixels that must keep their content
+            (broadcast over channels).
+
+    Returns:
+        A scalar >= 0, the mean over images; an image with an empty mask adds 0.
+    """
+    mask = mask.expand_as(original)
+    difference = (original - translated) * mask
+    count = mask.flatten(1).sum(1).clamp(min=1)
+    mean_square = difference.pow(2).flatten(1).sum(1) / count
+    square_mean = (difference.flatten(1).sum(1) / count).pow(2)
+    return (mean_square - square_mean).clamp(min=0).mean()

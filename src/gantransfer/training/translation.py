@@ -8,8 +8,11 @@ and ``G_ts`` (back), a discriminator per domain, and a generator loss
     + cycle_weight * (|x_s - G_ts(G_st(x_s))| + |x_t - G_st(G_ts(x_t))|)
     + semantic_weight * (CE(f(G_st(x_s)), argmax f(x_s)) + CE(f(G_ts(x_t)), argmax f(x_t)))
     + identity_weight * (|x_t - G_st(x_t)| + |x_s - G_ts(x_s)|)
+    + content_weight * PMSE_m(x_s, G_st(x_s))
 
-where ``f`` is a frozen classifier trained on the labelled source. The
+where ``f`` is a frozen classifier trained on the labelled source and
+``PMSE_m`` PixelDA's content similarity on the source foreground ``m``
+(Bousmalis et al. 2017). The
 target images are used without their labels. :class:`TranslationTask` runs
 under the shared :class:`~gantransfer.training.trainer.Trainer`
 (checkpoints, exact resume, ``metrics.jsonl``, a grid of source images
@@ -33,7 +36,12 @@ from ..data.augment import diff_augment
 from ..data.images import model_to_pixels
 from ..errors import ConfigError
 from ..evaluation.plots import save_image_grid
-from ..losses.translation import cycle_consistency_loss, semantic_consistency_loss
+from ..losses.translation import (
+    cycle_consistency_loss,
+    foreground_mask,
+    masked_pairwise_mse,
+    semantic_consistency_loss,
+)
 from ..models import Discriminator, DiscriminatorConfig, TrunkConfig
 from ..models.translator import Translator, TranslatorConfig
 from ..objectives import OptimizerConfig, get_objective
@@ -59,6 +67,13 @@ class TranslationTraining:
             frozen source classifier (0: plain CycleGAN).
         identity_weight: weight of CycleGAN's identity L1 loss (0: off; it
             discourages the change of digit size that MNIST -> USPS needs).
+        content_weight: weight of PixelDA's content-similarity loss (0: off): the
+            source -> target translation keeps the shapes of the source foreground
+            (pixels brighter than mid-grey: digit strokes on a dark ground) and may
+            change their colour as a whole, while the background is free. For
+            sources of bright objects on dark, empty grounds (MNIST); a translator
+            free of it can hide the label in a texture that only the frozen source
+            classifier reads (benchmarks/RESULTS.md, MNIST -> MNIST-M-style).
         translator_width: channels of the translators at half the image side.
         residual_blocks: residual blocks of each translator.
         skip: translators learn a change of their input and start as the
@@ -86,13 +101,14 @@ class TranslationTraining:
     discriminator_norm: str = "layer"
     eval_every: int = 250
     diff_augment: bool = later_option(False)
+    content_weight: float = later_option(0.0)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 0:
             raise ConfigError("translation needs steps >= 1, batch_size >= 1 and eval_every >= 0")
         if self.lr <= 0:
             raise ConfigError(f"translation lr must be > 0, got {self.lr}")
-        if min(self.cycle_weight, self.semantic_weight, self.identity_weight) < 0:
+        if min(self.cycle_weight, self.semantic_weight, self.identity_weight, self.content_weight) < 0:
             raise ConfigError("translation loss weights must be >= 0")
         spec = get_objective(self.objective)
         if spec.weight_clip is not None or spec.gradient_penalty:
@@ -252,8 +268,8 @@ class TranslationTask(TrainingTask):
         """The translators' losses on a source and a target batch (N, C, S, S) in [-1, 1].
 
         Returns ``{"g_loss": total, "g_adversarial", "cycle", "semantic", "identity",
-        "fake_target", "fake_source"}``; the last two are the translations, for the
-        discriminators' update.
+        "content", "fake_target", "fake_source"}``; the last two are the translations,
+        for the discriminators' update.
         """
         options = self.options
         fake_target = self.source_to_target(source)
@@ -272,10 +288,13 @@ class TranslationTask(TrainingTask):
             identity = cycle_consistency_loss(target, self.source_to_target(target)) + cycle_consistency_loss(
                 source, self.target_to_source(source)
             )
+        content = zero
+        if options.content_weight > 0:
+            content = masked_pairwise_mse(source, fake_target, foreground_mask(source))
         total = adversarial + options.cycle_weight * cycle + options.semantic_weight * semantic
-        total = total + options.identity_weight * identity
+        total = total + options.identity_weight * identity + options.content_weight * content
         return {"g_loss": total, "g_adversarial": adversarial, "cycle": cycle, "semantic": semantic,
-                "identity": identity, "fake_target": fake_target, "fake_source": fake_source}
+                "identity": identity, "content": content, "fake_target": fake_target, "fake_source": fake_source}
 
     def _semantic(self, original: Tensor, translated: Tensor) -> Tensor:
         with torch.no_grad():
