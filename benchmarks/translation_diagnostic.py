@@ -32,8 +32,8 @@ import torch
 from torch import Tensor
 
 from gantransfer.config import from_dict
-from gantransfer.data import ImageFormat, load_domain
-from gantransfer.evaluation.classification import predict_logits
+from gantransfer.data import ImageFormat, ImageSet, load_domain
+from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.methods.pixel_da import TRANSLATED_FILE
 from gantransfer.models.saving import load_classifier
 
@@ -51,11 +51,10 @@ def colour_statistics(images: Tensor) -> dict[str, float]:
     return {"channel_spread": round(float(spread), 4), "brightness": round(float(unit.mean()), 4)}
 
 
-def accuracy(classifier_path: str, images: Tensor, labels: Tensor) -> float:
-    """Percentage of ``images`` (uint8 (N, C, S, S)) that the saved classifier reads as ``labels``."""
-    saved = load_classifier(classifier_path)
-    predictions = predict_logits(saved.model, images).argmax(1)
-    return round(100 * float((predictions == labels).float().mean()), 2)
+def readings(classifier_path: str, sets: dict[str, ImageSet]) -> dict[str, float]:
+    """Percentage of each set's images that the saved classifier reads as their labels."""
+    model = load_classifier(classifier_path).model
+    return {name: round(100 * evaluate_classifier(model, images).accuracy, 2) for name, images in sets.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,15 +83,15 @@ def main(argv: list[str] | None = None) -> int:
                      f"{tuple(source.images.shape)}: not this source's stage")
     count = min(args.images, len(source.images))
     before, after, labels = source.images[:count], translated[:count], source.labels[:count]
+    sets = {"source": ImageSet(before, labels, source.class_names, args.source, fmt),
+            "translated": ImageSet(after, labels, source.class_names, f"{args.source}->{args.target}", fmt)}
     report = {
         "stage": stage.name, "images": count, "format": f"{fmt.channels} x {fmt.size} x {fmt.size}",
         "pixel_change": round(pixel_change(before, after), 4),
         "colour": {"source": colour_statistics(before), "translated": colour_statistics(after),
                    "target": colour_statistics(target.images[:count])},
-        "source_classifier_accuracy": {"source": accuracy(args.source_classifier, before, labels),
-                                       "translated": accuracy(args.source_classifier, after, labels)},
-        "target_classifier_accuracy": {"source": accuracy(args.target_classifier, before, labels),
-                                       "translated": accuracy(args.target_classifier, after, labels)},
+        "source_classifier_accuracy": readings(args.source_classifier, sets),
+        "target_classifier_accuracy": readings(args.target_classifier, sets),
     }
     text = json.dumps(report, indent=2)
     print(text)

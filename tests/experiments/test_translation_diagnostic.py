@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+
+from gantransfer.data import ImageFormat, load_domain
+from gantransfer.evaluation.classification import evaluate_classifier
+from gantransfer.models import Classifier, ClassifierConfig, TrunkConfig
+from gantransfer.models.saving import save_classifier
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,3 +44,31 @@ def test_colour_statistics_are_zero_spread_for_grey_and_measure_channel_differen
     stats = diagnostic.colour_statistics(red)
     assert stats["channel_spread"] == pytest.approx(4 / 9, abs=1e-4)
     assert stats["brightness"] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_the_script_measures_a_stage_end_to_end(diagnostic, source_digits_npz, target_digits_npz, tmp_path):
+    fmt = ImageFormat(28, 1)
+    source = load_domain(str(source_digits_npz), "train", fmt)
+    stage = tmp_path / "translation-stage"
+    stage.mkdir()
+    (stage / "config.json").write_text(json.dumps({"format": {"size": 28, "channels": 1}}))
+    inverted = 255 - source.images  # a "translation" whose pixel change is known
+    torch.save(inverted, stage / "translated_source.pt")
+    torch.manual_seed(0)
+    model = Classifier(ClassifierConfig(TrunkConfig(width=4, feature_dim=8), len(source.class_names))).eval()
+    save_classifier(tmp_path / "c.safetensors", model, source.class_names, fmt)
+
+    output = tmp_path / "diagnostic.json"
+    assert diagnostic.main([str(stage), "--source", str(source_digits_npz), "--target", str(target_digits_npz),
+                            "--source-classifier", str(tmp_path / "c.safetensors"),
+                            "--target-classifier", str(tmp_path / "c.safetensors"), "--images", "100",
+                            "--output", str(output)]) == 0
+    report = json.loads(output.read_text())
+    first = source.images[:100].float()
+    assert report["images"] == 100
+    assert report["pixel_change"] == pytest.approx(float((255 - 2 * first).abs().mean() / 255), abs=1e-4)
+    target = load_domain(str(target_digits_npz), "train", fmt)
+    assert report["colour"]["target"] == diagnostic.colour_statistics(target.images[:100])
+    first_hundred = source.subset(torch.arange(100))
+    assert report["source_classifier_accuracy"]["source"] == round(
+        100 * evaluate_classifier(model, first_hundred).accuracy, 2)
