@@ -277,6 +277,9 @@ ZOOM = ("training.augment.scale", "source_training.augment.scale", "teacher.augm
          {"stage_seed": 0, "channels": 3, "validation_per_class": 10}, {"mnist-mnist-m"}),
         ("mnist_mnistm_translators/5_content_chosen.yaml", {"stage_seed": 0, "channels": 3, "validation_per_class": 10,
                                               "translation.content_weight": 10.0}, {"mnist-mnist-m"}),
+        ("mnist_mnistm_translators/6_noise_choice.yaml", {"stage_seed": 0, "channels": 3, "validation_per_class": 10,
+                                             "translation.content_weight": 10.0, "translation.noise": 10},
+         {"mnist-mnist-m"}),
     ],
 )
 def test_grids_change_only_their_documented_settings_for_every_cell(name, settings, directions):

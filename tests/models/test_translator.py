@@ -56,7 +56,8 @@ def test_a_skip_translator_leaves_the_identity_after_one_step():
 
 
 @pytest.mark.parametrize(
-    "values", [{"image_size": 30}, {"channels": 2}, {"width": 0}, {"residual_blocks": -1}, {"norm": "group"}]
+    "values",
+    [{"image_size": 30}, {"channels": 2}, {"width": 0}, {"residual_blocks": -1}, {"norm": "group"}, {"noise": -1}],
 )
 def test_invalid_configs_raise_config_errors(values):
     with pytest.raises(ConfigError):
@@ -70,3 +71,24 @@ def test_an_untrained_skip_translator_is_the_identity_and_a_plain_one_is_not():
     assert torch.allclose(identity(torch.full((1, 1, 28, 28), -1.0)), torch.tensor(-0.98), atol=1e-6)
     plain = Translator(TranslatorConfig(width=4, residual_blocks=1))
     assert (plain(images) - images).abs().mean() > 0.1
+
+
+def test_a_translator_with_noise_translates_one_image_many_ways_and_one_without_ignores_it():
+    torch.manual_seed(0)
+    noisy = Translator(TranslatorConfig(channels=3, image_size=32, width=4, residual_blocks=1, noise=10))
+    images = (torch.rand(1, 3, 32, 32) * 2 - 1).expand(4, -1, -1, -1)
+    noise = noisy.draw_noise(4, torch.Generator().manual_seed(1))
+    assert noise.shape == (4, 10) and float(noise.abs().max()) <= 1.0
+    out = noisy(images, noise).detach()
+    assert out.shape == images.shape
+    assert (out[1:] - out[0]).abs().mean() > 1e-3  # one image, four noise vectors, four translations
+    assert torch.equal(noisy(images, noise), noisy(images, noise))  # the noise is all that varies
+    assert torch.equal(noise, noisy.draw_noise(4, torch.Generator().manual_seed(1)))
+    assert (noisy(images) - out).abs().mean() > 1e-3  # drawn afresh when not given
+    noisy(images, noise).square().mean().backward()
+    assert noisy.noise_map.weight.grad.abs().sum() > 0
+
+    plain = Translator(TranslatorConfig(width=4, residual_blocks=1))
+    assert plain.draw_noise(4) is None and plain.noise_map is None
+    grey = torch.rand(2, 1, 28, 28)
+    assert torch.equal(plain(grey, None), plain(grey))

@@ -158,6 +158,27 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(domains, classifi
     assert translate(translation.source_to_target, images, batch_size=2).shape == images.shape
 
 
+def test_a_stage_with_noise_is_rebuilt_with_it_and_translates_the_same_set_every_time(domains, tmp_path):
+    options = replace(TINY, semantic_weight=0.0, noise=6)
+    task = _task(domains, None, options)
+    assert task.source_to_target.config.noise == 6 and task.target_to_source.config.noise == 0
+    losses = task.train_step(Progress(0, 1))
+    assert all(torch.isfinite(torch.tensor(value)) for value in losses.values())
+    run = RunFolder(tmp_path / "noisy")
+    stored = stored_config(options, domains[0].format)
+    run.prepare(stored, resume=False)
+    Trainer(task, run, LoopConfig(steps=2, eval_every=2, progress_bar=False, tensorboard=False), stored).fit()
+    translation = load_translation(tmp_path / "noisy")
+    assert translation.options.noise == 6 and translation.source_to_target.config.noise == 6
+    images = domains[0].images[:6]
+    once = translate(translation.source_to_target, images, batch_size=4)
+    assert torch.equal(once, translate(translation.source_to_target, images, batch_size=4))
+    same_image = translate(translation.source_to_target, images[:1].expand(4, -1, -1, -1))
+    assert (same_image[1:] - same_image[0]).abs().max() > 0  # each copy has its own noise vector
+    with pytest.raises(ConfigError, match="noise"):
+        replace(TINY, noise=-1)
+
+
 def test_translation_grid_pairs_each_image_with_its_translation(domains, tmp_path):
     task = _task(domains, None, replace(TINY, semantic_weight=0.0))
     source = domains[0].images[preview_indices(domains[0].labels, 2)]

@@ -12,7 +12,8 @@ and ``G_ts`` (back), a discriminator per domain, and a generator loss
 
 where ``f`` is a frozen classifier trained on the labelled source and
 ``PMSE_m`` PixelDA's content similarity on the source foreground ``m``
-(Bousmalis et al. 2017). The
+(Bousmalis et al. 2017); with ``noise``, ``G_st`` also takes PixelDA's noise
+vector, so that one source image has many translations. The
 target images are used without their labels. :class:`TranslationTask` runs
 under the shared :class:`~gantransfer.training.trainer.Trainer`
 (checkpoints, exact resume, ``metrics.jsonl``, a grid of source images
@@ -85,6 +86,11 @@ class TranslationTraining:
         diff_augment: DiffAugment (Zhao et al. 2020) on every discriminator input, real
             and translated alike, so that discriminators of a few target images (few-shot
             adaptation, ``unlabelled_target: false``) cannot memorise them.
+        noise: length of PixelDA's noise vector given to the source -> target
+            translator beside its image (0: none). For targets whose grounds vary
+            from image to image where the source's are empty (MNIST -> MNIST-M);
+            the translations of a translator with noise are drawn with a fixed
+            seed, so a stage translates the same set every time.
     """
 
     steps: int = 1000
@@ -102,12 +108,15 @@ class TranslationTraining:
     eval_every: int = 250
     diff_augment: bool = later_option(False)
     content_weight: float = later_option(0.0)
+    noise: int = later_option(0)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 0:
             raise ConfigError("translation needs steps >= 1, batch_size >= 1 and eval_every >= 0")
         if self.lr <= 0:
             raise ConfigError(f"translation lr must be > 0, got {self.lr}")
+        if self.noise < 0:
+            raise ConfigError(f"translation noise must be >= 0 (0: none), got {self.noise}")
         if min(self.cycle_weight, self.semantic_weight, self.identity_weight, self.content_weight) < 0:
             raise ConfigError("translation loss weights must be >= 0")
         spec = get_objective(self.objective)
@@ -116,8 +125,14 @@ class TranslationTraining:
                               "use minimax, least-squares or hinge")
         TrunkConfig(norm=self.discriminator_norm, width=self.discriminator_width)  # raises for bad values
 
-    def translator_config(self, fmt: ImageFormat) -> TranslatorConfig:
-        return TranslatorConfig(fmt.channels, fmt.size, self.translator_width, self.residual_blocks, skip=self.skip)
+    def translator_config(self, fmt: ImageFormat, noise: int = 0) -> TranslatorConfig:
+        return TranslatorConfig(fmt.channels, fmt.size, self.translator_width, self.residual_blocks, skip=self.skip,
+                                noise=noise)
+
+    def translator_configs(self, fmt: ImageFormat) -> dict[str, TranslatorConfig]:
+        """The two translators' shapes by module name; only source -> target takes noise."""
+        return {"source_to_target": self.translator_config(fmt, self.noise),
+                "target_to_source": self.translator_config(fmt)}
 
     def discriminator_config(self, fmt: ImageFormat) -> DiscriminatorConfig:
         """An unconditional discriminator on the shared trunk (feature length 8 x width)."""
@@ -128,18 +143,24 @@ class TranslationTraining:
         return OptimizerConfig("adam", self.lr, (0.5, 0.999))
 
 
+# Seeds the noise of translations outside training, so that a stage's translated set and
+# previews are the same whoever asks for them.
+TRANSLATION_NOISE_SEED = 0
+
+
 @torch.no_grad()
-def translate(translator: nn.Module, images: Tensor, batch_size: int = 512) -> Tensor:
+def translate(translator: Translator, images: Tensor, batch_size: int = 512) -> Tensor:
     """``translator`` applied to ``images`` (N, C, S, S): uint8 pixels, float in [-1, 1]
     or :class:`~gantransfer.data.ImageFiles`) in batches, without gradients.
 
     Returns float (N, C, S, S) in [-1, 1] on the CPU; the translator's mode is restored.
+    A translator with noise gets vectors drawn from :data:`TRANSLATION_NOISE_SEED`.
     """
     out = list(_translated_batches(translator, images, batch_size))
     return torch.cat(out) if out else to_model_range(images[:0]).clone()
 
 
-def translate_to_pixels(translator: nn.Module, images: Tensor, batch_size: int = 512) -> Tensor:
+def translate_to_pixels(translator: Translator, images: Tensor, batch_size: int = 512) -> Tensor:
     """As :func:`translate`, but uint8 (N, C, S, S) pixels, quantised batch by batch (no float copy of the set)."""
     pixels = torch.empty(tuple(images.shape), dtype=torch.uint8)
     start = 0
@@ -150,13 +171,14 @@ def translate_to_pixels(translator: nn.Module, images: Tensor, batch_size: int =
 
 
 @torch.no_grad()
-def _translated_batches(translator: nn.Module, images: Tensor, batch_size: int):
+def _translated_batches(translator: Translator, images: Tensor, batch_size: int):
     device = next(translator.parameters()).device
     was_training = translator.training
     translator.eval()
+    noise_draw = torch.Generator().manual_seed(TRANSLATION_NOISE_SEED)
     try:
         for batch in model_batches(images, batch_size):
-            yield translator(batch.to(device)).float().cpu()
+            yield translator(batch.to(device), translator.draw_noise(len(batch), noise_draw)).float().cpu()
     finally:
         translator.train(was_training)
 
@@ -177,8 +199,8 @@ def _rows(images: Tensor, columns: int) -> tuple[Tensor, ...]:
 
 def save_translation_grid(
     path: str | os.PathLike,
-    source_to_target: nn.Module,
-    target_to_source: nn.Module | None,
+    source_to_target: Translator,
+    target_to_source: Translator | None,
     source_images: Tensor,
     target_images: Tensor | None = None,
     columns: int = 10,
@@ -231,8 +253,9 @@ class TranslationTask(TrainingTask):
         self.options = options
         self.device = device
         self.format = source.format
-        self.source_to_target = Translator(options.translator_config(source.format)).to(device)
-        self.target_to_source = Translator(options.translator_config(source.format)).to(device)
+        shapes = options.translator_configs(source.format)
+        self.source_to_target = Translator(shapes["source_to_target"]).to(device)
+        self.target_to_source = Translator(shapes["target_to_source"]).to(device)
         self.target_discriminator = Discriminator(options.discriminator_config(source.format)).to(device)
         self.source_discriminator = Discriminator(options.discriminator_config(source.format)).to(device)
         self.classifier = None
@@ -399,8 +422,8 @@ def load_translation(path: str | os.PathLike, device="cpu") -> Translation:
     options = from_dict(TranslationTraining, state["config"]["translation"], where=f"{path}: translation")
     fmt = from_dict(ImageFormat, state["config"]["format"], where=f"{path}: format")
     translators = []
-    for name in ("source_to_target", "target_to_source"):
-        translator = Translator(options.translator_config(fmt))
+    for name, shape in options.translator_configs(fmt).items():
+        translator = Translator(shape)
         translator.load_state_dict(state["modules"][name])
         translators.append(translator.to(device).eval())
     return Translation(*translators, options=options, format=fmt, step=int(state["step"]), folder=folder)
