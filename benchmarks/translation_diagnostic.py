@@ -6,8 +6,10 @@ on the first ``--images`` source images:
 
 - how far the translation moved the pixels (mean |translated - source| in [0, 1]);
 - colour: the mean difference between an image's channels (0 for grey
-  images; photo backgrounds have more) and the mean brightness, beside the
-  same statistics of the real target train images;
+  images; photo backgrounds have more), the mean brightness and how much
+  the images' mean colours differ from one image to the next (translations
+  that give every digit the same ground have little of it; photo patches
+  much), beside the same statistics of the real target train images;
 - the source labels as read by two classifiers: the source classifier (does
   the translation keep the digits?) and a classifier trained on the labelled
   target train images (an oracle cell: does it read the translations as it
@@ -44,11 +46,15 @@ def pixel_change(before: Tensor, after: Tensor) -> float:
 
 
 def colour_statistics(images: Tensor) -> dict[str, float]:
-    """``channel_spread``: mean |channel - mean of channels| (0 for grey, in [0, 1]);
-    ``brightness``: mean pixel (in [0, 1]); of uint8 (N, C, S, S) images."""
+    """Of uint8 (N, C, S, S) images, in [0, 1] units: ``channel_spread``, mean |channel -
+    mean of channels| (0 for grey); ``brightness``, the mean pixel; ``between_images``,
+    the standard deviation over the images of an image's mean value in a channel,
+    averaged over the channels (0 when every image has the same mean colour)."""
     unit = images.float() / 255
     spread = (unit - unit.mean(1, keepdim=True)).abs().mean()
-    return {"channel_spread": round(float(spread), 4), "brightness": round(float(unit.mean()), 4)}
+    between = unit.mean((2, 3)).std(0, unbiased=False).mean()
+    return {"channel_spread": round(float(spread), 4), "brightness": round(float(unit.mean()), 4),
+            "between_images": round(float(between), 4)}
 
 
 def readings(classifier_path: str, sets: dict[str, ImageSet]) -> dict[str, float]:

@@ -38,12 +38,20 @@ def test_pixel_change_is_the_mean_absolute_difference_in_unit_range(diagnostic):
 
 def test_colour_statistics_are_zero_spread_for_grey_and_measure_channel_differences(diagnostic):
     grey = torch.full((1, 3, 2, 2), 51, dtype=torch.uint8)  # 0.2 on every channel
-    assert diagnostic.colour_statistics(grey) == {"channel_spread": 0.0, "brightness": 0.2}
+    assert diagnostic.colour_statistics(grey) == {"channel_spread": 0.0, "brightness": 0.2, "between_images": 0.0}
     red = torch.zeros(1, 3, 2, 2, dtype=torch.uint8)
     red[:, 0] = 255  # channels 1, 0, 0: their mean 1/3, distances 2/3, 1/3, 1/3
     stats = diagnostic.colour_statistics(red)
     assert stats["channel_spread"] == pytest.approx(4 / 9, abs=1e-4)
     assert stats["brightness"] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_between_images_measures_how_the_images_mean_colours_differ(diagnostic):
+    same = torch.full((4, 3, 2, 2), 100, dtype=torch.uint8)
+    assert diagnostic.colour_statistics(same)["between_images"] == 0.0
+    halves = torch.zeros(2, 3, 2, 2, dtype=torch.uint8)
+    halves[1, 0] = 255  # red channel: image means 0 and 1 (std 0.5); the others 0 and 0
+    assert diagnostic.colour_statistics(halves)["between_images"] == pytest.approx(0.5 / 3, abs=1e-4)
 
 
 def test_the_script_measures_a_stage_end_to_end(diagnostic, source_digits_npz, target_digits_npz, tmp_path):
