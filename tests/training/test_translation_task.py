@@ -131,11 +131,12 @@ def test_content_loss_keeps_the_shapes_of_the_source_foreground(domains):
     assert change[100.0] < 0.5 * change[0.0], change
 
 
-def test_resume_gives_the_same_weights_as_an_uninterrupted_run(domains, classifier, tmp_path):
+@pytest.mark.parametrize("options", [TINY, replace(TINY, noise=4)], ids=["plain", "noise"])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(domains, classifier, tmp_path, options):
     def fit(folder, steps, resume):
-        task = _task(domains, classifier)
+        task = _task(domains, classifier, options)
         run = RunFolder(folder)
-        stored = stored_config(TINY, domains[0].format)
+        stored = stored_config(options, domains[0].format)
         run.prepare(stored, resume=resume)
         Trainer(task, run, LoopConfig(steps=steps, eval_every=2, progress_bar=False, tensorboard=False),
                 stored).fit(resume=resume)
@@ -151,7 +152,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(domains, classifi
     assert sorted(p.name for p in (tmp_path / "straight" / "samples").iterdir()) == [
         "step_0000002.png", "step_0000004.png"]
     translation = load_translation(tmp_path / "straight")
-    assert translation.step == 4 and translation.options == TINY and translation.folder == tmp_path / "straight"
+    assert translation.step == 4 and translation.options == options and translation.folder == tmp_path / "straight"
     images = domains[0].images[:5]
     expected = a["source_to_target"]
     assert all(torch.equal(v, expected[k]) for k, v in translation.source_to_target.state_dict().items())
