@@ -115,6 +115,15 @@ def test_without_semantic_loss_no_source_classifier_is_trained(tiny):
     assert _stages(tmp_path, "source-classifier") == []
 
 
+def test_the_task_loss_alone_still_trains_the_source_classifier_it_starts_from(tiny):
+    config, tmp_path = tiny
+    config = replace(config, init="random",
+                     translation=replace(config.translation, semantic_weight=0.0, task_weight=1.0))
+    metrics = transfer(config, tmp_path / "task", stages_dir=tmp_path / "stages", progress_bar=False)
+    assert "translated_label_agreement" in metrics["notes"]["translation"]
+    assert len(_stages(tmp_path, "source-classifier")) == 1
+
+
 def test_self_training_and_cli_options_compose(tiny):
     config, tmp_path = tiny
     out = tmp_path / "cli"

@@ -87,6 +87,45 @@ def test_a_step_trains_all_four_networks_and_leaves_the_classifier_alone(domains
     assert not classifier.training and not any(p.requires_grad for p in classifier.parameters())
 
 
+def test_the_task_classifier_starts_as_the_source_classifier_and_trains_with_the_translators(domains, classifier):
+    options = replace(TINY, task_weight=1.0)
+    task = _task(domains, classifier, options)
+    frozen = {k: v.clone() for k, v in classifier.state_dict().items()}
+    start = {k: v.clone() for k, v in task.task_classifier.state_dict().items()}
+    assert all(torch.equal(start[k], frozen[k]) for k in frozen) and task.task_classifier is not task.classifier
+    source, labels = to_model_range(domains[0].images[:8]), domains[0].labels[:8]
+    g = task.generator_losses(source, to_model_range(domains[1].images[:8]), labels)
+    assert float(g["task"].detach()) > 0
+    parts = g["g_adversarial"] + options.cycle_weight * g["cycle"] + g["semantic"] + g["task"]
+    assert torch.allclose(g["g_loss"], parts)  # the task loss is in the translators' total
+    g["task"].backward()  # the translations' cross-entropy under the task classifier trains the translator
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in task.source_to_target.parameters())
+    task.source_to_target.zero_grad()
+    losses = task.train_step(Progress(0, 1))
+    assert losses["task"] > 0 and losses["task_classifier"] > 0
+    assert set(task.optimizers()) == {"translators", "discriminators", "task_classifier"}
+    assert any(not torch.equal(v, start[k]) for k, v in task.modules()["task_classifier"].state_dict().items())
+    assert all(torch.equal(v, frozen[k]) for k, v in classifier.state_dict().items())
+    with pytest.raises(ValueError, match="labels"):
+        task.generator_losses(source, source)
+    with pytest.raises(ConfigError, match="task"):
+        _task(domains, None, replace(TINY, semantic_weight=0.0, task_weight=1.0))
+    assert "task_classifier" not in _task(domains, classifier).modules()
+
+
+def test_the_task_loss_keeps_the_labels_of_translations_for_the_task_classifier(domains, classifier, tmp_path):
+    # As the semantic-loss test: no cycle, free translators; only the task loss ties a translation to its label.
+    run, logger = _quiet_logger(tmp_path)
+    options = replace(TINY, steps=50, semantic_weight=0.0, cycle_weight=0.0, task_weight=1.0, lr=5e-3,
+                      translator_width=8)
+    task = _task(domains, classifier, options)
+    for _ in range(options.steps):
+        task.train_step(Progress(0, 1))
+    metrics = task.evaluate(options.steps, run, logger)
+    assert metrics["task_classifier_agreement"] > 0.6, metrics
+    assert task.task_classifier.training  # evaluation restores its mode
+
+
 def test_cycle_reconstruction_improves(domains, classifier, tmp_path):
     # The translators start far from the identity and must learn to reconstruct.
     options = replace(TINY, steps=40, translator_width=8, semantic_weight=0.0, lr=1e-3)

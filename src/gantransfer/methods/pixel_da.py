@@ -42,7 +42,7 @@ def translation_stage(context: TransferContext) -> Translation:
     options = config.translation
     identity: dict[str, Any] = {"source": context.adaptation_source_key(), "target": context.unlabelled_target_key()}
     classifier = None
-    if options.semantic_weight > 0:
+    if options.needs_classifier:
         classifier = context.source_classifier()
         # The classifier stage is named by these and the shared seed, which the stage adds.
         identity["classifier"] = to_dict(classifier.config)

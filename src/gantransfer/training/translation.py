@@ -9,11 +9,15 @@ and ``G_ts`` (back), a discriminator per domain, and a generator loss
     + semantic_weight * (CE(f(G_st(x_s)), argmax f(x_s)) + CE(f(G_ts(x_t)), argmax f(x_t)))
     + identity_weight * (|x_t - G_st(x_t)| + |x_s - G_ts(x_s)|)
     + content_weight * PMSE_m(x_s, G_st(x_s))
+    + task_weight * CE(T(G_st(x_s)), y_s)
 
 where ``f`` is a frozen classifier trained on the labelled source and
 ``PMSE_m`` PixelDA's content similarity on the source foreground ``m``
 (Bousmalis et al. 2017); with ``noise``, ``G_st`` also takes PixelDA's noise
-vector, so that one source image has many translations. The
+vector, so that one source image has many translations. ``T`` is PixelDA's
+task classifier: a copy of ``f`` trained with the translators on the labelled
+source images and their translations, so that the translations are held to
+their labels by a classifier that follows them as they change. The
 target images are used without their labels. :class:`TranslationTask` runs
 under the shared :class:`~gantransfer.training.trainer.Trainer`
 (checkpoints, exact resume, ``metrics.jsonl``, a grid of source images
@@ -23,6 +27,7 @@ rebuilds the translators from a checkpoint.
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +35,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from ..config import from_dict, later_option, to_dict
 from ..data import BatchStream, ImageFormat, ImageSet, model_batches, to_model_range
@@ -91,6 +97,12 @@ class TranslationTraining:
             from image to image where the source's are empty (MNIST -> MNIST-M);
             the translations of a translator with noise are drawn with a fixed
             seed, so a stage translates the same set every time.
+        task_weight: weight of PixelDA's task loss (0: off): a copy of the source
+            classifier is trained with the translators on the source images and
+            their translations with the source labels, and the translators also
+            minimise its cross-entropy on their translations. The frozen classifier
+            of the semantic loss reads the translations as the source taught it;
+            this one learns to read them.
     """
 
     steps: int = 1000
@@ -109,6 +121,7 @@ class TranslationTraining:
     diff_augment: bool = later_option(False)
     content_weight: float = later_option(0.0)
     noise: int = later_option(0)
+    task_weight: float = later_option(0.0)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 0:
@@ -117,13 +130,19 @@ class TranslationTraining:
             raise ConfigError(f"translation lr must be > 0, got {self.lr}")
         if self.noise < 0:
             raise ConfigError(f"translation noise must be >= 0 (0: none), got {self.noise}")
-        if min(self.cycle_weight, self.semantic_weight, self.identity_weight, self.content_weight) < 0:
+        weights = (self.cycle_weight, self.semantic_weight, self.identity_weight, self.content_weight, self.task_weight)
+        if min(weights) < 0:
             raise ConfigError("translation loss weights must be >= 0")
         spec = get_objective(self.objective)
         if spec.weight_clip is not None or spec.gradient_penalty:
             raise ConfigError(f"translation objective {self.objective!r} needs a constrained critic; "
                               "use minimax, least-squares or hinge")
         TrunkConfig(norm=self.discriminator_norm, width=self.discriminator_width)  # raises for bad values
+
+    @property
+    def needs_classifier(self) -> bool:
+        """Whether training needs the source classifier (semantic or task loss)."""
+        return self.semantic_weight > 0 or self.task_weight > 0
 
     def translator_config(self, fmt: ImageFormat, noise: int = 0) -> TranslatorConfig:
         return TranslatorConfig(fmt.channels, fmt.size, self.translator_width, self.residual_blocks, skip=self.skip,
@@ -229,8 +248,9 @@ class TranslationTask(TrainingTask):
         source: labelled source images; the labels only pick the preview grid's
             images and score ``translated_label_agreement``.
         target: target images; their labels are never read.
-        classifier: the frozen source classifier of the semantic loss (None
-            when ``semantic_weight`` is 0); kept in eval mode.
+        classifier: the source classifier: frozen and in eval mode for the
+            semantic loss, copied as the task classifier's start (None when
+            neither loss is on).
         seed: seeds the two data streams.
         device: where the networks live.
     """
@@ -246,8 +266,9 @@ class TranslationTask(TrainingTask):
         seed: int,
         device="cpu",
     ) -> None:
-        if classifier is None and options.semantic_weight > 0:
-            raise ConfigError("the semantic-consistency loss needs a source classifier (or semantic_weight 0)")
+        if classifier is None and options.needs_classifier:
+            raise ConfigError("the semantic-consistency and task losses need a source classifier "
+                              "(or semantic_weight and task_weight 0)")
         if source.format != target.format:
             raise ConfigError(f"source and target formats differ: {source.format} vs {target.format}")
         self.options = options
@@ -259,13 +280,19 @@ class TranslationTask(TrainingTask):
         self.target_discriminator = Discriminator(options.discriminator_config(source.format)).to(device)
         self.source_discriminator = Discriminator(options.discriminator_config(source.format)).to(device)
         self.classifier = None
+        self.task_classifier = None
         if classifier is not None:
+            if options.task_weight > 0:  # copied before freezing, so the copy keeps learning
+                self.task_classifier = copy.deepcopy(classifier).to(device).train().requires_grad_(True)
             self.classifier = classifier.to(device).eval().requires_grad_(False)
         self.spec = get_objective(options.objective)
         generators = [*self.source_to_target.parameters(), *self.target_to_source.parameters()]
         discriminators = [*self.target_discriminator.parameters(), *self.source_discriminator.parameters()]
         self.g_optimizer = options.optimizer().build(generators)
         self.d_optimizer = options.optimizer().build(discriminators)
+        self.task_optimizer = None
+        if self.task_classifier is not None:
+            self.task_optimizer = options.optimizer().build(self.task_classifier.parameters())
         self.source_stream = BatchStream((source.images, source.labels), options.batch_size, seed=seed)
         self.target_stream = BatchStream((target.images,), options.batch_size, seed=seed + 1)
         # Fixed images for the evaluation grid and metrics, so evaluations compare.
@@ -277,22 +304,30 @@ class TranslationTask(TrainingTask):
         self.monitor_target = to_model_range(target.images[torch.randperm(len(target), generator=draw)[:500]])
 
     def modules(self) -> dict[str, nn.Module]:
-        return {
+        modules = {
             "source_to_target": self.source_to_target,
             "target_to_source": self.target_to_source,
             "target_discriminator": self.target_discriminator,
             "source_discriminator": self.source_discriminator,
         }
+        if self.task_classifier is not None:
+            modules["task_classifier"] = self.task_classifier
+        return modules
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"translators": self.g_optimizer, "discriminators": self.d_optimizer}
+        optimizers = {"translators": self.g_optimizer, "discriminators": self.d_optimizer}
+        if self.task_optimizer is not None:
+            optimizers["task_classifier"] = self.task_optimizer
+        return optimizers
 
-    def generator_losses(self, source: Tensor, target: Tensor) -> dict[str, Tensor]:
+    def generator_losses(self, source: Tensor, target: Tensor, source_labels: Tensor | None = None
+                         ) -> dict[str, Tensor]:
         """The translators' losses on a source and a target batch (N, C, S, S) in [-1, 1].
 
+        ``source_labels`` (N,) int64 are needed by the task loss only.
         Returns ``{"g_loss": total, "g_adversarial", "cycle", "semantic", "identity",
-        "content", "fake_target", "fake_source"}``; the last two are the translations,
-        for the discriminators' update.
+        "content", "task", "fake_target", "fake_source"}``; the last two are the
+        translations, for the discriminators' and the task classifier's updates.
         """
         options = self.options
         fake_target = self.source_to_target(source)
@@ -314,10 +349,17 @@ class TranslationTask(TrainingTask):
         content = zero
         if options.content_weight > 0:
             content = masked_pairwise_mse(source, fake_target, foreground_mask(source))
+        task = zero
+        if self.task_classifier is not None:
+            if source_labels is None:
+                raise ValueError("the task loss needs the source labels")
+            task = F.cross_entropy(self.task_classifier(fake_target), source_labels)
         total = adversarial + options.cycle_weight * cycle + options.semantic_weight * semantic
         total = total + options.identity_weight * identity + options.content_weight * content
+        total = total + options.task_weight * task
         return {"g_loss": total, "g_adversarial": adversarial, "cycle": cycle, "semantic": semantic,
-                "identity": identity, "content": content, "fake_target": fake_target, "fake_source": fake_source}
+                "identity": identity, "content": content, "task": task, "fake_target": fake_target,
+                "fake_source": fake_source}
 
     def _semantic(self, original: Tensor, translated: Tensor) -> Tensor:
         with torch.no_grad():
@@ -336,22 +378,36 @@ class TranslationTask(TrainingTask):
                                                 self._judge(self.source_discriminator, fake_source.detach()))
         return {"d_loss": d_target + d_source, "d_target": d_target, "d_source": d_source}
 
+    def task_classifier_loss(self, source: Tensor, fake_target: Tensor, source_labels: Tensor) -> Tensor:
+        """The task classifier's cross-entropy on the source images and their (detached)
+        translations, both with the source labels (PixelDA trains it on both)."""
+        images = torch.cat([source, fake_target.detach()])
+        return F.cross_entropy(self.task_classifier(images), torch.cat([source_labels, source_labels]))
+
     def train_step(self, progress: Progress) -> dict[str, float]:
-        source = next(self.source_stream)[0].to(self.device)
+        source, source_labels = (part.to(self.device) for part in next(self.source_stream))
         target = next(self.target_stream)[0].to(self.device)
-        discriminators = (self.target_discriminator, self.source_discriminator)
-        for discriminator in discriminators:  # no weight gradients from the translators' update
-            discriminator.requires_grad_(False)
-        g_losses = self.generator_losses(source, target)
+        judges = [self.target_discriminator, self.source_discriminator]
+        if self.task_classifier is not None:
+            judges.append(self.task_classifier)
+        for judge in judges:  # no weight gradients from the translators' update
+            judge.requires_grad_(False)
+        g_losses = self.generator_losses(source, target, source_labels)
         self.g_optimizer.zero_grad(set_to_none=True)
         g_losses["g_loss"].backward()
         self.g_optimizer.step()
-        for discriminator in discriminators:
-            discriminator.requires_grad_(True)
-        d_losses = self.discriminator_losses(source, target, g_losses.pop("fake_source"), g_losses.pop("fake_target"))
+        for judge in judges:
+            judge.requires_grad_(True)
+        fake_target = g_losses.pop("fake_target")
+        d_losses = self.discriminator_losses(source, target, g_losses.pop("fake_source"), fake_target)
         self.d_optimizer.zero_grad(set_to_none=True)
         d_losses["d_loss"].backward()
         self.d_optimizer.step()
+        if self.task_classifier is not None:
+            d_losses["task_classifier"] = self.task_classifier_loss(source, fake_target, source_labels)
+            self.task_optimizer.zero_grad(set_to_none=True)
+            d_losses["task_classifier"].backward()
+            self.task_optimizer.step()
         return {key: value.item() for key, value in {**g_losses, **d_losses}.items()}
 
     def progress(self) -> dict[str, float]:
@@ -360,7 +416,8 @@ class TranslationTask(TrainingTask):
     @torch.no_grad()
     def evaluate(self, step: int, run: RunFolder, logger: RunLogger) -> dict[str, float]:
         """Cycle errors on fixed source and target images and, with a classifier, how
-        often a translated source image keeps its label; writes ``samples/step_N.png``."""
+        often a translated source image keeps its label (under the frozen source
+        classifier and the task classifier); writes ``samples/step_N.png``."""
         if logger.enabled:
             grid = save_translation_grid(run.samples / f"step_{step:07d}.png", self.source_to_target,
                                          self.target_to_source, self.preview_source, self.preview_target)
@@ -372,11 +429,19 @@ class TranslationTask(TrainingTask):
             "cycle_error_source": float(cycle_consistency_loss(self.monitor_images, translate(to_source, translated))),
             "cycle_error_target": float(cycle_consistency_loss(self.monitor_target, round_trip)),
         }
-        if self.classifier is not None:
-            predicted = torch.cat([self.classifier(part.to(self.device)).argmax(1).cpu()
-                                   for part in translated.split(500)])
-            metrics["translated_label_agreement"] = float((predicted == self.monitor_labels).float().mean())
+        for name, classifier in (("translated_label_agreement", self.classifier),
+                                 ("task_classifier_agreement", self.task_classifier)):
+            if classifier is not None:
+                metrics[name] = self._agreement(classifier, translated)
         return metrics
+
+    def _agreement(self, classifier: nn.Module, translated: Tensor) -> float:
+        """How often ``classifier`` (its mode restored) reads the translated monitor images as their labels."""
+        was_training = classifier.training
+        classifier.eval()
+        predicted = torch.cat([classifier(part.to(self.device)).argmax(1).cpu() for part in translated.split(500)])
+        classifier.train(was_training)
+        return float((predicted == self.monitor_labels).float().mean())
 
     def state_dict(self) -> dict[str, Any]:
         return {"source": self.source_stream.state_dict(), "target": self.target_stream.state_dict()}
