@@ -71,6 +71,19 @@ def test_spearman_and_picks_match_a_computation_by_hand(study):
     assert [r.score for r in k5] == ["information_maximization", "dev"] and k5[0].spearman is None  # one cell
 
 
+def test_a_seed_still_running_picks_nothing_but_counts_in_the_correlation(tmp_path):
+    # Seed 2 has only its source-only cell: among that one cell every score would pick source-only.
+    lines = [_line(*cell) for cell in CELLS] + [_line("source-only", 2, 0.50, 9.0, 0.0)]
+    results, _ = read_results(_write(tmp_path / "partial", lines) / "results.jsonl")
+    im = rank_score(candidates(results, 0), "information_maximization")
+    assert im.seeds == (0, 1) and im.picked == ("source-only-self-train", "dann") and im.cells == 9
+    assert im.picked_accuracy == pytest.approx((0.97 + 0.89) / 2)
+    assert im.spearman == pytest.approx(spearmanr([c[3] for c in CELLS] + [9.0],
+                                                  [c[2] for c in CELLS] + [0.50]).statistic)
+    assert source_only_accuracy(results, im.seeds) == pytest.approx(0.905)
+    assert source_only_accuracy(results) == pytest.approx((0.90 + 0.91 + 0.50) / 3)
+
+
 def test_the_report_shows_the_table(study):
     assert main(["report", str(study)]) == 0
     report = (study / "report.md").read_text()

@@ -225,11 +225,13 @@ def _selection_blocks(results: list[Result]) -> list[Block]:
     if not rankings:
         return blocks + [Text("No cell of this direction has validation scores (cells run before they were "
                               "computed have none), so the table of how well each score picks is left out.")]
-    source_only = source_only_accuracy(results)
-    rows = [[f"k={r.k}", r.score, "higher" if higher_is_better(r.score) else "lower", r.cells,
-             "-" if r.spearman is None else f"{r.spearman:+.2f}", f"{100 * r.picked_accuracy:.2f}",
-             describe_picks(r.picked), f"{100 * r.best_accuracy:.2f}",
-             "-" if source_only is None else f"{100 * source_only:.2f}"] for r in rankings]
+    rows = []
+    for r in rankings:
+        source_only = source_only_accuracy(results, r.seeds)
+        rows.append([f"k={r.k}", r.score, "higher" if higher_is_better(r.score) else "lower", r.cells,
+                     "-" if r.spearman is None else f"{r.spearman:+.2f}", f"{100 * r.picked_accuracy:.2f}",
+                     describe_picks(r.picked), f"{100 * r.best_accuracy:.2f}",
+                     "-" if source_only is None else f"{100 * source_only:.2f}"])
     labelled = (f" {LABELLED_VALIDATION}: accuracy on the held-out labelled target train images of runs with "
                 "validation_per_class; it reads target labels (a few per class), and is there to show how close "
                 "the label-free scores come to choosing with them."
@@ -240,7 +242,8 @@ def _selection_blocks(results: list[Result]) -> list[Block]:
         "ρ: Spearman rank correlation of the score, signed so that higher is better, with target test accuracy "
         "over the candidates (+1: the same order as test accuracy; '-' with fewer than 3 cells or a constant "
         "value). Picked: per seed, the candidate with the best score; its test accuracy, mean over seeds, beside "
-        "that of the best candidate per seed (picking by the test set) and of source-only." + labelled))
+        "that of the best candidate per seed (picking by the test set) and of source-only, over the seeds "
+        "that have every candidate (a seed still running picks nothing)." + labelled))
     return blocks + [Table(["k", "score", "better", "cells", "ρ", "picked (%)", "picked cell", "best (%)",
                             "source-only (%)"], rows)]
 

@@ -13,7 +13,10 @@ is no candidate). For each score (see
 - the cell it picks: per seed, the cell with the best score among that
   seed's cells (as a user running one seed of each candidate would), its
   test accuracy averaged over seeds, beside the best cell per seed (what
-  picking by the test set would give) and the source-only baseline.
+  picking by the test set would give) and the source-only baseline. Only
+  the seeds with as many candidates as the fullest seed pick: a seed of a
+  grid still running, with a few of its cells done, would choose among
+  those few.
 
 Beside the scores, a grid run with ``validation_per_class`` ranks and picks by
 :data:`LABELLED_VALIDATION`, the accuracy on the held-out labelled target train
@@ -50,9 +53,10 @@ class ScoreRanking:
         cells: candidate cells that have the score.
         spearman: rank correlation in [-1, 1] of the signed score with test accuracy;
             None with fewer than 3 cells or a constant score or accuracy.
-        picked: the variant picked for each seed, in seed order.
+        picked: the variant picked for each seed that picks, in seed order.
         picked_accuracy: test accuracy of the picked cells, mean over seeds, in [0, 1].
         best_accuracy: test accuracy of the best cell of each seed, mean over seeds.
+        seeds: the seeds that pick (those with every candidate), ascending.
     """
 
     score: str
@@ -62,6 +66,7 @@ class ScoreRanking:
     picked: tuple[str, ...]
     picked_accuracy: float
     best_accuracy: float
+    seeds: tuple[int, ...] = ()
 
 
 def higher_is_better(score: str) -> bool:
@@ -95,14 +100,22 @@ def rank_score(cells: list[Result], score: str) -> ScoreRanking | None:
     if not scored:
         return None
     picked, picked_accuracy, best_accuracy = [], [], []
-    for seed in sorted({r.seed for r in scored}):
+    seeds = complete_seeds(scored)
+    for seed in seeds:
         members = [r for r in scored if r.seed == seed]
         choice = max(members, key=lambda r: signed(score, score_value(r, score)))
         picked.append(choice.variant)
         picked_accuracy.append(choice.accuracy)
         best_accuracy.append(max(r.accuracy for r in members))
     return ScoreRanking(score, scored[0].k, len(scored), spearman(scored, score), tuple(picked),
-                        statistics.fmean(picked_accuracy), statistics.fmean(best_accuracy))
+                        statistics.fmean(picked_accuracy), statistics.fmean(best_accuracy), seeds)
+
+
+def complete_seeds(cells: list[Result]) -> tuple[int, ...]:
+    """The seeds of ``cells`` with as many distinct variants as the fullest seed, ascending."""
+    variants = {seed: {r.variant for r in cells if r.seed == seed} for seed in {r.seed for r in cells}}
+    most = max(len(names) for names in variants.values())
+    return tuple(sorted(seed for seed, names in variants.items() if len(names) == most))
 
 
 def spearman(cells: list[Result], score: str) -> float | None:
@@ -126,9 +139,11 @@ def score_rankings(results: list[Result]) -> list[ScoreRanking]:
     return rankings
 
 
-def source_only_accuracy(results: list[Result]) -> float | None:
-    """Mean test accuracy of one direction's source-only cells (without self-training), None if none ran."""
-    plain = [r.accuracy for r in results if r.method == "source-only" and not r.self_train]
+def source_only_accuracy(results: list[Result], seeds: tuple[int, ...] | None = None) -> float | None:
+    """Mean test accuracy of one direction's source-only cells (without self-training) of ``seeds``
+    (None: every seed); None if none ran."""
+    plain = [r.accuracy for r in results if r.method == "source-only" and not r.self_train
+             and (seeds is None or r.seed in seeds)]
     return statistics.fmean(plain) if plain else None
 
 
