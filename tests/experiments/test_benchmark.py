@@ -289,6 +289,9 @@ ZOOM = ("training.augment.scale", "source_training.augment.scale", "teacher.augm
         ("mnist_mnistm_translators/9_task_classifier_round_2.yaml",
          {"stage_seed": 0, "channels": 3, "validation_per_class": 10, "translation.content_weight": 10.0,
           "translation.semantic_weight": 0.0}, {"mnist-mnist-m"}),
+        ("mnist_mnistm_translators/10_task_classifier_chosen.yaml",
+         {"stage_seed": 0, "channels": 3, "validation_per_class": 10, "translation.content_weight": 10.0,
+          "translation.semantic_weight": 0.0, "translation.task_weight": 1.0}, {"mnist-mnist-m"}),
     ],
 )
 def test_grids_change_only_their_documented_settings_for_every_cell(name, settings, directions):
