@@ -296,6 +296,8 @@ ZOOM = ("training.augment.scale", "source_training.augment.scale", "teacher.augm
         ("mnist_mnistm_translators/10_task_classifier_chosen.yaml",
          {"stage_seed": 0, "channels": 3, "validation_per_class": 10, "translation.content_weight": 10.0,
           "translation.semantic_weight": 0.0, "translation.task_weight": 1.0}, {"mnist-mnist-m"}),
+        ("synth_digits_translators/1_choice.yaml", {"stage_seed": 0, "validation_per_class": 10},
+         {"synth-digits-mnist"}),
     ],
 )
 def test_grids_change_only_their_documented_settings_for_every_cell(name, settings, directions):
