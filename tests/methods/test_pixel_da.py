@@ -85,6 +85,16 @@ def test_runs_of_any_k_and_seed_share_one_translation_stage(tiny):
     assert len(_stages(tmp_path, "translation")) == 1 and len(_stages(tmp_path, "source-classifier")) == 1
 
 
+def test_a_run_holding_out_validation_images_trains_translators_without_them(tiny):
+    # The translators learn from the unlabelled target train images: a run that holds 2 per class out
+    # for validation must not reuse translators that saw them, nor the reverse.
+    config, tmp_path = tiny
+    for held_out in (0, 2, 0, 2):
+        transfer(replace(config, validation_per_class=held_out), tmp_path / f"v{held_out}",
+                 stages_dir=tmp_path / "stages", progress_bar=False)
+    assert len(_stages(tmp_path, "translation")) == 2
+
+
 def test_translated_source_keeps_labels_changes_images_and_is_cached(tiny):
     config, tmp_path = tiny
     config = replace(config, translation=replace(config.translation, steps=6))

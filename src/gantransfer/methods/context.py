@@ -230,11 +230,14 @@ class TransferContext:
         return self.data.target_train if self.config.unlabelled_target else self.data.target_labelled
 
     def unlabelled_target_key(self) -> Any:
-        """Names :meth:`unlabelled_target` in stage identities (the k images depend on the seed)."""
+        """Names :meth:`unlabelled_target` in stage identities (the k images depend on the seed;
+        the train set less the held-out validation images is another set than the whole)."""
         config = self.config
-        if config.unlabelled_target:
-            return self.target_key
-        return {"domain": self.target_key, "labelled_only": {"k": config.k, "seed": config.seed}}
+        if not config.unlabelled_target:
+            return {"domain": self.target_key, "labelled_only": {"k": config.k, "seed": config.seed}}
+        if config.validation_per_class:
+            return {"domain": self.target_key, "validation_held_out": config.validation_per_class}
+        return self.target_key
 
     def adaptation_source(self) -> ImageSet:
         """The labelled source images adaptation learns from: the source train set, or with
