@@ -85,10 +85,13 @@ def test_runs_of_any_k_and_seed_share_one_translation_stage(tiny):
     assert len(_stages(tmp_path, "translation")) == 1 and len(_stages(tmp_path, "source-classifier")) == 1
 
 
-def test_a_run_holding_out_validation_images_trains_translators_without_them(tiny):
-    # The translators learn from the unlabelled target train images: a run that holds 2 per class out
-    # for validation must not reuse translators that saw them, nor the reverse.
+@pytest.mark.parametrize("unlabelled", [True, False], ids=["target-train-set", "k-images-only"])
+def test_a_run_holding_out_validation_images_trains_translators_without_them(tiny, unlabelled):
+    # The translators learn from the target train images (or the k labelled ones, drawn from what the
+    # hold-out leaves): a run that holds 2 per class out for validation must not reuse translators that
+    # saw them, nor the reverse.
     config, tmp_path = tiny
+    config = replace(config, k=0 if unlabelled else 2, unlabelled_target=unlabelled)
     for held_out in (0, 2, 0, 2):
         transfer(replace(config, validation_per_class=held_out), tmp_path / f"v{held_out}",
                  stages_dir=tmp_path / "stages", progress_bar=False)

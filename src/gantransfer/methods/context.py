@@ -233,11 +233,14 @@ class TransferContext:
         """Names :meth:`unlabelled_target` in stage identities (the k images depend on the seed;
         the train set less the held-out validation images is another set than the whole)."""
         config = self.config
+        if config.unlabelled_target and not config.validation_per_class:
+            return self.target_key  # the name every stage of a whole train set has had
+        key: dict[str, Any] = {"domain": self.target_key}
+        if config.validation_per_class:  # the k labelled images are drawn from what it leaves, too
+            key["validation_held_out"] = config.validation_per_class
         if not config.unlabelled_target:
-            return {"domain": self.target_key, "labelled_only": {"k": config.k, "seed": config.seed}}
-        if config.validation_per_class:
-            return {"domain": self.target_key, "validation_held_out": config.validation_per_class}
-        return self.target_key
+            key["labelled_only"] = {"k": config.k, "seed": config.seed}
+        return key
 
     def adaptation_source(self) -> ImageSet:
         """The labelled source images adaptation learns from: the source train set, or with
