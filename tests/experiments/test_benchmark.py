@@ -298,6 +298,8 @@ ZOOM = ("training.augment.scale", "source_training.augment.scale", "teacher.augm
           "translation.semantic_weight": 0.0, "translation.task_weight": 1.0}, {"mnist-mnist-m"}),
         ("synth_digits_translators/1_choice.yaml", {"stage_seed": 0, "validation_per_class": 10},
          {"synth-digits-mnist"}),
+        ("synth_digits_mnist_long.yaml", {"stage_seed": 0, "training.steps": 4000, "translation.skip": True},
+         {"synth-digits-mnist"}),
     ],
 )
 def test_grids_change_only_their_documented_settings_for_every_cell(name, settings, directions):
