@@ -28,6 +28,7 @@ rebuilds the translators from a checkpoint.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,7 @@ from ..data import BatchStream, ImageFormat, ImageSet, model_batches, to_model_r
 from ..data.augment import diff_augment
 from ..data.images import model_to_pixels
 from ..errors import ConfigError
+from ..evaluation.classification import predict_logits
 from ..evaluation.plots import save_image_grid
 from ..losses.translation import (
     cycle_consistency_loss,
@@ -144,14 +146,10 @@ class TranslationTraining:
         """Whether training needs the source classifier (semantic or task loss)."""
         return self.semantic_weight > 0 or self.task_weight > 0
 
-    def translator_config(self, fmt: ImageFormat, noise: int = 0) -> TranslatorConfig:
-        return TranslatorConfig(fmt.channels, fmt.size, self.translator_width, self.residual_blocks, skip=self.skip,
-                                noise=noise)
-
     def translator_configs(self, fmt: ImageFormat) -> dict[str, TranslatorConfig]:
         """The two translators' shapes by module name; only source -> target takes noise."""
-        return {"source_to_target": self.translator_config(fmt, self.noise),
-                "target_to_source": self.translator_config(fmt)}
+        shape = TranslatorConfig(fmt.channels, fmt.size, self.translator_width, self.residual_blocks, skip=self.skip)
+        return {"source_to_target": dataclasses.replace(shape, noise=self.noise), "target_to_source": shape}
 
     def discriminator_config(self, fmt: ImageFormat) -> DiscriminatorConfig:
         """An unconditional discriminator on the shared trunk (feature length 8 x width)."""
@@ -436,11 +434,8 @@ class TranslationTask(TrainingTask):
         return metrics
 
     def _agreement(self, classifier: nn.Module, translated: Tensor) -> float:
-        """How often ``classifier`` (its mode restored) reads the translated monitor images as their labels."""
-        was_training = classifier.training
-        classifier.eval()
-        predicted = torch.cat([classifier(part.to(self.device)).argmax(1).cpu() for part in translated.split(500)])
-        classifier.train(was_training)
+        """How often ``classifier`` reads the translated monitor images as their labels."""
+        predicted = predict_logits(classifier, translated, batch_size=500).argmax(1)
         return float((predicted == self.monitor_labels).float().mean())
 
     def state_dict(self) -> dict[str, Any]:
