@@ -20,6 +20,7 @@ from gantransfer.cli.main import main
 from gantransfer.experiments import load_benchmark, run_benchmark
 from gantransfer.experiments import runner
 from gantransfer.experiments.tracking import Trackers
+from gantransfer.fileio import file_lock
 from gantransfer.training.supervised import ClassifierTask
 
 REPO = Path(__file__).resolve().parents[2]
@@ -388,6 +389,28 @@ def test_a_snapshot_of_the_results_continues_the_benchmark_elsewhere(tiny_grid, 
     assert "2 cells, 2 finished earlier" in capsys.readouterr().out
     assert not (again / "stages").exists() or not list((again / "stages").iterdir())  # nothing trained
     assert _lines(again / "results.jsonl") == _lines(first / "results.jsonl")
+
+
+def test_a_cell_another_process_is_running_is_left_to_it_and_taken_up_after(tiny_grid, tmp_path):
+    config, _ = tiny_grid
+    grid = load_benchmark(config)
+    out = tmp_path / "out"
+    first, second = grid.cells()
+    lines = []
+    with file_lock(runner.claim_path(out, first)):  # as a second process running the first cell would
+        records = run_benchmark(grid, out, progress_bar=False, report=False, log=lines.append)
+    assert [r["cell"] for r in records] == [second.id]
+    assert f"[1/2] {first.id}: running in another process; taking the next cell" in lines
+    assert any("1 cells still running in other processes" in line for line in lines)
+    assert not (out / "cells" / first.id / "metrics.json").exists()
+    assert [line["cell"] for line in _lines(out / "results.jsonl")] == [second.id]
+
+    # Once that process is gone (killed: the system drops its lock), the next run takes the cell up.
+    lines.clear()
+    records = run_benchmark(grid, out, progress_bar=False, report=False, log=lines.append)
+    assert [r["cell"] for r in records] == [first.id, second.id]
+    assert [line["cell"] for line in _lines(out / "results.jsonl")] == [first.id, second.id]
+    assert not any("another process" in line for line in lines)
 
 
 def test_a_cell_finished_meanwhile_by_another_process_is_not_run_again(tiny_grid, tmp_path, monkeypatch):

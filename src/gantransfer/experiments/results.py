@@ -47,14 +47,6 @@ def write_results(path: str | os.PathLike, records: Iterable[dict[str, Any]]) ->
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
-def append_result(path: str | os.PathLike, record: dict[str, Any]) -> None:
-    """Add one line to ``path`` and flush it to disk (a crash can only tear this last line)."""
-    with open(path, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 @dataclass(frozen=True)
 class Result:
     """One finished cell, as the report needs it."""

@@ -12,12 +12,15 @@
     DIR/stages/            shared stages (source classifier, source GAN, ...),
                            each trained once and reused, keyed by its config
     DIR/tensorboard/       the HParams table of finished cells
+    DIR/.claims/           a lock per cell being run (several processes can share a grid)
 
 Running the same command again continues where it stopped: a finished
 cell (its ``metrics.json`` has the cell's config) is not recomputed, a
 half-finished one resumes from its latest checkpoint (or restarts cleanly
 when it had none), and ``results.jsonl`` is rebuilt from the cell folders,
-so an interruption at any moment loses and duplicates nothing.
+so an interruption at any moment loses and duplicates nothing. The same
+command started in a second terminal, while the first runs, takes the cells
+the first has not claimed: one process per core or per GPU shares the grid.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import torch
 from ..config import to_dict
 from ..data import DataOptions
 from ..errors import ConfigError, GanTransferError
-from ..fileio import write_json
+from ..fileio import file_lock, write_json
 from ..methods.config import TransferConfig
 from ..methods.transfer import METRICS_FILE, transfer
 from ..training.device import resolve_device
@@ -44,10 +47,11 @@ from ..training.run_folder import RunFolder
 from ..training.run_kinds import BENCHMARK as BENCHMARK_RUN
 from ..training.run_kinds import check_folder, record_kind
 from .grid import BenchmarkConfig, Cell
-from .results import RESULTS_FILE, append_result, cell_record, write_results
+from .results import RESULTS_FILE, cell_record, write_results
 from .tracking import Trackers
 
 CELLS = "cells"
+CLAIMS = ".claims"  # the lock files of cells being run, and of results.jsonl
 RESULT_FILE = "result.json"
 BENCHMARK_FILE = "benchmark.json"
 
@@ -62,7 +66,12 @@ def run_benchmark(
     report: bool = True,
     log: Callable[[str], None] = print,
 ) -> list[dict[str, Any]]:
-    """Run every cell of ``grid`` into ``out`` (skipping finished ones) and return their results lines.
+    """Run every cell of ``grid`` into ``out`` (skipping finished ones) and return the finished cells'
+    results lines, in grid order.
+
+    Several processes may run the same grid into the same ``out`` at once (one per core or per GPU):
+    each claims the cell it runs, and takes the next cell that no other process holds; a shared stage
+    is trained by whichever needs it first while the others wait for it.
 
     Args:
         grid: the study.
@@ -84,33 +93,57 @@ def run_benchmark(
     write_json(out / BENCHMARK_FILE, {"name": grid.name, "description": grid.description, "grid": grid.as_dict(),
                                       "stages_dir": _portable(stages, out), "cells": [cell.id for cell in cells]})
     records = {cell.id: record for cell in cells if (record := finished_record(cell, out)) is not None}
-    write_results(out / RESULTS_FILE, collect_records(out, [cell.id for cell in cells]))
+    refresh_results(out, cells)
     progress = Progress(len(cells), records.values(), log)
     log(f"benchmark {grid.name!r}: {len(cells)} cells, {len(records)} finished earlier; stages in {stages}")
+    elsewhere: list[Cell] = []
     try:
         for index, cell in enumerate(cells, 1):
             if cell.id in records:
                 continue
-            if (finished := finished_record(cell, out)) is not None:
-                records[cell.id] = finished  # finished meanwhile by another process on the same folder
-                continue
-            progress.started(index, cell, [c for c in cells[index - 1:] if c.id not in records])
-            record = run_cell(cell, out, data, stages, progress_bar)
-            append_result(out / RESULTS_FILE, record)
-            trackers.cell_finished(record)
+            with file_lock(claim_path(out, cell), wait=False) as mine:
+                # Looked at under the claim: another process may have finished the cell meanwhile.
+                if (finished := finished_record(cell, out)) is not None:
+                    records[cell.id] = finished
+                    continue
+                if not mine:
+                    log(f"[{index}/{len(cells)}] {cell.id}: running in another process; taking the next cell")
+                    elsewhere.append(cell)
+                    continue
+                progress.started(index, cell, [c for c in cells[index - 1:] if c.id not in records])
+                record = run_cell(cell, out, data, stages, progress_bar)
             records[cell.id] = record
+            refresh_results(out, cells)
+            trackers.cell_finished(record)
             progress.finished(index, cell, record)
     except KeyboardInterrupt:
         log(f"interrupted; run the same command again to continue ({len(records)} of {len(cells)} cells finished)")
         raise
     finally:
         trackers.close()
+    records.update((cell.id, finished) for cell in elsewhere if (finished := finished_record(cell, out)) is not None)
+    if running := [cell.id for cell in elsewhere if cell.id not in records]:
+        log(f"{len(running)} cells still running in other processes ({', '.join(running[:3])}"
+            f"{', ...' if len(running) > 3 else ''}): the report covers the {len(records)} finished so far; "
+            "the process that finishes last renders it again")
     if report:
         from .report import render_report
 
         path = render_report(out, data, log=log)
         log(f"report: {path} and {path.with_suffix('.html')}")
-    return [records[cell.id] for cell in cells]
+    return [records[cell.id] for cell in cells if cell.id in records]
+
+
+def claim_path(out: Path, cell: Cell) -> Path:
+    """The lock file a process holds while it runs ``cell`` (kept out of the cell's run folder)."""
+    return out / CLAIMS / f"{cell.id.replace('/', '--')}.lock"
+
+
+def refresh_results(out: Path, cells: list[Cell]) -> None:
+    """Rewrite ``results.jsonl`` from the finished cell folders; one process at a time, so that two
+    finishing together cannot each write a file without the other's cell."""
+    with file_lock(out / CLAIMS / "results.lock"):
+        write_results(out / RESULTS_FILE, collect_records(out, [cell.id for cell in cells]))
 
 
 def _portable(path: Path, out: Path) -> str:

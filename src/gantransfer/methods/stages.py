@@ -13,7 +13,6 @@ others wait for them.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -28,7 +27,7 @@ import numpy as np
 
 from ..config import to_dict
 from ..data import DataOptions, ImageSet, describe_domain
-from ..fileio import write_json
+from ..fileio import file_lock, write_json
 from ..models import Classifier
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
 from ..paths import resolve_cache_dir
@@ -58,14 +57,9 @@ def _locked(folder: Path, distributed: DistributedContext):
         yield
         distributed.barrier()
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-            distributed.barrier()
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(folder / ".lock"):
+        yield
+        distributed.barrier()
 
 
 @contextmanager
