@@ -12,11 +12,14 @@ import time
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
 from gantransfer.cli.main import main
+from gantransfer.errors import ConfigError
 from gantransfer.experiments import load_benchmark, run_benchmark
 from gantransfer.experiments import runner
 from gantransfer.experiments.tracking import Trackers
@@ -411,6 +414,29 @@ def test_a_cell_another_process_is_running_is_left_to_it_and_taken_up_after(tiny
     assert [r["cell"] for r in records] == [first.id, second.id]
     assert [line["cell"] for line in _lines(out / "results.jsonl")] == [first.id, second.id]
     assert not any("another process" in line for line in lines)
+
+
+def test_a_grid_is_not_continued_on_other_images_than_its_finished_cells_read(tiny_grid, tmp_path):
+    _, grid_dict = tiny_grid
+    source = tmp_path / "mine" / "source300.npz"  # the same cell names, in a file this test may change
+    source.parent.mkdir()
+    shutil.copy(grid_dict["directions"][0]["source"], source)
+    grid_dict = copy.deepcopy(grid_dict)
+    grid_dict["directions"][0]["source"] = str(source)
+    config = tmp_path / "grid.yaml"
+    config.write_text(yaml.safe_dump(grid_dict))
+    out = tmp_path / "out"
+    first = run_benchmark(load_benchmark(config), out, progress_bar=False, report=False, log=lambda line: None)
+    assert first[0]["packages"]["torch"] == torch.__version__  # what the numbers were made with
+    (out / "cells" / first[1]["cell"] / "metrics.json").unlink()  # the second cell is to run again
+
+    with np.load(source) as stored:
+        x, y = stored["x"].copy(), stored["y"]
+    x[0] = 255 - x[0]  # one image edited: the domain is no longer the one the first cell read
+    np.savez(source, x=x, y=y)
+    with pytest.raises(ConfigError, match=r"finished cells read other images than the domains hold now: "
+                                          rf"{source} was .* in 1 finished cells \({first[0]['cell']}\)"):
+        run_benchmark(load_benchmark(config), out, progress_bar=False, report=False, log=lambda line: None)
 
 
 def test_a_cell_finished_meanwhile_by_another_process_is_not_run_again(tiny_grid, tmp_path, monkeypatch):

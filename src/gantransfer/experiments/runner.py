@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from ..config import to_dict
-from ..data import DataOptions
+from ..data import DataOptions, SplitOptions, describe_domain
 from ..errors import ConfigError, GanTransferError
 from ..fileio import file_lock, write_json
 from ..methods.config import TransferConfig
@@ -88,6 +88,7 @@ def run_benchmark(
     cells = grid.cells()
     check_folder(out, BENCHMARK_RUN)
     check_cell_folders(cells, out)
+    check_cell_data(cells, out, data)
     trackers = Trackers(out, grid.name, wandb_project)  # fails now, not after the first cell, without wandb
     record_kind(out, BENCHMARK_RUN)
     write_json(out / BENCHMARK_FILE, {"name": grid.name, "description": grid.description, "grid": grid.as_dict(),
@@ -214,6 +215,36 @@ def check_cell_folders(cells: list[Cell], out: Path) -> None:
                     "use another --out, or delete that folder to redo the cell"
                 )
             break
+
+
+def check_cell_data(cells: list[Cell], out: Path, data: DataOptions) -> None:
+    """Refuse to continue a grid whose finished cells read other images than its domains hold now
+    (a folder's files changed, or a built domain came out otherwise on this machine): their numbers
+    and the new cells' would not measure one thing."""
+    keys: dict[tuple[str, SplitOptions], str] = {}
+    changed: dict[tuple[str, str, str], list[str]] = {}
+    for cell in cells:
+        path = cell_folder(out, cell) / METRICS_FILE
+        if not path.is_file():
+            continue
+        recorded = json.loads(path.read_text()).get("data") or {}
+        for role in ("source", "target"):
+            then = (recorded.get(role) or {}).get("key")
+            if then is None:  # a cell of a version that did not record it
+                continue
+            domain, splits = getattr(cell.config, role), cell.config.splits
+            if (domain, splits) not in keys:
+                keys[domain, splits] = describe_domain(domain, data, splits).key
+            if then != keys[domain, splits]:
+                changed.setdefault((domain, then, keys[domain, splits]), []).append(cell.id)
+    if changed:
+        lines = [f"{domain} was {then} in {len(ids)} finished cells ({', '.join(ids[:2])}{', ...' if len(ids) > 2 else ''}) "
+                 f"and is {now} here" for (domain, then, now), ids in changed.items()]
+        raise ConfigError(
+            f"{out}: finished cells read other images than the domains hold now: {'; '.join(lines)} (the "
+            "domain's files changed, or it was built with other library versions: each cell's metrics.json "
+            "lists them under 'packages'). Use another --out to run the grid on these images, or delete those cells"
+        )
 
 
 def clear_unresumable(folder: Path) -> bool:

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
+from ..provenance import package_versions
 from ..config import to_dict
 from ..data import DataOptions
 from ..data.domains import write_drawn_splits
@@ -174,6 +175,7 @@ def _finish(context: TransferContext, model, started: float, step: int) -> dict[
         "image_format": data.choice.as_dict() if data.choice else None,
         "data": data.record(),
         "version": __version__,
+        "packages": package_versions(),
         "config": to_dict(config),
     }
     write_json(run.root / METRICS_FILE, metrics)
