@@ -18,7 +18,8 @@ PACKAGES = ("torch", "torchvision", "numpy", "pillow", "matplotlib", "scikit-ima
 
 
 def package_versions() -> dict[str, str]:
-    """``{"python": "3.11.7", "gantransfer": "0.1.0", "torch": "2.14.1", ..., "cpu": "AVX512"}``."""
+    """``{"python": "3.11.7", "gantransfer": "0.1.0", "torch": "2.14.1+cpu", ..., "cpu": "AVX512",
+    "cpu_model": "AMD EPYC"}``."""
     versions = {"python": platform.python_version(), "gantransfer": __version__}
     for name in PACKAGES:
         try:
@@ -29,4 +30,19 @@ def package_versions() -> dict[str, str]:
 
     versions["torch"] = torch.__version__  # with its build (+cpu, +cu130): the kernels differ
     versions["cpu"] = torch.backends.cpu.get_cpu_capability()  # what torch dispatches to on this CPU
+    if (model := cpu_model()) is not None:
+        versions["cpu_model"] = model
     return versions
+
+
+def cpu_model() -> str | None:
+    """The processor's name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` knows; None if nothing):
+    two processors can round the same float operations differently."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
