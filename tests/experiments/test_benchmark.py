@@ -459,3 +459,26 @@ def test_a_cell_finished_meanwhile_by_another_process_is_not_run_again(tiny_grid
     records = run_benchmark(grid, out, progress_bar=False, report=False, log=lambda line: None)
     assert ran == ["source300-target200/source-only/k0/seed0"]
     assert [r["cell"] for r in records] == [r["cell"] for r in _lines(done / "results.jsonl")]
+
+
+def test_the_source_free_gain_pairs_each_cell_with_its_real_source_and_no_replay_runs(monkeypatch):
+    """benchmarks/source_free_gain.py on hand-written lines: counterparts found by config, seeds matched."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import source_free_gain
+
+    def line(accuracy, seed, source_weight=0.0, source_free=False, method="finetune"):
+        config = {"method": method, "k": 10, "seed": seed, "source_weight": source_weight}
+        if source_free:
+            config["source_free"] = True  # a later option: absent from the configs that leave it off
+        return {"variant": f"{method}-{source_weight}-{source_free}", "k": 10, "config": config,
+                "target_test_accuracy": accuracy}
+
+    records = [line(0.90, 0), line(0.92, 1), line(0.95, 0, 1.0), line(0.97, 1, 1.0),
+               line(0.94, 0, 1.0, True), line(0.95, 1, 1.0, True), line(0.99, 2, 1.0, True),  # seed 2: alone
+               line(0.80, 0, method="pixel-da"), line(0.81, 0, source_free=True, method="pixel-da")]
+    replay, pixel_da = source_free_gain.gains(records)
+    assert replay["seeds"] == [0, 1]
+    assert replay["none"] == pytest.approx(91.0) and replay["real"] == pytest.approx(96.0)
+    assert replay["generated"] == pytest.approx(94.5) and replay["kept"] == pytest.approx(0.7)
+    assert pixel_da["real"] == pytest.approx(80.0) and pixel_da["generated"] == pytest.approx(81.0)
+    assert pixel_da["none"] is None and pixel_da["kept"] is None  # it replays nothing: no gain to keep
