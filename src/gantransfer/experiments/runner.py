@@ -242,8 +242,9 @@ def check_cell_data(cells: list[Cell], out: Path, data: DataOptions) -> None:
                  f"and is {now} here" for (domain, then, now), ids in changed.items()]
         raise ConfigError(
             f"{out}: finished cells read other images than the domains hold now: {'; '.join(lines)} (the "
-            "domain's files changed, or it was built with other library versions: each cell's metrics.json "
-            "lists them under 'packages'). Use another --out to run the grid on these images, or delete those cells"
+            "domain's files changed, or it was built on another machine or with other library versions: each "
+            "cell's metrics.json lists them under 'packages'). Use another --out to run the grid on these "
+            "images, or delete those cells"
         )
 
 

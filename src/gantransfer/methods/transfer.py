@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
-from ..provenance import package_versions
 from ..config import to_dict
 from ..data import DataOptions
 from ..data.domains import write_drawn_splits
@@ -38,6 +37,7 @@ from ..evaluation.validation import validate_classifier
 from ..fileio import write_json
 from ..models.saving import save_classifier
 from ..notice import notice
+from ..provenance import package_versions
 from ..training.distributed import setup
 from ..training.identity import config_changes
 from ..training.logger import RunLogger
