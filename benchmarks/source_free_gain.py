@@ -33,11 +33,11 @@ def gains(records: list[dict]) -> list[dict]:
         accuracy[_identity(record["config"])][record["config"]["seed"]] = 100 * record["target_test_accuracy"]
     table, seen = [], set()
     for record in records:
-        config = record["config"]
-        if not config.get("source_free") or _identity(config) in seen:
+        config, identity = record["config"], _identity(record["config"])
+        if not config.get("source_free") or identity in seen:
             continue
-        seen.add(_identity(config))
-        rows = {"generated": accuracy[_identity(config)],
+        seen.add(identity)
+        rows = {"generated": accuracy[identity],
                 "real": accuracy.get(_identity(config, source_free=False), {})}
         if config.get("source_weight", 0) > 0:
             rows["none"] = accuracy.get(_identity(config, source_free=False, source_weight=0.0), {})

@@ -13,8 +13,8 @@ from importlib import metadata
 
 from . import __version__
 
-#: the distributions whose versions a run records (those absent are left out)
-PACKAGES = ("torch", "torchvision", "numpy", "pillow", "matplotlib", "scikit-image", "safetensors")
+#: the distributions whose versions a run records beside torch's (those absent are left out)
+PACKAGES = ("torchvision", "numpy", "pillow", "matplotlib", "scikit-image", "safetensors")
 
 
 def package_versions() -> dict[str, str]:
@@ -28,7 +28,7 @@ def package_versions() -> dict[str, str]:
             continue
     import torch
 
-    versions["torch"] = torch.__version__  # with its build (+cpu, +cu130): the kernels differ
+    versions["torch"] = torch.__version__  # with its build (+cpu, +cu130), which its package metadata omits
     versions["cpu"] = torch.backends.cpu.get_cpu_capability()  # what torch dispatches to on this CPU
     if (model := cpu_model()) is not None:
         versions["cpu_model"] = model
