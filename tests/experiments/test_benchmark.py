@@ -466,19 +466,30 @@ def test_the_source_free_gain_pairs_each_cell_with_its_real_source_and_no_replay
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     import source_free_gain
 
-    def line(accuracy, seed, source_weight=0.0, source_free=False, method="finetune"):
-        config = {"method": method, "k": 10, "seed": seed, "source_weight": source_weight}
+    def line(accuracy, seed, source_weight=0.0, source_free=False, method="finetune", k=10):
+        config = {"method": method, "k": k, "seed": seed, "source_weight": source_weight}
         if source_free:
             config["source_free"] = True  # a later option: absent from the configs that leave it off
-        return {"variant": f"{method}-{source_weight}-{source_free}", "k": 10, "config": config,
+        return {"variant": f"{method}-{source_weight}-{source_free}", "k": k, "config": config,
                 "target_test_accuracy": accuracy}
 
     records = [line(0.90, 0), line(0.92, 1), line(0.95, 0, 1.0), line(0.97, 1, 1.0),
                line(0.94, 0, 1.0, True), line(0.95, 1, 1.0, True), line(0.99, 2, 1.0, True),  # seed 2: alone
-               line(0.80, 0, method="pixel-da"), line(0.81, 0, source_free=True, method="pixel-da")]
-    replay, pixel_da = source_free_gain.gains(records)
+               line(0.80, 0, method="pixel-da"), line(0.81, 0, source_free=True, method="pixel-da"),
+               # k = 0: DANN adapts from the source batches; without them it is the source classifier
+               line(0.20, 0, method="source-only", k=0), line(0.50, 0, method="dann", k=0),
+               line(0.44, 0, source_free=True, method="dann", k=0),
+               line(0.30, 0, method="cycada", k=0), line(0.31, 0, source_free=True, method="cycada", k=0),
+               line(0.60, 0, method="adda", k=0), line(0.55, 0, source_free=True, method="adda", k=0),
+               line(0.70, 0, method="source-only", k=0, source_weight=0.5)]  # another config: not adda's
+    replay, pixel_da, dann, cycada, adda = source_free_gain.gains(records)
     assert replay["seeds"] == [0, 1]
     assert replay["none"] == pytest.approx(91.0) and replay["real"] == pytest.approx(96.0)
     assert replay["generated"] == pytest.approx(94.5) and replay["kept"] == pytest.approx(0.7)
-    assert pixel_da["real"] == pytest.approx(80.0) and pixel_da["generated"] == pytest.approx(81.0)
-    assert pixel_da["none"] is None and pixel_da["kept"] is None  # it replays nothing: no gain to keep
+    # pixel-da at k = 10 replays nothing; without source images it is finetune, which beats it: no gain
+    assert pixel_da["seeds"] == [0] and pixel_da["none"] == pytest.approx(90.0)
+    assert pixel_da["real"] == pytest.approx(80.0) and pixel_da["kept"] is None
+    assert dann["none"] == pytest.approx(20.0) and dann["real_gain"] == pytest.approx(30.0)
+    assert dann["kept"] == pytest.approx(0.8)
+    assert cycada["kept"] == pytest.approx(1.1)
+    assert adda["kept"] == pytest.approx(35 / 40)
