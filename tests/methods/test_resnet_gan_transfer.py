@@ -21,6 +21,7 @@ from gantransfer.training.supervised import ClassifierTraining
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")  # torch's, on loading what export wrote
 def test_gan_augment_on_a_resnet_gan(tmp_path):
     config = TransferConfig(
         source=str(write_digits_npz(tmp_path / "s.npz", seed=0)), target=str(write_digits_npz(tmp_path / "t.npz", seed=1)),
