@@ -1,4 +1,4 @@
-"""How much of real-source replay's gain a source-free run keeps, from a benchmark's results.jsonl.
+"""How much of the real source images' gain a source-free run keeps, from a benchmark's results.jsonl.
 
 For every source-free cell (``source_free: true``) the script finds, by config, its counterpart with the
 real source images (the same config with ``source_free: false``) and the same run without any source
@@ -10,6 +10,7 @@ the kept fraction (generated - none) / (real - none) of the real source's mean g
 at least 80 %).
 
     python benchmarks/source_free_gain.py benchmarks/results/mnist-usps-source-free/results.jsonl
+    python benchmarks/source_free_gain.py benchmarks/results/mnist-mnistm-source-free/results.jsonl
 """
 
 from __future__ import annotations
