@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -19,6 +20,7 @@ import yaml
 from PIL import Image
 
 from gantransfer.cli.main import main
+from gantransfer.data import DataOptions
 from gantransfer.errors import ConfigError
 from gantransfer.experiments import load_benchmark, run_benchmark
 from gantransfer.experiments import runner
@@ -414,6 +416,39 @@ def test_a_cell_another_process_is_running_is_left_to_it_and_taken_up_after(tiny
     assert [r["cell"] for r in records] == [first.id, second.id]
     assert [line["cell"] for line in _lines(out / "results.jsonl")] == [first.id, second.id]
     assert not any("another process" in line for line in lines)
+
+
+def test_a_cell_whose_stage_another_process_trains_is_put_off_until_the_later_cells_ran(tiny_grid, tmp_path):
+    _, grid_dict = tiny_grid
+    grid_dict = {**copy.deepcopy(grid_dict), "methods": ["source-only", "target-only"]}  # target-only: no stage
+    config = tmp_path / "grid.yaml"
+    config.write_text(yaml.safe_dump(grid_dict))
+    grid = load_benchmark(config)
+    stages = tmp_path / "stages"
+    # The source classifier stage's folder name, from a run of the first cell alone; then emptied,
+    # as a stage is while another process has only begun to train it.
+    runner.run_cell(grid.cells()[0], tmp_path / "scratch", DataOptions(), stages, progress_bar=False)
+    (folder,) = stages.iterdir()
+    shutil.rmtree(folder)
+
+    first, second = grid.cells()
+    lines = []
+    with contextlib.ExitStack() as other_process:
+        other_process.enter_context(file_lock(folder / ".lock"))
+
+        def log(line):
+            lines.append(line)
+            if line.startswith(f"[2/2] {second.id}: accuracy"):
+                other_process.close()  # that process is gone; its stage is this one's to train
+
+        records = run_benchmark(grid, tmp_path / "out", stages_dir=stages, progress_bar=False, report=False,
+                                log=log)
+    assert [r["cell"] for r in records] == [first.id, second.id]
+    busy = f"[1/2] {first.id}: another process is training its stage {folder.name}; taking the next cell"
+    order = [next(i for i, line in enumerate(lines) if line.startswith(text))
+             for text in (busy, f"[2/2] {second.id}: accuracy", f"[1/2] {first.id}: accuracy")]
+    assert order == sorted(order)
+    assert (folder / "done.json").is_file()
 
 
 def test_a_grid_is_not_continued_on_other_images_than_its_finished_cells_read(tiny_grid, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import replace
 
@@ -12,9 +13,10 @@ from PIL import Image
 
 from gantransfer.data import DataOptions
 from gantransfer.evaluation.classification import evaluate_classifier
+from gantransfer.fileio import file_lock
 from gantransfer.methods import METHODS, ClassifierOptions, GanAugmentOptions, GanFeatureOptions, TransferConfig, transfer
 from gantransfer.methods.context import TransferContext, TransferData
-from gantransfer.methods.stages import StageCache
+from gantransfer.methods.stages import StageBusy, StageCache
 from gantransfer.models.saving import load_classifier
 from gantransfer.training.pretrain import PretrainConfig, load_gan
 from gantransfer.training.run_folder import RunFolder
@@ -105,6 +107,40 @@ def test_shared_stages_are_trained_once(tiny):
         transfer(replace(config, method=seed_method), tmp_path / seed_method, stages_dir=tmp_path / "s",
                  progress_bar=False)
     assert len([p for p in (tmp_path / "s").iterdir() if p.name.startswith("source-classifier")]) == 1
+
+
+def test_a_stage_another_process_trains_is_not_waited_for_when_the_caller_says_so(tiny):
+    """wait_for_stages=False: a stage that another process is training raises StageBusy before
+    the run trains anything; a finished stage whose lock is held (a run looking at it) is waited for."""
+    config, tmp_path = tiny
+    stages = tmp_path / "s"
+    transfer(replace(config, method="source-only"), tmp_path / "first", stages_dir=stages, progress_bar=False)
+    folder = next(stages.glob("source-classifier-*"))
+    (folder / "done.json").rename(folder / "done.kept")  # as while the stage is still training
+    with file_lock(folder / ".lock"):
+        with pytest.raises(StageBusy) as busy:
+            transfer(replace(config, method="finetune"), tmp_path / "second", stages_dir=stages,
+                     progress_bar=False, wait_for_stages=False)
+    assert busy.value.folder == folder
+    assert not (tmp_path / "second" / "metrics.json").exists()
+    assert not (folder / "done.json").exists()  # nothing trained it meanwhile
+
+    (folder / "done.kept").rename(folder / "done.json")
+    held = threading.Event()
+
+    def look_at_the_stage():
+        with file_lock(folder / ".lock"):
+            held.set()
+            time.sleep(1.0)
+
+    looker = threading.Thread(target=look_at_the_stage)
+    looker.start()
+    held.wait()
+    started = time.time()
+    metrics = transfer(replace(config, method="finetune"), tmp_path / "second", stages_dir=stages,
+                       progress_bar=False, wait_for_stages=False)
+    looker.join()
+    assert metrics["method"] == "finetune" and time.time() - started > 0.5
 
 
 def test_same_seed_same_accuracy_and_k_draw(tiny):

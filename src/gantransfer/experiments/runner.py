@@ -21,6 +21,8 @@ when it had none), and ``results.jsonl`` is rebuilt from the cell folders,
 so an interruption at any moment loses and duplicates nothing. The same
 command started in a second terminal, while the first runs, takes the cells
 the first has not claimed: one process per core or per GPU shares the grid.
+A cell whose shared stage another process is training is put off until the
+cells after it have been tried, so the second process does not idle on it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ..data import DataOptions, SplitOptions, describe_domain
 from ..errors import ConfigError, GanTransferError
 from ..fileio import file_lock, write_json
 from ..methods.config import TransferConfig
+from ..methods.stages import StageBusy
 from ..methods.transfer import METRICS_FILE, transfer
 from ..training.device import resolve_device
 from ..training.identity import config_changes
@@ -71,7 +74,8 @@ def run_benchmark(
 
     Several processes may run the same grid into the same ``out`` at once (one per core or per GPU):
     each claims the cell it runs, and takes the next cell that no other process holds; a shared stage
-    is trained by whichever needs it first while the others wait for it.
+    is trained by whichever needs it first, and a cell that needs it in another process is put off
+    until every later cell has been tried (then it waits for the stage).
 
     Args:
         grid: the study.
@@ -98,25 +102,35 @@ def run_benchmark(
     progress = Progress(len(cells), records.values(), log)
     log(f"benchmark {grid.name!r}: {len(cells)} cells, {len(records)} finished earlier; stages in {stages}")
     elsewhere: list[Cell] = []
+    pending = [(index, cell) for index, cell in enumerate(cells, 1) if cell.id not in records]
     try:
-        for index, cell in enumerate(cells, 1):
-            if cell.id in records:
-                continue
-            with file_lock(claim_path(out, cell), wait=False) as mine:
-                # Looked at under the claim: another process may have finished the cell meanwhile.
-                if (finished := finished_record(cell, out)) is not None:
-                    records[cell.id] = finished
-                    continue
-                if not mine:
-                    log(f"[{index}/{len(cells)}] {cell.id}: running in another process; taking the next cell")
-                    elsewhere.append(cell)
-                    continue
-                progress.started(index, cell, [c for c in cells[index - 1:] if c.id not in records])
-                record = run_cell(cell, out, data, stages, progress_bar)
-            records[cell.id] = record
-            refresh_results(out, cells)
-            trackers.cell_finished(record)
-            progress.finished(index, cell, record)
+        # First pass: a cell whose shared stage another process is training waits for a second
+        # pass, so that this process runs other cells meanwhile instead of idling on the lock.
+        for wait_for_stages in (False, True):
+            waiting: list[tuple[int, Cell]] = []
+            for index, cell in pending:
+                with file_lock(claim_path(out, cell), wait=False) as mine:
+                    # Looked at under the claim: another process may have finished the cell meanwhile.
+                    if (finished := finished_record(cell, out)) is not None:
+                        records[cell.id] = finished
+                        continue
+                    if not mine:
+                        log(f"[{index}/{len(cells)}] {cell.id}: running in another process; taking the next cell")
+                        elsewhere.append(cell)
+                        continue
+                    progress.started(index, cell, [c for c in cells[index - 1:] if c.id not in records])
+                    try:
+                        record = run_cell(cell, out, data, stages, progress_bar, wait_for_stages)
+                    except StageBusy as busy:
+                        log(f"[{index}/{len(cells)}] {cell.id}: another process is training its stage "
+                            f"{busy.folder.name}; taking the next cell, this one after")
+                        waiting.append((index, cell))
+                        continue
+                records[cell.id] = record
+                refresh_results(out, cells)
+                trackers.cell_finished(record)
+                progress.finished(index, cell, record)
+            pending = waiting
     except KeyboardInterrupt:
         log(f"interrupted; run the same command again to continue ({len(records)} of {len(cells)} cells finished)")
         raise
@@ -159,12 +173,16 @@ def cell_folder(out: Path, cell: Cell) -> Path:
     return out / CELLS / cell.id
 
 
-def run_cell(cell: Cell, out: Path, data: DataOptions, stages: Path, progress_bar: bool) -> dict[str, Any]:
-    """Train and evaluate one cell (resuming it if half-finished); write and return its results line."""
+def run_cell(cell: Cell, out: Path, data: DataOptions, stages: Path, progress_bar: bool,
+             wait_for_stages: bool = True) -> dict[str, Any]:
+    """Train and evaluate one cell (resuming it if half-finished); write and return its results line.
+
+    ``wait_for_stages=False``: raise :class:`StageBusy` where another process trains a stage it needs."""
     folder = cell_folder(out, cell)
     clear_unresumable(folder)
     try:
-        metrics = transfer(cell.config, folder, data, stages, progress_bar=progress_bar)
+        metrics = transfer(cell.config, folder, data, stages, progress_bar=progress_bar,
+                           wait_for_stages=wait_for_stages)
     except GanTransferError as error:
         raise type(error)(f"cell {cell.id}: {error}") from None
     record = cell_record(cell, metrics, describe_machine(cell.config.acceleration.device))

@@ -50,14 +50,39 @@ def stage_key(kind: str, config: dict[str, Any]) -> str:
     return f"{kind}-{digest}"
 
 
+class StageBusy(Exception):
+    """Another process is training the stage in ``folder`` and the caller chose not to wait for it.
+
+    Not a :class:`~gantransfer.errors.GanTransferError`: no user did anything wrong; a
+    benchmark runner catches it and takes another cell meanwhile.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"stage {folder.name} is being trained by another process")
+        self.folder = folder
+
+
 @contextmanager
-def _locked(folder: Path, distributed: DistributedContext):
-    """Hold the stage's file lock on rank 0; at the end, every rank waits for rank 0's files."""
+def _locked(folder: Path, distributed: DistributedContext, wait: bool = True):
+    """Hold the stage's file lock on rank 0; at the end, every rank waits for rank 0's files.
+
+    ``wait=False``: raise :class:`StageBusy` instead of waiting while another process trains
+    the stage (one that only looks at a finished stage is waited for). Under torchrun rank 0
+    always waits: the other ranks are already waiting at the stage with it.
+    """
     if not distributed.is_main:
         yield
         distributed.barrier()
         return
-    with file_lock(folder / ".lock"):
+    lock = folder / ".lock"
+    with file_lock(lock, wait=wait or distributed.enabled) as held:
+        if held:
+            yield
+            distributed.barrier()
+            return
+    if not (folder / DONE).is_file():
+        raise StageBusy(folder)
+    with file_lock(lock):
         yield
         distributed.barrier()
 
@@ -90,6 +115,7 @@ def train_once(
     seed: int,
     finish: Callable[[], None] | None = None,
     main_only: bool = False,
+    wait: bool = True,
 ) -> None:
     """Train a stage into ``folder`` unless it is done: the one sequence every shared
     stage (and gan-augment's adapted GAN) goes through.
@@ -105,8 +131,10 @@ def train_once(
     Args:
         main_only: rank 0 trains alone (networks DistributedDataParallel cannot
             wrap); the other ranks only wait for its files.
+        wait: wait while another process trains the stage (False: raise
+            :class:`StageBusy`, before anything is trained).
     """
-    with _locked(folder, distributed):
+    with _locked(folder, distributed, wait):
         done = (folder / DONE).is_file()
         # Rank 0 looked under the lock; the others take its answer.
         skip = (done or not distributed.is_main) if main_only else distributed.broadcast(done)
@@ -124,13 +152,19 @@ def train_once(
 
 @dataclass
 class StageCache:
-    """Folder of shared stages (default: ``<cache dir>/stages``)."""
+    """Folder of shared stages (default: ``<cache dir>/stages``).
+
+    ``wait_when_busy``: a stage that another process is training is waited for (False:
+    :class:`StageBusy` is raised, so that the caller can do something else meanwhile).
+    """
 
     root: Path
+    wait_when_busy: bool = True
 
     @classmethod
-    def default(cls, data: DataOptions, root: str | os.PathLike | None = None) -> "StageCache":
-        return cls(Path(root) if root else resolve_cache_dir(data.cache_dir) / "stages")
+    def default(cls, data: DataOptions, root: str | os.PathLike | None = None,
+                wait_when_busy: bool = True) -> "StageCache":
+        return cls(Path(root) if root else resolve_cache_dir(data.cache_dir) / "stages", wait_when_busy)
 
     def folder(self, kind: str, config: dict[str, Any]) -> Path:
         return self.root / stage_key(kind, config)
@@ -184,7 +218,7 @@ class StageCache:
             save_classifier(folder / "classifier.safetensors", task.final_model, source.class_names,
                             source.format, info={"stage": "source-classifier", "source": source_name})
 
-        train_once(folder, identity, train, distributed, seed, finish)
+        train_once(folder, identity, train, distributed, seed, finish, wait=self.wait_when_busy)
         return load_classifier(folder / "classifier.safetensors", distributed.device)
 
     def source_gan(
@@ -204,7 +238,7 @@ class StageCache:
         def train(resume: bool) -> FitResult:
             return pretrain(config, folder, data, resume=resume, progress_bar=progress_bar, callbacks=callbacks)
 
-        train_once(folder, identity, train, distributed, config.seed)
+        train_once(folder, identity, train, distributed, config.seed, wait=self.wait_when_busy)
         return load_gan(folder, distributed.device)
 
     def translation(
@@ -239,5 +273,5 @@ class StageCache:
 
         # Under torchrun, rank 0 trains the translators alone (CycleGAN's networks run several
         # forwards per backward, which DistributedDataParallel does not allow); the others wait.
-        train_once(folder, identity, train, distributed, seed, main_only=True)
+        train_once(folder, identity, train, distributed, seed, main_only=True, wait=self.wait_when_busy)
         return load_translation(folder, distributed.device)

@@ -63,6 +63,7 @@ def transfer(
     progress_bar: bool = True,
     callbacks: Sequence[Callback] = (),
     images: TransferData | None = None,
+    wait_for_stages: bool = True,
 ) -> dict[str, Any]:
     """Run ``config`` into the folder ``out`` and return its metrics.
 
@@ -75,6 +76,9 @@ def transfer(
     ``images``: the run's images when they do not come from loading
     ``config``'s domains (the Python facade's in-memory arrays); a
     ``target_test`` of None leaves the test metrics None.
+    ``wait_for_stages=False``: where another process is training a shared stage that the
+    run needs, raise :class:`~gantransfer.methods.stages.StageBusy` instead of waiting
+    (the run resumes when called again).
     """
     method = get_method(config.method)
     method.check_config(config)
@@ -101,8 +105,8 @@ def transfer(
     run.prepare(stored, resume=True, write=distributed.is_main, cls=TransferConfig, kind=TRANSFER_RUN)
     if distributed.is_main and loaded_here:
         write_drawn_splits(run.root, {"source": config.source, "target": config.target}, data, config.splits)
-    context = TransferContext(config, images, StageCache.default(data, stages_dir), run, data, progress_bar,
-                              callbacks)
+    stages = StageCache.default(data, stages_dir, wait_when_busy=wait_for_stages)
+    context = TransferContext(config, images, stages, run, data, progress_bar, callbacks)
     if context.init == "gan":
         context.check_gan_init()  # before a GAN is pretrained or adapted, not after
     plan = method.build(context)
