@@ -10,9 +10,11 @@ import torch
 
 from gantransfer.data import DataOptions
 from gantransfer.errors import ConfigError
+from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.methods import ClassifierOptions, DomainAdaptationOptions, TransferConfig, transfer
 from gantransfer.methods.context import TransferContext, TransferData
 from gantransfer.methods.stages import StageCache
+from gantransfer.training.generation import LOW_AGREEMENT
 from gantransfer.training.pretrain import PretrainConfig
 from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.self_training import TeacherOptions
@@ -114,10 +116,15 @@ def test_source_free_adaptation_reads_generated_images_only(tiny, tmp_path):
     assert context.adaptation_source_key() != context.source_key
 
 
-def test_a_source_free_run_has_no_source_scores_and_says_so(tiny, tmp_path):
+def test_a_source_free_run_has_no_source_scores_and_says_so(tiny, tmp_path, capsys):
     config = replace(tiny, method="dann", k=0, source_free=True)
     metrics = transfer(config, tmp_path / "run", stages_dir=tmp_path / "stages", progress_bar=False)
-    assert metrics["notes"]["source_free"] == {"generated_per_class": 7}
+    # The source classifier judges the generated images; a 4-step GAN's labels do not hold, and the user is told.
+    context = _context(config, tmp_path)  # the run's stages, so the run's GAN and source classifier
+    agreement = evaluate_classifier(context.source_classifier(), context.adaptation_source()).accuracy
+    assert metrics["notes"]["source_free"] == {"generated_per_class": 7, "source_classifier_agreement": agreement}
+    assert agreement < LOW_AGREEMENT
+    assert f"reads only {100 * agreement:.1f}% of the source GAN's 70 generated images" in capsys.readouterr().err
     assert metrics["validation_scores"]["source_accuracy"] is None and metrics["validation_scores"]["dev"] is None
     real = transfer(replace(config, source_free=False), tmp_path / "real", stages_dir=tmp_path / "stages",
                     progress_bar=False)

@@ -15,14 +15,17 @@ from ..data import (BatchStream, ClassMatch, DataOptions, DomainInfo, FormatChoi
 from ..data.classes import require_every_class
 from ..data.domains import load_split
 from ..errors import ConfigError
+from ..evaluation.classification import evaluate_classifier
 from ..models import Classifier, TrunkConfig
 from ..models.pretrained import BackboneWeights, read_backbone_weights
 from ..models.trunk import CONV
+from ..notice import notice
 from ..training.distributed import setup
-from ..training.generation import generated_set
+from ..training.generation import agreement_warning, generated_set
 from ..training.identity import comparable
 from ..training.pretrain import PretrainedGan, load_gan
 from ..training.run_folder import RunFolder
+from ..training.seeding import preserved_randomness
 from ..training.supervised import ClassifierTask, LabelledSource
 from ..training.trainer import Callback
 from .config import TransferConfig
@@ -254,10 +257,19 @@ class TransferContext:
                 raise ConfigError("source_free adapts with labelled generated images: the source GAN must be "
                                   "conditional (gan.conditional, or a conditional --gan-checkpoint)")
             config = self.config
-            self._generated_source = generated_set(
+            generated = generated_set(
                 gan.generator, self.data.source.class_names, config.generated_source_per_class,
                 config.shared_seed + GENERATED_SOURCE_SEED, self.format, f"{config.source}[generated]")
-            self.notes["source_free"] = {"generated_per_class": config.generated_source_per_class}
+            # Judged at the source, with what travels (the source classifier): a collapsed
+            # generator's labels do not hold, and nothing downstream would say so. The fresh
+            # network the classifier is loaded into draws weights: the run's numbers must not move.
+            with preserved_randomness():
+                agreement = evaluate_classifier(self.source_classifier(), generated).accuracy
+            if (warning := agreement_warning(agreement, generated.num_classes, len(generated))) is not None:
+                notice(warning)
+            self.notes["source_free"] = {"generated_per_class": config.generated_source_per_class,
+                                         "source_classifier_agreement": agreement}
+            self._generated_source = generated
         return self._generated_source
 
     def adaptation_source_key(self) -> Any:

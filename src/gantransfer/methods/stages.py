@@ -16,14 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ..config import to_dict
 from ..data import DataOptions, ImageSet, describe_domain
@@ -32,12 +30,11 @@ from ..models import Classifier
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
 from ..paths import resolve_cache_dir
 from ..training.acceleration import Acceleration
-from ..training.checkpoint import capture_rng_state, restore_rng_state
 from ..training.distributed import DistributedContext, setup
 from ..training.identity import comparable
 from ..training.pretrain import PretrainConfig, PretrainedGan, load_gan, pretrain
 from ..training.run_folder import RunFolder
-from ..training.seeding import seed_everything
+from ..training.seeding import preserved_randomness, seed_everything
 from ..training.supervised import AccuracyMonitor, ClassifierTask, ClassifierTraining, LabelledSource
 from ..training.trainer import Callback, FitResult, LoopConfig, Trainer
 from ..training.translation import Translation, TranslationTask, TranslationTraining, load_translation, stored_config
@@ -87,19 +84,6 @@ def _locked(folder: Path, distributed: DistributedContext, wait: bool = True):
         distributed.barrier()
 
 
-@contextmanager
-def _caller_randomness():
-    """Training a stage reseeds every generator; give the caller its states back after,
-    so that a run draws the same numbers whether its stages were cached or trained now."""
-    saved = capture_rng_state(), random.getstate(), np.random.get_state()
-    try:
-        yield
-    finally:
-        restore_rng_state(saved[0])
-        random.setstate(saved[1])
-        np.random.set_state(saved[2])
-
-
 def gan_stage_identity(config: PretrainConfig, source_key: str) -> dict[str, Any]:
     """What names a source-GAN stage: its config as :func:`comparable` gives it, and the
     source's content key (:attr:`~gantransfer.data.DomainInfo.key`: a path or name and a
@@ -140,7 +124,9 @@ def train_once(
         skip = (done or not distributed.is_main) if main_only else distributed.broadcast(done)
         if skip:
             return
-        with _caller_randomness():
+        # Training reseeds every generator: the caller gets its states back after, so that a run
+        # draws the same numbers whether its stages were cached or trained now.
+        with preserved_randomness():
             seed_everything(seed)
             result = train(RunFolder(folder).has_run())
         result.raise_if_interrupted()

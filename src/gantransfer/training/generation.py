@@ -41,3 +41,19 @@ def generated_set(generator: nn.Module, class_names: tuple[str, ...], per_class:
     (labels 0, 0, ..., 1, 1, ...), reproducible from ``seed``; labels are those asked for."""
     labels = torch.arange(len(class_names)).repeat_interleave(per_class)
     return ImageSet(generate_pixels(generator, labels, seed), labels, class_names, name, fmt)
+
+
+#: below this, a source-free run's generated images are suspect: their labels do not hold
+LOW_AGREEMENT = 0.5
+
+
+def agreement_warning(agreement: float, num_classes: int, count: int) -> str | None:
+    """What to tell a user whose source classifier reads only ``agreement`` (a fraction in [0, 1])
+    of ``count`` generated images as the class they were generated for; None when it reads
+    at least :data:`LOW_AGREEMENT` of them (chance is ``1 / num_classes``)."""
+    if agreement >= LOW_AGREEMENT:
+        return None
+    return (f"the source classifier reads only {100 * agreement:.1f}% of the source GAN's {count} generated "
+            f"images as the class they were generated for (chance: {100 / num_classes:.1f}%): the generator "
+            "has probably collapsed (its sample grids show it); source-free adaptation learns from these "
+            "images as they are. Try another source GAN (fewer epochs, another objective)")
