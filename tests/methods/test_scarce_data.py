@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -116,7 +117,7 @@ def test_source_free_adaptation_reads_generated_images_only(tiny, tmp_path):
     assert context.adaptation_source_key() != context.source_key
 
 
-def test_a_source_free_run_has_no_source_scores_and_says_so(tiny, tmp_path, capsys):
+def test_a_source_free_run_has_no_source_scores_and_says_so(tiny, tmp_path, capsys, monkeypatch):
     config = replace(tiny, method="dann", k=0, source_free=True)
     metrics = transfer(config, tmp_path / "run", stages_dir=tmp_path / "stages", progress_bar=False)
     # The source classifier judges the generated images; a 4-step GAN's labels do not hold, and the user is told.
@@ -125,6 +126,12 @@ def test_a_source_free_run_has_no_source_scores_and_says_so(tiny, tmp_path, caps
     assert metrics["notes"]["source_free"] == {"generated_per_class": 7, "source_classifier_agreement": agreement}
     assert agreement < LOW_AGREEMENT
     assert f"reads only {100 * agreement:.1f}% of the source GAN's 70 generated images" in capsys.readouterr().err
+    # benchmarks/generated_source_agreement.py finds the same pair of stages and the same share.
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import generated_source_agreement
+
+    (row,) = generated_source_agreement.agreements(tmp_path / "stages", per_class=7, seed=config.shared_seed)
+    assert row["agreement"] == agreement and row["gan"].startswith("source-gan-")
     assert metrics["validation_scores"]["source_accuracy"] is None and metrics["validation_scores"]["dev"] is None
     real = transfer(replace(config, source_free=False), tmp_path / "real", stages_dir=tmp_path / "stages",
                     progress_bar=False)
