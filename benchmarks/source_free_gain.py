@@ -59,7 +59,8 @@ def gains(records: list[dict]) -> list[dict]:
         mean = {row: statistics.fmean(values[s] for s in seeds) for row, values in rows.items()}
         gain = mean["real"] - mean["none"] if "none" in mean else None
         kept = (mean["generated"] - mean["none"]) / gain if gain is not None and gain > 0 else None
-        table.append({"row": f"{record['variant']} k={record['k']}", "seeds": seeds, "none": mean.get("none"),
+        where = f"{record['direction']}: " if record.get("direction") else ""  # a grid of several pairs
+        table.append({"row": f"{where}{record['variant']} k={record['k']}", "seeds": seeds, "none": mean.get("none"),
                       "real": mean["real"], "generated": mean["generated"], "real_gain": gain, "kept": kept})
     return table
 

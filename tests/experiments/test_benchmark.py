@@ -528,3 +528,6 @@ def test_the_source_free_gain_pairs_each_cell_with_its_real_source_and_no_replay
     assert dann["kept"] == pytest.approx(0.8)
     assert cycada["kept"] == pytest.approx(1.1)
     assert adda["kept"] == pytest.approx(35 / 40)
+    assert replay["row"] == "finetune-1.0-True k=10"
+    named = [{**record, "direction": "a-b"} for record in records]  # a grid of several pairs names each row's
+    assert source_free_gain.gains(named)[0]["row"] == "a-b: finetune-1.0-True k=10"
