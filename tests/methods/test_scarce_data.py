@@ -120,12 +120,13 @@ def test_source_free_adaptation_reads_generated_images_only(tiny, tmp_path):
 def test_a_source_free_run_has_no_source_scores_and_says_so(tiny, tmp_path, capsys, monkeypatch):
     config = replace(tiny, method="dann", k=0, source_free=True)
     metrics = transfer(config, tmp_path / "run", stages_dir=tmp_path / "stages", progress_bar=False)
+    warned = capsys.readouterr().err
     # The source classifier judges the generated images; a 4-step GAN's labels do not hold, and the user is told.
     context = _context(config, tmp_path)  # the run's stages, so the run's GAN and source classifier
     agreement = evaluate_classifier(context.source_classifier(), context.adaptation_source()).accuracy
     assert metrics["notes"]["source_free"] == {"generated_per_class": 7, "source_classifier_agreement": agreement}
     assert agreement < LOW_AGREEMENT
-    assert f"reads only {100 * agreement:.1f}% of the source GAN's 70 generated images" in capsys.readouterr().err
+    assert f"reads only {100 * agreement:.1f}% of the source GAN's 70 generated images" in warned
     # benchmarks/generated_source_agreement.py finds the same pair of stages and the same share.
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import generated_source_agreement
