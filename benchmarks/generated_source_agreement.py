@@ -1,11 +1,11 @@
 """Do a source cGAN's images carry their labels? The source classifier's agreement, per GAN stage.
 
 For every conditional source-GAN stage in a stages folder, and the source-classifier stage of the same
-source (matched by the source's content key in the stages' ``done.json``), the script draws the images a
-source-free run adapts from (``--per-class`` of each class, the noise seed of a run whose shared seed is
-``--seed``) and prints the share that the source classifier reads as the class each was drawn for: what
-a source-free run records as ``notes.source_free.source_classifier_agreement`` (chance: one over the
-number of classes; a collapsed generator sits there).
+source (matched by the source's content key and image format in the stages' ``done.json``), the script
+draws the images a source-free run adapts from (``--per-class`` of each class, the noise seed of a run
+whose shared seed is ``--seed``) and prints the share that the source classifier reads as the class each
+was drawn for: what a source-free run records as ``notes.source_free.source_classifier_agreement``
+(chance: one over the number of classes; a collapsed generator sits there).
 
     python benchmarks/generated_source_agreement.py /work/bench-runs/pairs-sf/stages
 """
@@ -37,13 +37,17 @@ def agreements(stages: Path, per_class: int = 1000, seed: int = 0) -> list[dict]
     for gan_folder, gan_identity in _finished(stages, "source-gan"):
         if not gan_identity.get("conditional"):
             continue
-        gan = None
-        for classifier_folder, identity in classifiers:
-            if identity.get("source") != gan_identity.get("source_data"):
-                continue
-            gan = gan or load_gan(gan_folder, "cpu")
-            images = generated_set(gan.generator, gan.class_names, per_class, seed + GENERATED_SOURCE_SEED,
-                                   gan.config.format, f"{gan_folder.name}[generated]")
+        # The same source images in the same format (a grey and a colour MNIST stage may share a folder).
+        made_of = gan_identity.get("source_data"), {"size": gan_identity.get("image_size"),
+                                                    "channels": gan_identity.get("channels")}
+        judges = [folder for folder, identity in classifiers
+                  if (identity.get("source"), identity.get("format")) == made_of]
+        if not judges:
+            continue
+        gan = load_gan(gan_folder, "cpu")
+        images = generated_set(gan.generator, gan.class_names, per_class, seed + GENERATED_SOURCE_SEED,
+                               gan.config.format, f"{gan_folder.name}[generated]")
+        for classifier_folder in judges:
             saved = load_classifier(classifier_folder / "classifier.safetensors", "cpu")
             rows.append({"gan": gan_folder.name, "classifier": classifier_folder.name,
                          "source": gan_identity["source_data"], "gan_step": gan.step,

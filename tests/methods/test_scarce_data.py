@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -131,8 +133,13 @@ def test_a_source_free_run_has_no_source_scores_and_says_so(tiny, tmp_path, caps
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import generated_source_agreement
 
+    (judge,) = (tmp_path / "stages").glob("source-classifier-*")
+    other_format = tmp_path / "stages" / "source-classifier-other-format"  # the same source, in colour
+    shutil.copytree(judge, other_format)
+    identity = json.loads((other_format / "done.json").read_text())
+    (other_format / "done.json").write_text(json.dumps({**identity, "format": {"size": 32, "channels": 3}}))
     (row,) = generated_source_agreement.agreements(tmp_path / "stages", per_class=7, seed=config.shared_seed)
-    assert row["agreement"] == agreement and row["gan"].startswith("source-gan-")
+    assert row["agreement"] == agreement and row["classifier"] == judge.name
     assert metrics["validation_scores"]["source_accuracy"] is None and metrics["validation_scores"]["dev"] is None
     real = transfer(replace(config, source_free=False), tmp_path / "real", stages_dir=tmp_path / "stages",
                     progress_bar=False)
