@@ -1,7 +1,8 @@
 """Data layer: domains stored as uint8 (in memory, or streamed from files), splits that
 never leak, classes matched by name, batched augmentation."""
 
-from .augment import AffineAugment, NaturalAugment, augment_batch, augment_kind, random_affine, random_natural
+from .augment import (AffineAugment, NaturalAugment, PhotometricAugment, augment_batch, augment_kind, random_affine,
+                      random_natural, random_photometric)
 from .batches import BatchStream
 from .classes import ClassMatch, load_class_map, match_classes
 from .domains import DomainInfo, builtin_domains, describe_domain, load_domain, register_domain
@@ -23,10 +24,12 @@ __all__ = [
     "ImageFormat",
     "ImageSet",
     "NaturalAugment",
+    "PhotometricAugment",
     "RawImages",
     "SplitOptions",
     "augment_batch",
     "augment_kind",
+    "random_photometric",
     "builtin_domains",
     "describe_domain",
     "few_shot_split",

@@ -13,6 +13,12 @@ grey or colour** (the small colour domains, MNIST-M and printed digits, are digi
 each image with its own random parameters, instead of one PIL image at a
 time, which is what keeps CPU training fast; both draw from the
 ``generator`` argument (the global RNG when None).
+
+Beside the geometric kinds, :class:`PhotometricAugment` changes what a domain
+*looks* like and keeps the shapes: polarity inversion, a random colour for each
+image's dark and bright ends, channel permutation and grey conversion. It is
+what lets a classifier trained on grey MNIST read digits on colour photos
+(:func:`random_photometric`).
 """
 
 from __future__ import annotations
@@ -93,6 +99,47 @@ class NaturalAugment:
     def enabled(self) -> bool:
         return (self.crop_scale < 1 or self.crop_ratio > 1 or self.flip or self.brightness > 0
                 or self.contrast > 0 or self.saturation > 0)
+
+
+@dataclass(frozen=True)
+class PhotometricAugment:
+    """Random changes of appearance that keep the shapes, each image drawn on its own.
+
+    Applied in this order, each with its own probability:
+
+    Args:
+        invert: probability of inverting an image's polarity (x -> -x in [-1, 1]):
+            dark strokes on light and light on dark are both seen.
+        recolour: probability of mapping each channel's [0, 1] range onto a random
+            interval [a, b] (a, b uniform in [0, 1] per channel, either order): the
+            dark and bright ends get random colours, a grey digit becomes a coloured one
+            on a coloured ground; it includes partial inversions.
+        channel_shuffle: probability of permuting the colour channels (colour images only).
+        grey: probability of replacing a colour image by its grey level in all three
+            channels (colour images only).
+    All zero means identity.
+    """
+
+    invert: float = 0.0
+    recolour: float = 0.0
+    channel_shuffle: float = 0.0
+    grey: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("invert", "recolour", "channel_shuffle", "grey"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"photometric augmentation {name} must be a probability in [0, 1], "
+                                  f"got {getattr(self, name)}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.invert > 0 or self.recolour > 0 or self.channel_shuffle > 0 or self.grey > 0
+
+    @classmethod
+    def appearance(cls) -> "PhotometricAugment":
+        """The default for classifiers: half the images inverted, half recoloured, a quarter of
+        colour images' channels permuted and a tenth turned grey."""
+        return cls(invert=0.5, recolour=0.5, channel_shuffle=0.25, grey=0.1)
 
 
 KINDS = ("auto", "digits", "natural")
@@ -217,6 +264,42 @@ def _grey(images: Tensor) -> Tensor:
         return images
     weights = images.new_tensor((0.299, 0.587, 0.114)).view(1, 3, 1, 1)  # ITU-R 601, as torchvision
     return (images * weights).sum(dim=1, keepdim=True)
+
+
+def random_photometric(images: Tensor, augment: PhotometricAugment,
+                       generator: torch.Generator | None = None) -> Tensor:
+    """Apply :class:`PhotometricAugment`'s random changes, each image with its own draws.
+
+    Args:
+        images: float (N, C, H, W) in [-1, 1], C = 1 or 3.
+        augment: the probabilities to draw with.
+        generator: source of randomness (the global RNG when None).
+
+    Returns:
+        float (N, C, H, W) in [-1, 1]; an image none of the draws picked is unchanged.
+    """
+    if not augment.enabled or images.shape[0] == 0:
+        return images
+    n, channels = images.shape[:2]
+    options = {"generator": generator, "device": images.device, "dtype": images.dtype}
+    view = (n, 1, 1, 1)
+
+    def chosen(probability: float) -> Tensor:
+        return (torch.rand(n, **options) < probability).view(view)
+
+    images = torch.where(chosen(augment.invert), -images, images)
+    # Each channel's [-1, 1] onto [low, high] (either order), low and high uniform in [-1, 1].
+    ends = torch.rand(n, channels, 2, **options) * 2 - 1
+    low, high = ends[..., 0, None, None], ends[..., 1, None, None]
+    recoloured = low + (images + 1) / 2 * (high - low)
+    images = torch.where(chosen(augment.recolour), recoloured, images)
+    if channels == 3:
+        order = torch.argsort(torch.rand(n, 3, **options), dim=1)
+        shuffled = torch.gather(images, 1, order.view(n, 3, 1, 1).expand_as(images))
+        images = torch.where(chosen(augment.channel_shuffle), shuffled, images)
+        grey = _grey((images + 1) / 2) * 2 - 1
+        images = torch.where(chosen(augment.grey), grey.expand_as(images), images)
+    return images
 
 
 def diff_augment(images: Tensor, generator: torch.Generator | None = None) -> Tensor:

@@ -19,7 +19,7 @@ from ..config import later_option
 from ..errors import ConfigError
 from .architecture import trunk_blocks
 
-NORMS = ("batch", "layer", "none")
+NORMS = ("batch", "layer", "instance", "none")
 #: the library's own small trunk (DCGAN's discriminator layout)
 CONV = "conv"
 #: SNGAN's spectrally normalised residual trunk (Miyato et al. 2018)
@@ -122,13 +122,15 @@ def _norm2d(kind: str, channels: int) -> nn.Module:
         return nn.BatchNorm2d(channels)
     if kind == "layer":
         return nn.GroupNorm(1, channels)  # LayerNorm over (C, H, W), per sample
+    if kind == "instance":
+        return nn.GroupNorm(channels, channels)  # each channel over (H, W), per sample, with an affine
     return nn.Identity()
 
 
 def _norm1d(kind: str, features: int) -> nn.Module:
     if kind == "batch":
         return nn.BatchNorm1d(features)
-    if kind == "layer":
+    if kind in ("layer", "instance"):  # a vector has no spatial extent: instance is layer there
         return nn.LayerNorm(features)
     return nn.Identity()
 

@@ -1,0 +1,168 @@
+"""Which source-classifier recipe reads an appearance-shifted target: one variant per line.
+
+Trains a source classifier on MNIST (3 channels) through the library's own
+``ClassifierTask`` for each variant (normalisation, geometric augmentation, cosine
+schedule, photometric augmentation, per-image input standardisation, target BatchNorm
+statistics at prediction) and reports its accuracy on a labelled validation split
+carved from MNIST-M-style's *train* set (``--validation-per-class`` images a class,
+a fixed draw; their labels serve nothing else). The target test set is read once
+per cell, after training, and chooses nothing.
+
+    python benchmarks/source_recipe.py --out benchmarks/results/source-recipe/cells.jsonl \\
+        --variants default plain layer layer+appearance --seeds 0 1 2 --steps 1500
+
+Cells already in ``--out`` are skipped, so an interrupted run continues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from gantransfer.data import AffineAugment, BatchStream, ImageFormat, ImageSet, PhotometricAugment, load_domain
+from gantransfer.data.splits import per_class_indices
+from gantransfer.evaluation.classification import evaluate_classifier
+from gantransfer.models import Classifier
+from gantransfer.models.classifier import ClassifierConfig
+from gantransfer.models.trunk import TrunkConfig
+from gantransfer.training.batchnorm import image_batches, reestimate_batchnorm
+from gantransfer.training.seeding import seed_everything
+from gantransfer.training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
+from gantransfer.training.trainer import Progress
+
+#: the fixed draw of the validation split from the target's train set
+VALIDATION_SEED = 2024
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One source recipe: every choice the study varies."""
+
+    norm: str = "batch"
+    affine: bool = True
+    cosine: bool = True
+    photometric: PhotometricAugment = PhotometricAugment()
+    standardize: bool = False
+    target_statistics: bool = False
+
+
+APPEARANCE = PhotometricAugment.appearance()
+VARIANTS: dict[str, Variant] = {
+    "default": Variant(),
+    "plain": Variant(affine=False, cosine=False),
+    "adabn": Variant(target_statistics=True),
+    "layer": Variant(norm="layer"),
+    "layer-plain": Variant(norm="layer", affine=False, cosine=False),
+    "instance": Variant(norm="instance"),
+    "none": Variant(norm="none"),
+    "layer+invert": Variant(norm="layer", photometric=PhotometricAugment(invert=0.5)),
+    "layer+appearance": Variant(norm="layer", photometric=APPEARANCE),
+    "batch+appearance": Variant(photometric=APPEARANCE),
+    "batch+appearance+adabn": Variant(photometric=APPEARANCE, target_statistics=True),
+    "instance+appearance": Variant(norm="instance", photometric=APPEARANCE),
+    "none+appearance": Variant(norm="none", photometric=APPEARANCE),
+    "layer+standardize+appearance": Variant(norm="layer", photometric=APPEARANCE, standardize=True),
+    "batch+standardize": Variant(standardize=True),
+    "batch+standardize+appearance": Variant(photometric=APPEARANCE, standardize=True),
+    "layer+recolour": Variant(norm="layer", photometric=PhotometricAugment(recolour=0.5)),
+    "layer+appearance-noaffine": Variant(norm="layer", photometric=APPEARANCE, affine=False),
+}
+
+
+class StandardizedClassifier(Classifier):
+    """A classifier whose input is each image standardised over (C, H, W) (zero mean, unit std)."""
+
+    def features(self, images: Tensor) -> Tensor:
+        mean = images.mean(dim=(1, 2, 3), keepdim=True)
+        std = images.std(dim=(1, 2, 3), keepdim=True).clamp(min=1e-3)
+        return super().features((images - mean) / std)
+
+
+def build(variant: Variant) -> Classifier:
+    config = ClassifierConfig(TrunkConfig(channels=3, norm=variant.norm))
+    return (StandardizedClassifier if variant.standardize else Classifier)(config)
+
+
+def train_cell(variant: Variant, seed: int, steps: int, source: ImageSet, target_train: ImageSet,
+               validation: ImageSet, test: ImageSet, eval_every: int) -> dict:
+    seed_everything(seed)
+    training = ClassifierTraining(
+        steps=steps, batch_size=128, cosine_schedule=variant.cosine,
+        augment=AffineAugment.digits() if variant.affine else AffineAugment(), photometric=variant.photometric,
+    )
+    classifier = build(variant)
+    stream = BatchStream((source.images, source.labels), training.batch_size, seed=seed)
+    task = ClassifierTask(classifier, [LabelledSource("source", stream)], training)
+    curve = []
+    started = time.perf_counter()
+    for step in range(steps):
+        task.train_step(Progress(step, steps))
+        if eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
+            curve.append((step + 1, evaluate_classifier(_predictor(task, variant, target_train), validation).accuracy))
+    seconds = time.perf_counter() - started
+    model = _predictor(task, variant, target_train)
+    validation_accuracy = evaluate_classifier(model, validation).accuracy
+    report = evaluate_classifier(model, test)  # read once, after training; chooses nothing
+    predicted_share = max(report.confusion.sum(dim=0).tolist()) / len(test)
+    curve.append((steps, validation_accuracy))
+    return {"validation_accuracy": validation_accuracy, "test_accuracy": report.accuracy,
+            "largest_predicted_class_share": predicted_share, "validation_curve": curve,
+            "train_seconds": round(seconds, 1)}
+
+
+def _predictor(task: ClassifierTask, variant: Variant, target_train: ImageSet) -> Classifier:
+    model = task.final_model
+    if variant.target_statistics:
+        # AdaBN at prediction: the target train images' statistics (no labels), on a copy.
+        model = copy.deepcopy(model)
+        reestimate_batchnorm(model, image_batches(target_train.images, 256))
+    return model.eval()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="results file (JSON lines); cells in it are skipped")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--eval-every", type=int, default=0, help="validation accuracy every N steps (0: at the end)")
+    parser.add_argument("--validation-per-class", type=int, default=100)
+    parser.add_argument("--target", default="mnist-m")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    fmt = ImageFormat(size=28, channels=3)
+    source = load_domain("mnist", "train", fmt)
+    target_train = load_domain(args.target, "train", fmt)
+    test = load_domain(args.target, "test", fmt)
+    chosen, _ = per_class_indices(target_train.labels, args.validation_per_class, VALIDATION_SEED)
+    validation = target_train.subset(chosen, f"{args.target}/validation")
+    done = set()
+    if args.out.exists():
+        done = {(c["variant"], c["seed"], c["steps"]) for c in map(json.loads, args.out.read_text().splitlines())}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for seed in args.seeds:
+        for name in args.variants:
+            if (name, seed, args.steps) in done:
+                continue
+            cell = train_cell(VARIANTS[name], seed, args.steps, source, target_train, validation, test, args.eval_every)
+            cell = {"variant": name, "seed": seed, "steps": args.steps, "target": args.target,
+                    "validation_images": len(validation), **cell,
+                    "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine()}
+            with args.out.open("a") as handle:
+                handle.write(json.dumps(cell) + "\n")
+            print(f"{name:32s} seed {seed}: validation {cell['validation_accuracy']:.2%} "
+                  f"test {cell['test_accuracy']:.2%} ({cell['train_seconds']:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
