@@ -47,7 +47,7 @@ class Variant:
     """One source recipe: every choice the study varies."""
 
     norm: str = "batch"
-    affine: bool = True
+    affine: bool | AffineAugment = True
     cosine: bool = True
     photometric: PhotometricAugment = PhotometricAugment()
     standardize: bool = False
@@ -55,12 +55,16 @@ class Variant:
 
 
 APPEARANCE = PhotometricAugment.appearance()
+STRONG = PhotometricAugment(invert=0.5, recolour=0.8, channel_shuffle=0.5, grey=0.1)
+SHIFT = AffineAugment(translate=0.1)
 VARIANTS: dict[str, Variant] = {
     "default": Variant(),
     "plain": Variant(affine=False, cosine=False),
     "adabn": Variant(target_statistics=True),
     "layer": Variant(norm="layer"),
     "layer-plain": Variant(norm="layer", affine=False, cosine=False),
+    "layer-noaffine": Variant(norm="layer", affine=False),
+    "layer-nocosine": Variant(norm="layer", cosine=False),
     "instance": Variant(norm="instance"),
     "none": Variant(norm="none"),
     "layer+invert": Variant(norm="layer", photometric=PhotometricAugment(invert=0.5)),
@@ -74,7 +78,22 @@ VARIANTS: dict[str, Variant] = {
     "batch+standardize+appearance": Variant(photometric=APPEARANCE, standardize=True),
     "layer+recolour": Variant(norm="layer", photometric=PhotometricAugment(recolour=0.5)),
     "layer+appearance-noaffine": Variant(norm="layer", photometric=APPEARANCE, affine=False),
+    "batch+appearance-noaffine": Variant(photometric=APPEARANCE, affine=False),
+    "batch+appearance-noaffine+adabn": Variant(photometric=APPEARANCE, affine=False, target_statistics=True),
+    "instance+appearance-noaffine": Variant(norm="instance", photometric=APPEARANCE, affine=False),
+    "none+appearance-noaffine": Variant(norm="none", photometric=APPEARANCE, affine=False),
+    "layer+appearance-plain": Variant(norm="layer", photometric=APPEARANCE, affine=False, cosine=False),
+    "layer+recolour-noaffine": Variant(norm="layer", photometric=PhotometricAugment(recolour=0.5), affine=False),
+    "layer+strong-noaffine": Variant(norm="layer", photometric=STRONG, affine=False),
+    "layer+appearance+shift": Variant(norm="layer", photometric=APPEARANCE, affine=SHIFT),
+    "batch+appearance+shift+adabn": Variant(photometric=APPEARANCE, affine=SHIFT, target_statistics=True),
 }
+
+
+def _affine(choice: bool | AffineAugment) -> AffineAugment:
+    if isinstance(choice, AffineAugment):
+        return choice
+    return AffineAugment.digits() if choice else AffineAugment()
 
 
 class StandardizedClassifier(Classifier):
@@ -96,7 +115,7 @@ def train_cell(variant: Variant, seed: int, steps: int, source: ImageSet, target
     seed_everything(seed)
     training = ClassifierTraining(
         steps=steps, batch_size=128, cosine_schedule=variant.cosine,
-        augment=AffineAugment.digits() if variant.affine else AffineAugment(), photometric=variant.photometric,
+        augment=_affine(variant.affine), photometric=variant.photometric,
     )
     classifier = build(variant)
     stream = BatchStream((source.images, source.labels), training.batch_size, seed=seed)
