@@ -105,8 +105,8 @@ class StandardizedClassifier(Classifier):
         return super().features((images - mean) / std)
 
 
-def build(variant: Variant) -> Classifier:
-    config = ClassifierConfig(TrunkConfig(channels=3, norm=variant.norm))
+def build(variant: Variant, channels: int) -> Classifier:
+    config = ClassifierConfig(TrunkConfig(channels=channels, norm=variant.norm))
     return (StandardizedClassifier if variant.standardize else Classifier)(config)
 
 
@@ -117,7 +117,7 @@ def train_cell(variant: Variant, seed: int, steps: int, source: ImageSet, target
         steps=steps, batch_size=128, cosine_schedule=variant.cosine,
         augment=_affine(variant.affine), photometric=variant.photometric,
     )
-    classifier = build(variant)
+    classifier = build(variant, source.format.channels)
     stream = BatchStream((source.images, source.labels), training.batch_size, seed=seed)
     task = ClassifierTask(classifier, [LabelledSource("source", stream)], training)
     curve = []
@@ -154,27 +154,30 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--eval-every", type=int, default=0, help="validation accuracy every N steps (0: at the end)")
     parser.add_argument("--validation-per-class", type=int, default=100)
+    parser.add_argument("--source", default="mnist")
     parser.add_argument("--target", default="mnist-m")
+    parser.add_argument("--channels", type=int, default=3, help="image channels of both domains")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    fmt = ImageFormat(size=28, channels=3)
-    source = load_domain("mnist", "train", fmt)
+    fmt = ImageFormat(size=28, channels=args.channels)
+    source = load_domain(args.source, "train", fmt)
     target_train = load_domain(args.target, "train", fmt)
     test = load_domain(args.target, "test", fmt)
     chosen, _ = per_class_indices(target_train.labels, args.validation_per_class, VALIDATION_SEED)
     validation = target_train.subset(chosen, f"{args.target}/validation")
     done = set()
     if args.out.exists():
-        done = {(c["variant"], c["seed"], c["steps"]) for c in map(json.loads, args.out.read_text().splitlines())}
+        done = {(c["variant"], c["seed"], c["steps"], c.get("source", "mnist"), c["target"])
+                for c in map(json.loads, args.out.read_text().splitlines())}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         for name in args.variants:
-            if (name, seed, args.steps) in done:
+            if (name, seed, args.steps, args.source, args.target) in done:
                 continue
             cell = train_cell(VARIANTS[name], seed, args.steps, source, target_train, validation, test, args.eval_every)
-            cell = {"variant": name, "seed": seed, "steps": args.steps, "target": args.target,
+            cell = {"variant": name, "seed": seed, "steps": args.steps, "source": args.source, "target": args.target,
                     "validation_images": len(validation), **cell,
                     "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine()}
             with args.out.open("a") as handle:
