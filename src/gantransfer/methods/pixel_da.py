@@ -25,7 +25,9 @@ import torch
 
 from ..config import to_dict
 from ..data import ImageSet
+from ..errors import CheckpointError
 from ..fileio import atomic_write
+from ..tensorfiles import read_torch_file
 from ..training.run_folder import RunFolder
 from ..training.supervised import LabelledSource
 from ..training.translation import Translation, preview_indices, save_translation_grid, translate_to_pixels
@@ -63,12 +65,23 @@ def translated_source(context: TransferContext, translation: Translation | None 
     translation = translation or translation_stage(context)
     source = context.adaptation_source()
     cache = translation.folder / TRANSLATED_FILE if translation.folder is not None else None
-    pixels = torch.load(cache, weights_only=True) if cache is not None and cache.is_file() else None
+    pixels = _cached_pixels(cache)
     if pixels is None or tuple(pixels.shape) != tuple(source.images.shape):
         pixels = translate_to_pixels(translation.source_to_target, source.images)
         if cache is not None and context.distributed.is_main:
             atomic_write(cache, lambda tmp: torch.save(pixels, tmp))
     return ImageSet(pixels, source.labels, source.class_names, f"{source.name}->{context.config.target}", source.format)
+
+
+def _cached_pixels(cache) -> torch.Tensor | None:
+    """The stored translated pixels, or None where there are none or they cannot be read (made again)."""
+    if cache is None or not cache.is_file():
+        return None
+    try:
+        pixels = read_torch_file(cache)
+    except CheckpointError:
+        return None
+    return pixels if isinstance(pixels, torch.Tensor) else None
 
 
 def _stage_metrics(translation: Translation) -> dict[str, Any]:

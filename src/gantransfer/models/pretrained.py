@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError, first_line
+from ..errors import CheckpointError, ConfigError, first_line
+from ..tensorfiles import read_torch_file
 
 IMAGENET = "imagenet"
 
@@ -96,7 +97,9 @@ def _read_state(path: Path, option: str) -> dict[str, Tensor]:
 
             state = load_file(str(path))
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = read_torch_file(path)
+    except CheckpointError as error:  # it names the file and the problem already
+        raise ConfigError(f"{option}: {error}") from None
     except Exception as error:  # unpickling, safetensors and OS errors alike
         raise ConfigError(f"{option}: {path}: not a readable weights file ({first_line(error)})") from None
     if not isinstance(state, dict) or not state or not all(isinstance(v, Tensor) for v in state.values()):

@@ -18,8 +18,9 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError, first_line
+from ..errors import CheckpointError
 from ..fileio import atomic_write
+from ..tensorfiles import read_torch_file
 
 FORMAT = 1
 
@@ -37,10 +38,7 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None) -> dict[st
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated zip, pickle refusing a global, ...
-        raise CheckpointError(f"{path}: not a readable gantransfer checkpoint ({first_line(error)})") from None
+    state = read_torch_file(path)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a gantransfer checkpoint (format {state.get('format') if isinstance(state, dict) else '?'})")
     if kind is not None and state.get("kind") != kind:
