@@ -57,6 +57,8 @@ class Variant:
 APPEARANCE = PhotometricAugment.appearance()
 STRONG = PhotometricAugment(invert=0.5, recolour=0.8, channel_shuffle=0.5, grey=0.1)
 SHIFT = AffineAugment(translate=0.1)
+HALF_AFFINE = AffineAugment(degrees=15.0, translate=0.1, scale=0.1, probability=0.5)
+QUARTER_AFFINE = AffineAugment(degrees=15.0, translate=0.1, scale=0.1, probability=0.25)
 VARIANTS: dict[str, Variant] = {
     "default": Variant(),
     "plain": Variant(affine=False, cosine=False),
@@ -87,6 +89,8 @@ VARIANTS: dict[str, Variant] = {
     "layer+strong-noaffine": Variant(norm="layer", photometric=STRONG, affine=False),
     "layer+appearance+shift": Variant(norm="layer", photometric=APPEARANCE, affine=SHIFT),
     "batch+appearance+shift+adabn": Variant(photometric=APPEARANCE, affine=SHIFT, target_statistics=True),
+    "batch+appearance+half-affine": Variant(photometric=APPEARANCE, affine=HALF_AFFINE),
+    "batch+appearance+quarter-affine": Variant(photometric=APPEARANCE, affine=QUARTER_AFFINE),
 }
 
 

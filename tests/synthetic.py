@@ -69,6 +69,9 @@ class DigitStyle:
         rotation: rotation in degrees (positive turns clockwise on screen).
         background, foreground: grey levels in [0, 1] of paper and ink.
         noise: standard deviation of Gaussian pixel noise (grey levels in [0, 1]).
+        colour_texture: MNIST-M's recipe on a synthetic photo: each image is
+            ``|texture - ink|`` per channel, the texture a smooth random colour field
+            (3 channels; background and foreground are then unused).
     """
 
     thickness: tuple[float, float] = (1.0, 1.6)
@@ -78,6 +81,7 @@ class DigitStyle:
     background: float = 0.0
     foreground: float = 1.0
     noise: float = 0.0
+    colour_texture: bool = False
 
 
 #: the source look: thin upright strokes, white on black, like MNIST
@@ -89,7 +93,8 @@ GREY_NOISY = DigitStyle(background=0.45, noise=0.15)
 
 
 def draw_digits(n: int, style: DigitStyle = SOURCE_STYLE, seed: int = 0, size: int = 28) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` synthetic digits: uint8 images (n, size, size) and int64 labels (n,), classes balanced."""
+    """``n`` synthetic digits: uint8 images (n, size, size), or (n, size, size, 3) for a
+    ``colour_texture`` style, and int64 labels (n,), classes balanced."""
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % 10
     rng.shuffle(labels)
@@ -112,9 +117,25 @@ def draw_digits(n: int, style: DigitStyle = SOURCE_STYLE, seed: int = 0, size: i
     squared = ((grid[None, :, None] - nearest) ** 2).sum(-1)  # (n, pixels, 7)
     distance = np.sqrt(np.where(used[labels][:, None], squared, np.inf).min(-1)).reshape(n, size, size)
     ink = np.clip(rng.uniform(*style.thickness, n)[:, None, None] + 0.5 - distance, 0, 1)
-    images = style.background + (style.foreground - style.background) * ink
+    if style.colour_texture:
+        images = np.abs(_colour_texture(n, size, rng) - ink[..., None])  # (n, size, size, 3)
+    else:
+        images = style.background + (style.foreground - style.background) * ink
     images = np.clip(images + rng.normal(0, style.noise, images.shape) if style.noise else images, 0, 1)
     return (images * 255).round().astype(np.uint8), labels.astype(np.int64)
+
+
+def _colour_texture(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, size, size, 3) in [0, 1]: a 4 x 4 grid of random colours per image, bilinearly
+    enlarged, with fine noise: smooth colour regions and edges, as a patch of a photo has."""
+    coarse = rng.random((n, 4, 4, 3))
+    position = (np.arange(size) + 0.5) / size * 3  # pixel centres in the coarse grid's coordinates
+    low = np.minimum(position.astype(int), 2)
+    weight = (position - low)[None, :, None, None]
+    rows = coarse[:, low] * (1 - weight) + coarse[:, low + 1] * weight  # (n, size, 4, 3)
+    weight = weight.transpose(0, 2, 1, 3)
+    field = rows[:, :, low] * (1 - weight) + rows[:, :, low + 1] * weight  # (n, size, size, 3)
+    return np.clip(field + rng.normal(0, 0.05, field.shape), 0, 1)
 
 
 def write_digit_domain(folder: Path, style: DigitStyle, train: int, test: int, seed: int) -> Path:
@@ -134,6 +155,8 @@ DIGIT_STYLES = {
     # Turned further than the classifiers' augmentation (+-15 degrees) reaches: a source
     # classifier reads about two digits in three, the rest are near its decision boundaries.
     "rotated": DigitStyle(rotation=(25.0, 45.0)),
+    # MNIST-M's shift on these digits: |colour texture - digit|, every image in colour.
+    "colour-texture": DigitStyle(colour_texture=True),
 }
 
 
