@@ -59,6 +59,7 @@ STRONG = PhotometricAugment(invert=0.5, recolour=0.8, channel_shuffle=0.5, grey=
 SHIFT = AffineAugment(translate=0.1)
 HALF_AFFINE = AffineAugment(degrees=15.0, translate=0.1, scale=0.1, probability=0.5)
 QUARTER_AFFINE = AffineAugment(degrees=15.0, translate=0.1, scale=0.1, probability=0.25)
+NEAREST_AFFINE = AffineAugment(degrees=15.0, translate=0.1, scale=0.1, interpolation="nearest")
 VARIANTS: dict[str, Variant] = {
     "default": Variant(),
     "plain": Variant(affine=False, cosine=False),
@@ -91,6 +92,8 @@ VARIANTS: dict[str, Variant] = {
     "batch+appearance+shift+adabn": Variant(photometric=APPEARANCE, affine=SHIFT, target_statistics=True),
     "batch+appearance+half-affine": Variant(photometric=APPEARANCE, affine=HALF_AFFINE),
     "batch+appearance+quarter-affine": Variant(photometric=APPEARANCE, affine=QUARTER_AFFINE),
+    "batch+appearance+nearest-affine": Variant(photometric=APPEARANCE, affine=NEAREST_AFFINE),
+    "batch+nearest-affine": Variant(affine=NEAREST_AFFINE),
 }
 
 

@@ -46,12 +46,15 @@ class AffineAugment:
         probability: share of the images transformed (each drawn on its own); the others
             pass unchanged, with no resampling: on targets whose strokes are sharp (digits
             on photos) a classifier that has only seen resampled digits reads them worse.
+        interpolation: ``bilinear`` or ``nearest`` (moves pixels without blending them,
+            so strokes keep their sharp edges).
     """
 
     degrees: float = 0.0
     translate: float = 0.0
     scale: float = 0.0
     probability: float = later_option(1.0)
+    interpolation: str = later_option("bilinear")
 
     def __post_init__(self) -> None:
         if not 0 <= self.degrees <= 180:
@@ -60,6 +63,8 @@ class AffineAugment:
             raise ConfigError(f"augmentation translate must be in [0, 1), got {self.translate}")
         if not 0 <= self.scale < 1:
             raise ConfigError(f"augmentation scale must be in [0, 1), got {self.scale}")
+        if self.interpolation not in ("bilinear", "nearest"):
+            raise ConfigError(f"augmentation interpolation must be bilinear or nearest, got {self.interpolation!r}")
         if not 0 <= self.probability <= 1:
             raise ConfigError(f"augmentation probability must be in [0, 1], got {self.probability}")
 
@@ -208,7 +213,8 @@ def random_affine(images: Tensor, augment: AffineAugment, generator: torch.Gener
     )
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     # grid_sample pads with 0; shift so that the padding is the -1 background.
-    moved = F.grid_sample(images + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
+    moved = F.grid_sample(images + 1, grid, mode=augment.interpolation, padding_mode="zeros",
+                          align_corners=False) - 1
     if augment.probability < 1:
         chosen = torch.rand(n, **options) < augment.probability
         moved = torch.where(chosen.view(n, 1, 1, 1), moved, images)
