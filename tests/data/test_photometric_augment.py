@@ -57,12 +57,19 @@ def test_grey_makes_channels_equal_with_itu_weights():
 
 def test_probability_picks_about_that_share_and_is_seeded():
     images = _images(2000, channels=1)
-    augment = PhotometricAugment(invert=0.3)
+    augment = PhotometricAugment(invert=0.3, colour_only=False)
     first = random_photometric(images, augment, torch.Generator().manual_seed(3))
     again = random_photometric(images, augment, torch.Generator().manual_seed(3))
     assert torch.equal(first, again)
     inverted = (first == -images).flatten(1).all(dim=1).float().mean().item()
     assert 0.25 < inverted < 0.35
+
+
+def test_colour_only_leaves_grey_batches_alone():
+    grey, colour = _images(4, channels=1), _images(4)
+    assert torch.equal(random_photometric(grey, PhotometricAugment(invert=1.0)), grey)
+    assert torch.equal(random_photometric(colour, PhotometricAugment(invert=1.0)), -colour)
+    assert torch.equal(random_photometric(grey, PhotometricAugment(invert=1.0, colour_only=False)), -grey)
 
 
 @pytest.mark.parametrize("name", ["invert", "recolour", "channel_shuffle", "grey"])

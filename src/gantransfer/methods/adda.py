@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..data import BatchStream, random_affine
+from ..data import BatchStream
 from ..errors import ConfigError
 from ..losses.adversarial import non_saturating_generator_loss
 from ..losses.domain import domain_accuracy, domain_adversarial_loss
@@ -93,7 +93,7 @@ class AdversarialDiscriminativeTask(ClassifierTask):
 
     def _augmented(self, stream: BatchStream) -> Tensor:
         images = next(stream)[0].to(self.device)
-        return random_affine(images, self.training.augment)
+        return self.training.augment_images(images)
 
     def discriminator_objective(self, progress: Progress) -> tuple[Tensor, dict[str, float]]:
         """``D``'s loss on ``M_s(x_s)`` (label 1) against ``M_t(x_t)`` (label 0)."""

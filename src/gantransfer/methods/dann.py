@@ -33,7 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..data import BatchStream, random_affine
+from ..data import BatchStream
 from ..errors import ConfigError
 from ..losses.domain import GradientReversal, domain_accuracy, domain_adversarial_loss, grl_coefficient
 from ..models import Classifier, DomainDiscriminator, DomainDiscriminatorConfig
@@ -122,9 +122,9 @@ class DomainAdversarialTask(ClassifierTask):
     # -- one step ---------------------------------------------------------------
     def target_batch(self) -> Tensor:
         """An augmented unlabelled target batch: the discriminator must not tell the
-        domains apart by augmentation alone, so both get the same."""
+        domains apart by augmentation alone, so both get the same (geometric and photometric)."""
         (images,) = next(self.target)[:1]
-        return random_affine(images.to(self.device), self.training.augment)
+        return self.training.augment_images(images.to(self.device))
 
     def objective(self, progress: Progress) -> tuple[Tensor, dict[str, float]]:
         losses: dict[str, float] = {}

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import later_option
-from ..data import AffineAugment, NaturalAugment, augment_batch
+from ..data import AffineAugment, NaturalAugment, PhotometricAugment, augment_batch, random_photometric
 from ..data.augment import check_kind
 from ..errors import ConfigError
 from ..losses.consistency import class_balance_loss, mean_teacher_consistency, pseudo_label_loss
@@ -43,6 +43,9 @@ class TeacherOptions:
         augment_kind: ``auto`` (natural for images over 32 px, digits at 32 px
             and below, grey or colour), ``digits`` or ``natural``.
         natural_augment: the ``natural`` augmentation (crop, flip, colour jitter).
+        student_photometric: changes of appearance the student's view gets on top
+            (FixMatch's weak teacher view, strong student view; Sohn et al. 2020): the
+            student learns to give a recoloured image the label the teacher gives the plain one.
     """
 
     loss: str = "mean-teacher"
@@ -54,6 +57,7 @@ class TeacherOptions:
     augment: AffineAugment = field(default_factory=AffineAugment.digits)
     augment_kind: str = later_option("auto")
     natural_augment: NaturalAugment = later_option(NaturalAugment())
+    student_photometric: PhotometricAugment = field(default_factory=PhotometricAugment.appearance)
 
     MOVED_KEYS: ClassVar[dict[str, str]] = {"method": "loss", "teacher_decay": "decay"}
 
@@ -101,7 +105,7 @@ class MeanTeacher(nn.Module):
     def loss(self, student: nn.Module, images: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Unlabelled loss on target images (N, C, S, S) in [-1, 1] and its parts."""
         options = self.options
-        student_logits = student(options.augment_images(images))
+        student_logits = student(random_photometric(options.augment_images(images), options.student_photometric))
         with torch.no_grad():
             self.teacher.train()  # batch statistics of the target batch, as the student uses
             teacher_logits = self.teacher(options.augment_images(images))

@@ -42,7 +42,8 @@ class ClassifierTraining:
         natural_augment: the ``natural`` augmentation: random resized crop,
             horizontal flip and colour jitter.
         photometric: changes of appearance applied after either kind (polarity
-            inversion, random recolouring, channel permutation, grey conversion).
+            inversion, random recolouring, channel permutation, grey conversion); by default
+            on colour batches only (see :class:`~gantransfer.data.PhotometricAugment`).
         cosine_schedule: decay the learning rate to 0 along a cosine.
         label_smoothing: cross-entropy label smoothing in [0, 1).
         eval_every: steps between evaluations during training (0: at the end only): the
@@ -56,7 +57,7 @@ class ClassifierTraining:
     augment: AffineAugment = field(default_factory=AffineAugment.digits)
     augment_kind: str = later_option("auto")
     natural_augment: NaturalAugment = later_option(NaturalAugment())
-    photometric: PhotometricAugment = later_option(PhotometricAugment())
+    photometric: PhotometricAugment = field(default_factory=PhotometricAugment.appearance)
     cosine_schedule: bool = True
     label_smoothing: float = 0.0
     eval_every: int = 500
