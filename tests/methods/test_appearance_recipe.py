@@ -3,22 +3,23 @@
 The source is thin white seven-segment digits on black; the target is the same digits
 as ``|colour texture - digit|`` (MNIST-M's recipe on a synthetic photo, ``colour-texture``
 in :data:`synthetic.DIGIT_STYLES`). Trained on the source alone, the library's defaults
-(photometric augmentation, no geometric one for digits) are set against the recipe they
-replaced (the ``digits`` affine augmentation, no photometric one), at the same network,
-steps and seed. Measured at seeds 0 / 1 / 2 (target test accuracy): see the assertion's
-margin and the module's numbers in the test below.
+(the ``digits`` affine augmentation and, on colour batches, the photometric one) are set
+against the recipe they replaced (no photometric augmentation), at the same network, steps
+and seed. Measured (target test accuracy, seeds 1 / 2): the defaults 32 / 34 %, the old
+recipe 11 / 10 %, its predictions collapsed onto one class as on MNIST-M-style. The test
+uses seed 0.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from gantransfer.data import AffineAugment, PhotometricAugment
+from gantransfer.data import PhotometricAugment
 from gantransfer.methods import ClassifierOptions, TransferConfig, transfer
 from gantransfer.training.supervised import ClassifierTraining
 
 #: the recipe the defaults replaced
-OLD_RECIPE = {"augment": AffineAugment.digits(), "photometric": PhotometricAugment()}
+OLD_RECIPE = {"photometric": PhotometricAugment()}
 MARGIN = 0.15
 
 
