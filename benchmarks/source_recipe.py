@@ -12,6 +12,8 @@ per cell, after training, and chooses nothing.
         --variants default plain layer layer+appearance --seeds 0 1 2 --steps 1500
 
 Cells already in ``--out`` are skipped, so an interrupted run continues.
+``--table`` prints the cells of ``--out`` as a Markdown table (mean +- standard deviation
+over the seeds of each variant and pair) and trains nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import copy
 import json
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -54,8 +56,9 @@ class Variant:
     target_statistics: bool = False
 
 
-APPEARANCE = PhotometricAugment.appearance()
-STRONG = PhotometricAugment(invert=0.5, recolour=0.8, channel_shuffle=0.5, grey=0.1)
+# Grey batches too (colour_only=False): the variants as first measured, on MNIST -> USPS as well.
+APPEARANCE = replace(PhotometricAugment.appearance(), colour_only=False)
+STRONG = PhotometricAugment(invert=0.5, recolour=0.8, channel_shuffle=0.5, grey=0.1, colour_only=False)
 SHIFT = AffineAugment(translate=0.1)
 HALF_AFFINE = AffineAugment(degrees=15.0, translate=0.1, scale=0.1, probability=0.5)
 QUARTER_AFFINE = AffineAugment(degrees=15.0, translate=0.1, scale=0.1, probability=0.25)
@@ -153,6 +156,23 @@ def _predictor(task: ClassifierTask, variant: Variant, target_train: ImageSet) -
     return model.eval()
 
 
+def table(cells: list[dict]) -> str:
+    """Markdown rows: pair, variant, seeds, validation and test accuracy (mean +- std, %)."""
+    groups: dict[tuple, list[dict]] = {}
+    for cell in cells:
+        groups.setdefault((cell.get("source", "mnist"), cell["target"], cell["variant"], cell["steps"]), []).append(cell)
+    lines = ["| pair | variant | steps | seeds | validation (%) | test (%) | largest class share (%) |",
+             "|---|---|---|---|---|---|---|"]
+    for (source, target, variant, steps), group in groups.items():
+        def summary(key: str) -> str:
+            values = torch.tensor([100 * c[key] for c in group], dtype=torch.float64)
+            spread = f" +- {values.std().item():.2f}" if len(values) > 1 else ""
+            return f"{values.mean().item():.2f}{spread}"
+        lines.append(f"| {source} -> {target} | {variant} | {steps} | {len(group)} | {summary('validation_accuracy')} "
+                     f"| {summary('test_accuracy')} | {summary('largest_predicted_class_share')} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="results file (JSON lines); cells in it are skipped")
@@ -165,7 +185,11 @@ def main() -> None:
     parser.add_argument("--target", default="mnist-m")
     parser.add_argument("--channels", type=int, default=3, help="image channels of both domains")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--table", action="store_true", help="print --out's cells as a Markdown table; train nothing")
     args = parser.parse_args()
+    if args.table:
+        print(table([json.loads(line) for line in args.out.read_text().splitlines()]))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     fmt = ImageFormat(size=28, channels=args.channels)
