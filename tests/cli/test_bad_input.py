@@ -53,6 +53,17 @@ def test_evaluate_refuses_a_target_with_classes_the_classifier_lacks(classifier_
     assert tree(tmp_path) == before
 
 
+def test_transfer_names_the_stray_target_label_and_its_images(tmp_path, digits_npz, one_line_error, tree,
+                                                               tiny_transfer_args):
+    target = _stray_label_npz(tmp_path / "stray.npz")
+    before = tree(tmp_path)
+    err = one_line_error(main(["transfer", "--source", str(digits_npz), "--target", str(target), *tiny_transfer_args,
+                               "--out", str(tmp_path / "run"), "--no-progress"]))
+    # Classes 10..56 hold no image: the message names the label that does, and how many images carry it.
+    assert "stray.npz" in err and "class '57' (1 image(s) carry it) is not a class of the source" in err, err
+    assert tree(tmp_path) == before
+
+
 def test_evaluate_matches_the_target_classes_by_name(classifier_file, tmp_path, capsys):
     from gantransfer.models.saving import load_classifier
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from gantransfer.data import ImageFormat, load_domain, register_domain, to_model_range
+from gantransfer.data.custom import list_image_folder
 from gantransfer.data.images import RawImages
 from gantransfer.errors import DataError
 
@@ -129,3 +132,19 @@ def test_registered_reader_gets_the_same_conversion():
     register_domain("toy-domain", reader)
     data = load_domain("toy-domain", "test")
     assert data.images.shape == (5, 1, 28, 28) and data.name == "toy-domain/test"
+
+
+def test_an_unreadable_class_folder_is_reported_as_unreadable(tmp_path, monkeypatch):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        Image.new("L", (8, 8)).save(tmp_path / name / "x.png")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith(os.sep + "b"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)  # as root, chmod cannot block a read
+    with pytest.raises(DataError, match=r"b: class folder cannot be read \(Permission denied\)"):
+        list_image_folder(tmp_path)

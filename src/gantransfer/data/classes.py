@@ -62,7 +62,7 @@ def load_class_map(path: str | Path) -> dict[str, str]:
 def match_classes(
     source: tuple[str, ...], target: tuple[str, ...], class_map: dict[str, str] | None = None,
     where: str = "target", map_file: str | None = None, owner: str = "the source",
-    present: set[str] | None = None,
+    present: set[str] | None = None, counts: dict[str, int] | None = None,
 ) -> ClassMatch:
     """Match ``target`` class names to ``source`` ones.
 
@@ -71,7 +71,11 @@ def match_classes(
     entry that names no target class. ``owner`` names what ``source`` lists the classes of
     in messages (``the classifier`` for ``gantransfer evaluate``). ``present``: the target
     classes that have images, when known; the others need no source class (they map to -1).
+    ``counts``: images of each target class, when known: gives ``present`` and lets a message
+    say how many images carry a label the source lacks.
     """
+    if present is None and counts:
+        present = {name for name, count in counts.items() if count > 0}
     class_map = class_map or {}
     unknown = [name for name in class_map if name not in target]
     if unknown:
@@ -87,8 +91,9 @@ def match_classes(
         if wanted not in index:
             close = difflib.get_close_matches(wanted, source, n=3)
             hint = f"; closest: {', '.join(close)}" if close else ""
+            carried = f" ({counts[name]} image(s) carry it)" if counts and name in counts else ""
             raise DataError(
-                f"{where}: class {wanted!r} is not a class of {owner} (its classes: {_listing(source)}){hint}; "
+                f"{where}: class {wanted!r}{carried} is not a class of {owner} (its classes: {_listing(source)}){hint}; "
                 "rename it with --class-map FILE (YAML: target name: source name)"
             )
         source_of.append(index[wanted])

@@ -22,6 +22,8 @@ unpickled: an object array is refused, naming its key.
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,9 +73,19 @@ def list_image_folder(root: Path) -> FileSplit:
     counts = torch.bincount(torch.tensor([label for _, label in samples], dtype=torch.int64), minlength=len(folders))
     for folder, count in zip(folders, counts.tolist()):
         if count == 0:
+            _check_readable(folder)
             raise DataError(f"{folder}: class folder holds no image files ({', '.join(IMG_EXTENSIONS[:4])}, ...)")
     return FileSplit(root, tuple(Path(path) for path, _ in samples),
                      torch.tensor([label for _, label in samples], dtype=torch.int64), tuple(class_to_idx))
+
+
+def _check_readable(folder: Path) -> None:
+    """Raise :class:`DataError` saying why ``folder`` cannot be listed (an empty listing may mean that)."""
+    try:
+        with os.scandir(folder) as entries:
+            next(entries, None)
+    except OSError as error:
+        raise DataError(f"{folder}: class folder cannot be read ({error.strerror or error})") from None
 
 
 def array_to_images(x: np.ndarray, where: str) -> Tensor:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import torch
+
 from ..errors import DataError
 from ..notice import notice
 from .custom import read_custom
@@ -153,6 +155,7 @@ class DomainInfo:
         summary: the train split's native image format.
         drawn_test: its test split was drawn here (see :class:`SplitOptions`).
         splits: the splits it has.
+        class_counts: images of each class in the train split (same order as ``class_names``).
     """
 
     name: str
@@ -162,6 +165,12 @@ class DomainInfo:
     summary: ImageSummary
     drawn_test: bool
     splits: tuple[str, ...]
+    class_counts: tuple[int, ...] = ()
+
+    @property
+    def counts_by_class(self) -> dict[str, int]:
+        """``{class name: train images}`` (empty where unknown)."""
+        return dict(zip(self.class_names, self.class_counts))
 
 
 @lru_cache(maxsize=8)
@@ -205,8 +214,9 @@ def describe_domain(
     for a folder: pixels are decoded when a split is loaded)."""
     opened = open_domain(domain, DataLocations.resolve(data.data_dir, data.cache_dir, data.build), data.download, options)
     train = opened.split("train")
+    counts = torch.bincount(train.labels, minlength=len(train.class_names)).tolist() if len(train.labels) else []
     return DomainInfo(domain, opened.key, opened.layout, train.class_names, opened.summary("train"),
-                      opened.drawn_test, opened.split_names)
+                      opened.drawn_test, opened.split_names, tuple(counts))
 
 
 def drawn_test_members(domain: str, data: DataOptions = DataOptions(), options: SplitOptions = SplitOptions()

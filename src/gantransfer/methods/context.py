@@ -111,7 +111,8 @@ class TransferData:
 
         class_map = load_class_map(config.class_map) if config.class_map else None
         classes = match_classes(source_info.class_names, target_info.class_names, class_map,
-                                where=f"target {config.target}", map_file=config.class_map)
+                                where=f"target {config.target}", map_file=config.class_map,
+                                counts=target_info.counts_by_class)
         source, source_validation = load_splits(config.source, fmt, data, splits)
         require_every_class(source)
 
