@@ -21,6 +21,7 @@ from gantransfer.methods.context import Stream, TransferContext, TransferData
 from gantransfer.methods.dann import build_dann_task
 from gantransfer.methods.stages import StageCache
 from gantransfer.models.saving import load_classifier
+from gantransfer.training.batchnorm import batchnorm_layers, image_batches, reestimate_batchnorm
 from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.seeding import seed_everything
 from gantransfer.training.self_training import TeacherOptions
@@ -125,6 +126,39 @@ def test_dann_on_other_labelled_sources_aligns_those(tiny, tmp_path, stages):
 
 
 # -- ADDA ----------------------------------------------------------------------------------------------
+
+
+def _batch_norm_inputs(task) -> list[int]:
+    """Batch sizes the trunk's first BatchNorm layer sees, recorded from now on."""
+    layer = next(m for m in task.classifier.trunk.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen: list[int] = []
+    layer.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].shape[0]))
+    return seen
+
+
+@pytest.mark.parametrize("separate", [False, True])
+def test_dann_domain_statistics_normalise_each_domain_on_its_own(tiny, tmp_path, stages, separate):
+    options = replace(tiny.feature_alignment, domain_statistics=separate)
+    context = _context(replace(tiny, feature_alignment=options), tmp_path, stages)
+    task = build_dann_task(context, context.labelled_sources(include_source=True))
+    seen = _batch_norm_inputs(task)
+    task.objective(Progress(0, 4))
+    source, target = tiny.training.batch_size, tiny.training.batch_size
+    assert seen == ([source, target] if separate else [source + target])
+
+
+def test_dann_domain_statistics_leave_the_target_statistics_in_the_saved_classifier(tiny, tmp_path, stages):
+    config = replace(tiny, feature_alignment=replace(tiny.feature_alignment, domain_statistics=True))
+    metrics = transfer(config, tmp_path / "run", stages_dir=stages, progress_bar=False)
+    saved = load_classifier(tmp_path / "run" / "classifier.safetensors").model
+    # The same weights with statistics re-estimated here on the target train images: identical.
+    expected = copy.deepcopy(saved)
+    target = TransferData.load(config, DataOptions()).target_train.images
+    reestimate_batchnorm(expected, image_batches(target, 256))
+    for got, wanted in zip(batchnorm_layers(saved), batchnorm_layers(expected)):
+        assert torch.allclose(got.running_mean, wanted.running_mean, atol=1e-6)
+        assert torch.allclose(got.running_var, wanted.running_var, atol=1e-6)
+    assert metrics["notes"]["target_statistics_batches"] >= 1
 
 
 def test_adda_discriminator_learns_and_encoder_step_leaves_it_and_the_head_alone(tiny, tmp_path, stages):

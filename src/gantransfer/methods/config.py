@@ -116,6 +116,11 @@ class DomainAdaptationOptions:
         discriminator_hidden: units of each hidden layer of the domain discriminator.
         discriminator_layers: hidden layers of the domain discriminator.
         discriminator_lr: Adam learning rate of the domain discriminator.
+        domain_statistics: DANN: source and target batches go through the trunk in
+            separate passes, so each BatchNorm layer normalises each domain with its own
+            batch statistics (domain-specific BatchNorm, Chang et al. 2019), and the final
+            classifier's running statistics are those of the target train images
+            (target statistics at prediction). False: one pass over both domains together.
     """
 
     domain_weight: float = 1.0
@@ -123,6 +128,7 @@ class DomainAdaptationOptions:
     discriminator_hidden: int = 500
     discriminator_layers: int = 2
     discriminator_lr: float = 1e-3
+    domain_statistics: bool = later_option(False)
 
     def __post_init__(self) -> None:
         if self.domain_weight < 0:

@@ -12,14 +12,14 @@ every method.
 from __future__ import annotations
 
 from .context import TransferContext
-from .dann import build_dann_task
+from .dann import build_dann_task, target_statistics
 from .pixel_da import translated_sources
 from .registry import Method, MethodPlan, register_method
 
 
 def build_cycada(context: TransferContext) -> MethodPlan:
     task = build_dann_task(context, translated_sources(context))
-    return MethodPlan(task=task)
+    return MethodPlan(task=task, finish=target_statistics(context))
 
 
 register_method(

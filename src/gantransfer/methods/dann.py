@@ -13,7 +13,10 @@ One network, three losses in one backward pass:
   learns from ``L_d`` at full strength.
 
 Source and target batches go through the trunk together, so BatchNorm
-normalises (and keeps running statistics of) both domains at once.
+normalises (and keeps running statistics of) both domains at once; with
+``domain_statistics`` they go through it in separate passes, each domain
+normalised with its own statistics, and the final classifier keeps the
+target's (domain-specific BatchNorm, Chang et al. 2019).
 
 The classifier starts from the shared source classifier (``init: source``)
 and keeps the same network, augmentation and labelled source loss, so DANN
@@ -26,23 +29,27 @@ source images translated to the target style (CyCADA's feature-level stage).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import accumulate
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..data import BatchStream
 from ..errors import ConfigError
 from ..losses.domain import GradientReversal, domain_accuracy, domain_adversarial_loss, grl_coefficient
 from ..models import Classifier, DomainDiscriminator, DomainDiscriminatorConfig
 from ..objectives.optim import OptimizerConfig
+from ..training.batchnorm import image_batches, reestimate_batchnorm
 from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource, Phase
 from ..training.trainer import Progress
 from .config import DomainAdaptationOptions
 from .context import TARGET_LABELLED, Stream, TransferContext
 from .registry import Method, MethodPlan, register_method
+
+#: target images per forward pass while re-estimating the target statistics
+STATISTICS_BATCH = 256
 
 def domain_discriminator(feature_dim: int, options: DomainAdaptationOptions) -> DomainDiscriminator:
     """The domain discriminator ``options`` describe, on features of length ``feature_dim``."""
@@ -130,8 +137,7 @@ class DomainAdversarialTask(ClassifierTask):
         losses: dict[str, float] = {}
         batches = self.labelled_batches()
         target = self.target_batch()
-        # One trunk pass over every batch, so BatchNorm normalises source and target together.
-        features, logits = self.network(torch.cat([images for images, _ in batches] + [target]))
+        features, logits = self.trunk_pass([images for images, _ in batches], target)
         labelled = features[: len(features) - len(target)]
         total = self.labelled_loss(logits[: len(labelled)].float(), batches, losses)
         starts = [0, *accumulate(len(images) for images, _ in batches)]
@@ -139,6 +145,18 @@ class DomainAdversarialTask(ClassifierTask):
         domain, stats = self.domain_loss(source_features, features[len(labelled) :], progress)
         losses.update(stats)
         return total + domain + self.unlabelled_loss(losses), losses
+
+    def trunk_pass(self, labelled: list[Tensor], target: Tensor) -> tuple[Tensor, Tensor]:
+        """Features and logits of the labelled batches and then the target batch, in that order.
+
+        One pass over all of them (BatchNorm normalises the domains together), or, with
+        ``domain_statistics``, one for the labelled batches and one for the target batch
+        (each domain normalised with its own batch statistics)."""
+        if not self.options.domain_statistics:
+            return self.network(torch.cat([*labelled, target]))
+        labelled_features, labelled_logits = self.network(torch.cat(labelled))
+        target_features, target_logits = self.network(target)
+        return torch.cat([labelled_features, target_features]), torch.cat([labelled_logits, target_logits])
 
     def phases(self) -> list[Phase]:
         # The discriminator learns from the same backward pass as the features (through the reversal).
@@ -191,10 +209,25 @@ def build_dann_task(
     )
 
 
+def target_statistics(context: TransferContext) -> Callable[[nn.Module], nn.Module] | None:
+    """With ``feature_alignment.domain_statistics``: what gives the final classifier the target's
+    BatchNorm statistics (re-estimated on the unlabelled target train images); else None."""
+    if not context.config.feature_alignment.domain_statistics:
+        return None
+
+    def finish(model: nn.Module) -> nn.Module:
+        batches = reestimate_batchnorm(model, image_batches(context.unlabelled_target().images, STATISTICS_BATCH),
+                                       device=context.device)
+        context.notes["target_statistics_batches"] = batches
+        return model
+
+    return finish
+
+
 def build_dann(context: TransferContext) -> MethodPlan:
     # The labelled source loss stays on throughout (weight source_weight, or 1).
     task = build_dann_task(context, context.labelled_sources(include_source=True))
-    return MethodPlan(task=task)
+    return MethodPlan(task=task, finish=target_statistics(context))
 
 
 register_method(

@@ -24,12 +24,16 @@ class MethodPlan:
         task: a training task whose ``final_model`` is the target classifier,
             or None when ``model`` is already final (e.g. source-only).
         model: the final classifier when there is nothing left to train.
+        finish: applied to the final classifier after training, before it is evaluated
+            and saved (e.g. its BatchNorm statistics re-estimated on the target); it returns
+            the classifier to keep.
 
     A task trains for the run's ``training.steps``.
     """
 
     task: TrainingTask | None = None
     model: nn.Module | None = None
+    finish: Callable[[nn.Module], nn.Module] | None = None
 
 
 @dataclass(frozen=True)

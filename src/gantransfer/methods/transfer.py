@@ -124,6 +124,8 @@ def transfer(
         model = plan.task.final_model
     else:
         model = plan.model
+    if plan.finish is not None:
+        model = plan.finish(model)
     # Rank 0 evaluates and writes; every rank returns its metrics.
     steps = config.training.steps if plan.task is not None else 0
     return distributed.broadcast(_finish(context, model, started, steps) if distributed.is_main else None)
