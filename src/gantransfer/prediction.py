@@ -3,8 +3,8 @@
 Inputs may be image files of any size and format that Pillow reads, folders
 (searched recursively for images and arrays), and ``.npy`` / ``.npz`` arrays
 (an ``.npz`` is read from its ``x`` array). Everything is converted exactly
-as training data was. A file that cannot be read is reported by name and
-skipped; the rest are still predicted.
+as training data was. A file or folder that cannot be read is reported by
+name and skipped; the rest are still predicted.
 """
 
 from __future__ import annotations
@@ -59,8 +59,9 @@ def _expand(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if is_image_file(p) or p.suffix.lower() in PREDICTABLE_ARRAYS)
-            if not found:
+            unread = len(failures)
+            found = _search(path, failures)
+            if not found and len(failures) == unread:  # a folder that could not be read says so itself
                 failures.append(f"{path}: folder holds no images or arrays")
             files.extend(found)
         elif path.is_file():
@@ -68,6 +69,20 @@ def _expand(inputs: list[str | os.PathLike]) -> tuple[list[Path], list[str]]:
         else:
             failures.append(f"{path}: no such file or folder")
     return files, failures
+
+
+def _search(folder: Path, failures: list[str]) -> list[Path]:
+    """The images and arrays under ``folder``, sorted; each folder under it that cannot be
+    listed goes to ``failures`` with why (``os.walk``, like ``Path.rglob``, skips it in silence
+    otherwise). Linked folders are not followed, as ``rglob`` did not."""
+    def unreadable(error: OSError) -> None:
+        failures.append(f"{error.filename or folder}: folder cannot be read ({error.strerror or first_line(error)})")
+
+    found = []
+    for root, _, names in os.walk(folder, onerror=unreadable):
+        paths = (Path(root) / name for name in names)
+        found.extend(p for p in paths if is_image_file(p) or p.suffix.lower() in PREDICTABLE_ARRAYS)
+    return sorted(found)
 
 
 def _read(path: Path, saved: SavedClassifier) -> tuple[list[str], torch.Tensor]:

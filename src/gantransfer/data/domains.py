@@ -20,7 +20,7 @@ from ..errors import DataError
 from ..notice import notice
 from .custom import read_custom
 from .fingerprint import arrays_fingerprint, domain_key, path_fingerprint
-from .images import ImageFormat, ImageSet, RawImages, standardize, validate_raw
+from .images import ImageFormat, ImageSet, RawImages, standardize, uniformity_warning, validate_raw
 from .listing import ArraySplit, FileSplit, ImageSummary, Split
 from .locations import BuildOptions, DataLocations, DataOptions
 from .mnist import read_mnist
@@ -288,7 +288,7 @@ def _load_cached(domain: str, split: str, fmt: ImageFormat, locations: DataLocat
     part = open_domain(domain, locations, download, splits).split(split)
     name = f"{domain.lower() if domain.lower() in _READERS else domain}/{split}"
     if isinstance(part, ArraySplit):
-        return standardize(part.raw, fmt, name)
+        return _warn_if_uniform(standardize(part.raw, fmt, name))
     files = ImageFiles(part.files, fmt, workers)
     if stream:
         notice(f"{name}: {files.nbytes() / GIB:.2f} GiB of pixels at {fmt.describe()} is over the memory budget: "
@@ -296,7 +296,15 @@ def _load_cached(domain: str, split: str, fmt: ImageFormat, locations: DataLocat
         images = files
     else:
         images = load_into_memory(files)
-    return ImageSet(images, part.labels, part.class_names, name, fmt)
+    return _warn_if_uniform(ImageSet(images, part.labels, part.class_names, name, fmt))
+
+
+def _warn_if_uniform(images: ImageSet) -> ImageSet:
+    """``images``, after a notice if they are (nearly) all blank or alike. A streamed set is not
+    looked at: decoding a sample of it here would read files streaming leaves for training."""
+    if not images.streamed and (warning := uniformity_warning(images.images, images.name)) is not None:
+        notice(warning)
+    return images
 
 
 def load_split(domain: str, split: str, fmt: ImageFormat, data: DataOptions = DataOptions(),

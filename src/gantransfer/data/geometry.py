@@ -29,7 +29,7 @@ def fit_to_format(images: Tensor, fmt: ImageFormat) -> Tensor:
     """float (N, C, H, W) in [0, 1], C in {1, 3, 4} -> float (N, fmt.channels, S, S) in [0, 1].
 
     Grey is repeated to 3 channels, colour reduced by luminance to 1 when
-    ``fmt`` asks for it, alpha dropped; then the geometry of ``fmt.fit``.
+    ``fmt`` asks for it, alpha flattened as :func:`~gantransfer.data.decode.flatten_alpha` does; then the geometry of ``fmt.fit``.
     """
     images = convert_channels(images, fmt.channels)
     if fmt.fit == "mnist-box":

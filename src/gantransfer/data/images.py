@@ -10,6 +10,7 @@ Domains larger than the memory budget are not held at all: their
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from torch import Tensor
 
 from ..config import later_option
 from ..errors import DataError
+from .decode import flatten_alpha
 
 if TYPE_CHECKING:
     from .storage import ImageFiles
@@ -169,10 +171,11 @@ def check_labels(labels: Tensor, num_classes: int, where: str) -> None:
 
 def convert_channels(images: Tensor, channels: int) -> Tensor:
     """(N, C, H, W) in [0, 1] -> (N, channels, H, W): grey is repeated, RGB is
-    reduced by luminance, an alpha channel is dropped."""
+    reduced by luminance, an alpha channel is flattened as an image file's is
+    (:func:`~gantransfer.data.decode.flatten_alpha`)."""
     have = images.shape[1]
     if have == 4:
-        images, have = images[:, :3], 3
+        images, have = flatten_alpha(images[:, :3], images[:, 3:]), 3
     if have == channels:
         return images
     if have == 1:
@@ -214,6 +217,50 @@ def standardize(raw: RawImages, fmt: ImageFormat, name: str) -> ImageSet:
         name=name,
         format=fmt,
     )
+
+
+#: images :func:`uniformity_warning` compares, evenly spaced: enough to see "nearly all", few enough to cost nothing
+_SAMPLE = 256
+#: a blank image's range on every channel, in levels of 255: one colour, give or take compression noise
+_BLANK_LEVELS = 2
+#: the share of a split's images that are blank or one same image from which it is reported (among _FEW or more)
+_NEARLY_ALL, _FEW = 0.9, 10
+
+
+def blank_images(pixels: Tensor) -> Tensor:
+    """bool (N,): which of the uint8 images (N, C, H, W) are blank (every channel one level,
+    within :data:`_BLANK_LEVELS`)."""
+    flat = pixels.flatten(2)
+    return (flat.amax(2).int() - flat.amin(2).int() <= _BLANK_LEVELS).all(1)
+
+
+def uniformity_warning(pixels: Tensor, name: str) -> str | None:
+    """A line naming ``name`` when its uint8 images (N, C, S, S) are all blank, or nearly all
+    (of up to :data:`_SAMPLE`, evenly spaced) blank or one same image; else None.
+
+    Such a split teaches and measures nothing (a classifier trained on it guesses; its
+    accuracy is chance), yet every step runs: content in a channel that is not read, a
+    crop of a uniform region, a bad export. A warning, not an error: the images are what
+    the files hold in this format, and a test of a format may crop a uniform region on purpose.
+    """
+    count = len(pixels)
+    if count == 0:
+        return None
+    sample = pixels[torch.arange(min(count, _SAMPLE)) * count // min(count, _SAMPLE)]
+    blank = blank_images(sample)
+    if bool(blank.all()) and (len(sample) == count or bool(blank_images(pixels).all())):
+        return (f"{name}: every image is blank (one uniform colour): nothing to learn or measure; "
+                "check how the images were made")
+    if len(sample) < _FEW:
+        return None
+    same = max(Counter(hash(image.numpy().tobytes()) for image in sample).values())  # torch.unique(dim=0) is slow
+    blanks = int(blank.sum())
+    alike, what = (blanks, "blank (one uniform colour)") if blanks >= same else (same, "one same image")
+    if alike < _NEARLY_ALL * len(sample):
+        return None
+    sampled = f" sampled of {count}" if len(sample) < count else ""
+    return (f"{name}: {alike} of {len(sample)} images{sampled} are {what}: little to learn or measure; "
+            "check how the images were made")
 
 
 def to_pixels(images: Tensor) -> Tensor:
