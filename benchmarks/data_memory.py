@@ -80,6 +80,7 @@ def child(folder: Path, size: int, mode: str, steps: int, gan_steps: int, batch:
     from gantransfer.methods import TransferConfig
     from gantransfer.training.pretrain import GanTask, PretrainConfig
     from gantransfer.training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
+    from gantransfer.training.trainer import Progress
 
     torch.manual_seed(0)
     fmt = ImageFormat(size, 3)
@@ -92,10 +93,10 @@ def child(folder: Path, size: int, mode: str, steps: int, gan_steps: int, batch:
               "rss_after_load_mib": round(peak_rss_mib())}
 
     def timed(task, per_step: int, count: int) -> float:
-        task.train_step()  # warm-up: first batches, workers starting
+        task.train_step(Progress(0, count + 1))  # warm-up: first batches, workers starting
         begin = time.perf_counter()
-        for _ in range(count):
-            task.train_step()
+        for step in range(1, count + 1):
+            task.train_step(Progress(step, count + 1))
         return round(count * per_step / (time.perf_counter() - begin), 1)
 
     training = ClassifierTraining(steps=steps + 1, batch_size=batch)

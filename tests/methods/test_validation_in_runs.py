@@ -138,6 +138,7 @@ def test_auto_trains_the_candidates_keeps_the_pick_and_resumes(domains, tmp_path
     (out / "metrics.json").unlink()
     steps = []
     real = ClassifierTask.train_step
-    monkeypatch.setattr(ClassifierTask, "train_step", lambda task: steps.append(1) or real(task))
+    monkeypatch.setattr(ClassifierTask, "train_step",
+                        lambda task, progress: steps.append(1) or real(task, progress))
     again = transfer(config, out, stages_dir=tmp_path / "s", progress_bar=False)
     assert steps == [] and again["notes"]["auto"] == metrics["notes"]["auto"]
