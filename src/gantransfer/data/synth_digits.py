@@ -45,7 +45,7 @@ CHUNK = 2048
 _LUMA = np.array([0.299, 0.587, 0.114])
 _BLUR_RADIUS = 3  # kernel of 7 taps: enough for sigma up to about 1.5 pixels
 #: Images are composed in float64 and rounded to uint8 at the end. In float32 the same seed built other
-#: bytes on another machine (README): last-bit differences move a pixel across a rounding boundary
+#: bytes on another machine (docs/guide-domains.md): last-bit differences move a pixel across a rounding boundary
 #: thousands of times in a build (float32 and float64 builds of one seed differ in 2,583 of the train
 #: split's 153.6 million values); in float64 the same bytes came out with torch's plain and AVX-512 kernels.
 COMPOSE_DTYPE = torch.float64

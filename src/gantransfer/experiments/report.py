@@ -237,7 +237,7 @@ def _selection_blocks(results: list[Result]) -> list[Block]:
                 "the label-free scores come to choosing with them."
                 if any(r.score == LABELLED_VALIDATION for r in rankings) else "")
     blocks.append(Text(
-        "Every cell computes validation scores at its end without target labels (see the README). For each k, "
+        "Every cell computes validation scores at its end without target labels (see docs/guide-validation.md). For each k, "
         "the candidates are that k's cells, every method and seed pooled (the oracle is no candidate). "
         "ρ: Spearman rank correlation of the score, signed so that higher is better, with target test accuracy "
         "over the candidates (+1: the same order as test accuracy; '-' with fewer than 3 cells or a constant "

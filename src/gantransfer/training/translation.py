@@ -82,7 +82,7 @@ class TranslationTraining:
             change their colour as a whole, while the background is free. For
             sources of bright objects on dark, empty grounds (MNIST); a translator
             free of it can hide the label in a texture that only the frozen source
-            classifier reads (benchmarks/RESULTS.md, MNIST -> MNIST-M-style).
+            classifier reads (benchmarks/studies/2026-12-01-mnist-mnistm-translators.md).
         translator_width: channels of the translators at half the image side.
         residual_blocks: residual blocks of each translator.
         skip: translators learn a change of their input and start as the
