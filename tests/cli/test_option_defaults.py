@@ -119,4 +119,5 @@ def _other(kind, current, dest: str) -> str:
         return choices.get(leaf, "other") if current != choices.get(leaf) else "mnist"
     if kind is int:
         return str((current or 0) + 2)
-    return str(round((current or 0.0) / 2 + 0.125, 6))
+    value = round((current or 0.0) / 2 + 0.125, 6)
+    return str(value if value != current else value / 2)  # 0.25 is its own image under x / 2 + 0.125

@@ -38,7 +38,7 @@ def _field_help(cls: type, name: str) -> str:
             if not follow.strip() or len(follow) - len(follow.lstrip()) <= indent:
                 break
             parts.append(follow.strip())
-        return " ".join(parts).replace("``", "")
+        return " ".join(parts).replace("``", "").replace("%", "%%")  # argparse formats help with %
     return ""
 
 
