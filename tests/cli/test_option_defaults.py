@@ -28,7 +28,7 @@ def test_help_shows_the_run_first_and_every_method_option_behind_help_all(capsys
     for essential in ("--source", "--method", "--k", "--seed", "--training-steps", "--device", "--out"):
         assert essential in brief
     assert "--gan-augment-synthetic-per-class" not in brief and "--gan-augment-synthetic-per-class" in full
-    assert "gan-augment:" in full and "dann, adda and cycada" in full
+    assert "gan-augment (adapting the source cGAN" in full and "adda, auto, cycada, dann (feature-level alignment):" in full
     assert len(brief.splitlines()) < 150 < len(full.splitlines())
 
 

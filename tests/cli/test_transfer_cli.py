@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from gantransfer.cli.main import main
+from gantransfer.errors import ConfigError
 from gantransfer.models.saving import load_classifier
 
 
@@ -117,3 +118,30 @@ def test_export_onnx_matches(trained_run, tmp_path):
     images = torch.rand(5, 1, 28, 28) * 2 - 1
     (logits,) = session.run(None, {"images": images.numpy()})
     assert np.allclose(logits, load_classifier(trained_run).model(images).detach().numpy(), atol=1e-4)
+
+
+# -- options the chosen method does not read ------------------------------------------------------
+
+@pytest.mark.parametrize("method, option, read_by", [
+    ("finetune", ["--feature-alignment-domain-weight", "5"], "read by adda, auto, cycada, dann"),
+    ("dann", ["--translation-steps", "3"], "read by cycada, pixel-da"),
+    ("source-only", ["--gan-augment-synthetic-per-class", "3"], "read by gan-augment"),
+])
+def test_an_option_the_method_does_not_read_is_refused(method, option, read_by, tmp_path, digits_npz, one_line_error,
+                                                         tree, tiny_transfer_args):
+    before = tree(tmp_path)
+    err = one_line_error(main(["transfer", "--source", str(digits_npz), "--target", str(digits_npz),
+                               *tiny_transfer_args, "--method", method, *option, "--out", str(tmp_path / "run"),
+                               "--no-progress"]))
+    assert f"--method {method} does not read the --{option[0][2:].split('-')[0]}" in err and read_by in err, err
+    assert tree(tmp_path) == before
+
+
+def test_methods_that_read_a_group_and_gan_starts_pass_the_check():
+    from gantransfer.methods.registry import check_options_read, get_method
+
+    check_options_read(get_method("cycada"), {"translation", "feature_alignment", "training", "teacher"})
+    check_options_read(get_method("finetune"), {"gan_features"}, init="gan")  # a GAN critic trunk to start from
+    check_options_read(get_method("gan-augment"), {"gan_features", "gan_augment"})
+    with pytest.raises(ConfigError, match="does not read the --gan-features-"):
+        check_options_read(get_method("finetune"), {"gan_features"})

@@ -145,6 +145,11 @@ def config_values(cls: type, args: argparse.Namespace) -> dict[str, Any]:
     return merge(values, nest(given))
 
 
+def given_sections(cls: type, args: argparse.Namespace) -> set[str]:
+    """The top-level fields of ``cls`` that options given on the command line set (not the ``--config`` file)."""
+    return {name.split(_SEP)[0] for name in vars(args) if name in _option_names(cls)}
+
+
 def config_from_args(cls: type, args: argparse.Namespace, base: Any = None):
     """``cls`` built from defaults (or from ``base``, e.g. a stored run's config), then
     the ``--config`` YAML file, then explicit options."""

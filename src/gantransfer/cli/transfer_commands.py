@@ -7,22 +7,32 @@ import sys
 from pathlib import Path
 
 from .common import add_data_arguments, data_options, print_json
-from .options import HelpAll, add_config_arguments, config_from_args, detail_section
+from .options import HelpAll, add_config_arguments, config_from_args, detail_section, given_sections
 from .outputs import output_file, output_folder
 
-#: the options of ``gantransfer transfer`` that only ``--help-all`` lists, by what they apply to
-TRANSFER_SECTIONS = {
+#: the options of ``gantransfer transfer`` that only ``--help-all`` lists and apply to every method
+#: (or to every stage that a run may train), by what they apply to; the groups that only some methods
+#: read are listed by the methods registry (:func:`transfer_sections`)
+SHARED_SECTIONS = {
     "training": "target classifier training (every method that trains)",
     "classifier": "classifier network (every method)",
     "teacher": "self-training (--self-train): its teacher and unlabelled loss",
-    "source_training": "source classifier stage (source-only, finetune, dann, adda, pixel-da, cycada)",
-    "gan": "source GAN stage (gan-features, gan-augment, --init gan; without --gan-checkpoint)",
-    "gan_features": "gan-features and --init gan",
-    "gan_augment": "gan-augment",
-    "feature_alignment": "dann, adda and cycada (feature-level alignment)",
-    "translation": "pixel-da and cycada (the translators stage)",
+    "source_training": "source classifier stage (every method that starts from the source classifier)",
+    "gan": "source GAN stage (the methods that read a GAN, --init gan; without --gan-checkpoint)",
     "acceleration": "GPU speed (every network the run trains)",
 }
+
+
+def transfer_sections() -> dict[str, str]:
+    """Every option group's title in ``--help-all``: the shared ones, then each method group with the
+    methods that read it (from the registry)."""
+    from ..methods.registry import GAN_INIT_SECTION, METHOD_SECTIONS, readers
+
+    titles = dict(SHARED_SECTIONS)
+    for section, what in METHOD_SECTIONS.items():
+        by = ", ".join(readers(section)) + (" and --init gan" if section == GAN_INIT_SECTION else "")
+        titles[section] = f"{by} ({what})"
+    return titles
 
 
 def register(commands) -> None:
@@ -43,7 +53,7 @@ def register(commands) -> None:
     transfer.add_argument("--no-progress", action="store_true", help="hide progress bars")
     main = transfer.add_argument_group("the run (also settable in a --config YAML file; --help-all lists the "
                                        "options of each method and stage)")
-    sections = {name: detail_section(transfer, title) for name, title in TRANSFER_SECTIONS.items()}
+    sections = {name: detail_section(transfer, title) for name, title in transfer_sections().items()}
     add_config_arguments(transfer, TransferConfig, skip=tuple(f"gan.{name}" for name in TIED_GAN_FIELDS),
                          group=main, sections=sections,
                          shown=("training.steps", "acceleration.device"))
@@ -88,8 +98,11 @@ def register(commands) -> None:
 def run_transfer(args: argparse.Namespace) -> int:
     from ..methods import TransferConfig, transfer
 
-    out = output_folder(args.out, "--out")
+    from ..methods.registry import check_options_read, get_method
+
     config = config_from_args(TransferConfig, args)
+    check_options_read(get_method(config.method), given_sections(TransferConfig, args), config.init)
+    out = output_folder(args.out, "--out")
     metrics = transfer(config, out, data_options(args), args.stages_dir, progress_bar=not args.no_progress)
     summary = {key: metrics.get(key) for key in ("method", "source", "target", "k", "seed", "self_train",
                                                   "target_test_accuracy", "validation_scores",

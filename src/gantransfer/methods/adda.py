@@ -185,5 +185,6 @@ register_method(
         category="feature-level domain adaptation",
         uses_unlabelled=True,
         check=check_adda,
+        reads=("feature_alignment",),
     )
 )

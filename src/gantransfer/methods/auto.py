@@ -78,5 +78,6 @@ register_method(
         "Musgrave et al. 2022 (validation without target labels)",
         category="model selection",
         uses_unlabelled=True,
+        reads=("feature_alignment",),  # its dann candidate
     )
 )

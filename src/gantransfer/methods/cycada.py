@@ -32,5 +32,6 @@ register_method(
         "Hoffman et al. 2018 (ICML), CyCADA: Cycle-Consistent Adversarial Domain Adaptation",
         category="pixel- and feature-level domain adaptation",
         uses_unlabelled=True,
+        reads=("translation", "feature_alignment"),
     )
 )

@@ -240,5 +240,6 @@ register_method(
         "Ganin & Lempitsky 2015 (ICML); Ganin et al. 2016 (JMLR), Domain-Adversarial Training of Neural Networks",
         category="feature-level domain adaptation",
         uses_unlabelled=True,
+        reads=("feature_alignment",),
     )
 )

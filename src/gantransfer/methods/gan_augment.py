@@ -108,5 +108,6 @@ register_method(
         "classifier trained on generated + real target images",
         "Wang et al. 2018 (TransferGAN); Mo et al. 2020 (FreezeD); Zhao et al. 2020 (DiffAugment)",
         category="instance transfer (data augmentation)",
+        reads=("gan_augment", "gan_features"),
     )
 )

@@ -26,5 +26,6 @@ register_method(
         "classifier trunk initialised from the source GAN's discriminator; trained on the k target labels",
         "Radford et al. 2016 (DCGAN), discriminator features for classification",
         category="feature / model transfer",
+        reads=("gan_features",),
     )
 )

@@ -125,5 +125,6 @@ register_method(
         "Hoffman et al. 2018 (CyCADA, pixel level); Zhu et al. 2017 (CycleGAN)",
         category="instance transfer (pixel-level adaptation)",
         uses_unlabelled=True,
+        reads=("translation",),
     )
 )
