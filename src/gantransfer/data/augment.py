@@ -14,11 +14,11 @@ each image with its own random parameters, instead of one PIL image at a
 time, which is what keeps CPU training fast; both draw from the
 ``generator`` argument (the global RNG when None).
 
-Beside the geometric kinds, :class:`PhotometricAugment` changes what a domain
-*looks* like and keeps the shapes: polarity inversion, a random colour for each
-image's dark and bright ends, channel permutation and grey conversion. It is
-what lets a classifier trained on grey MNIST read digits on colour photos
-(:func:`random_photometric`).
+The ``digits`` kind also changes what a domain *looks* like and keeps the shapes
+(:class:`PhotometricAugment`, after the affine transform): polarity inversion, a
+random colour for each image's dark and bright ends, channel permutation and grey
+conversion. It is what lets a classifier trained on grey MNIST read digits on
+colour photos (:func:`random_photometric`).
 """
 
 from __future__ import annotations
@@ -178,10 +178,13 @@ def augment_kind(kind: str, images: Tensor) -> str:
 
 
 def augment_batch(images: Tensor, kind: str, affine: AffineAugment, natural: NaturalAugment,
-                  generator: torch.Generator | None = None) -> Tensor:
-    """The augmentation of ``kind`` (see :func:`augment_kind`) applied to float (N, C, H, W) in [-1, 1]."""
+                  generator: torch.Generator | None = None,
+                  photometric: PhotometricAugment = PhotometricAugment()) -> Tensor:
+    """The augmentation of ``kind`` (see :func:`augment_kind`) applied to float (N, C, H, W) in [-1, 1]:
+    ``digits``: the affine transform, then ``photometric``; ``natural``: crop, flip and colour jitter
+    (a photo inverted or recoloured is no photo any more: ``photometric`` is for digits and such)."""
     if augment_kind(kind, images) == "digits":
-        return random_affine(images, affine, generator)
+        return random_photometric(random_affine(images, affine, generator), photometric, generator)
     return random_natural(images, natural, generator)
 
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import later_option
-from ..data import AffineAugment, NaturalAugment, PhotometricAugment, augment_batch, random_photometric
+from ..data import AffineAugment, NaturalAugment, PhotometricAugment, augment_batch
 from ..data.augment import check_kind
 from ..errors import ConfigError
 from ..losses.consistency import class_balance_loss, mean_teacher_consistency, pseudo_label_loss
@@ -43,9 +43,9 @@ class TeacherOptions:
         augment_kind: ``auto`` (natural for images over 32 px, digits at 32 px
             and below, grey or colour), ``digits`` or ``natural``.
         natural_augment: the ``natural`` augmentation (crop, flip, colour jitter).
-        student_photometric: changes of appearance the student's view gets on top
-            (FixMatch's weak teacher view, strong student view; Sohn et al. 2020): the
-            student learns to give a recoloured image the label the teacher gives the plain one.
+        student_photometric: changes of appearance the student's view gets on top, with the
+            ``digits`` kind (FixMatch's weak teacher view, strong student view; Sohn et al. 2020):
+            the student learns to give a recoloured image the label the teacher gives the plain one.
     """
 
     loss: str = "mean-teacher"
@@ -70,9 +70,10 @@ class TeacherOptions:
             raise ConfigError("self-training weight and class_balance must be >= 0, batch_size >= 1")
         check_kind(self.augment_kind)
 
-    def augment_images(self, images: Tensor) -> Tensor:
-        """One random draw of the augmentation of ``augment_kind`` on (N, C, S, S) in [-1, 1]."""
-        return augment_batch(images, self.augment_kind, self.augment, self.natural_augment)
+    def augment_images(self, images: Tensor, photometric: PhotometricAugment = PhotometricAugment()) -> Tensor:
+        """One random draw of the augmentation of ``augment_kind`` on (N, C, S, S) in [-1, 1]
+        (with ``photometric`` after the affine transform of the ``digits`` kind)."""
+        return augment_batch(images, self.augment_kind, self.augment, self.natural_augment, photometric=photometric)
 
 
 class MeanTeacher(nn.Module):
@@ -105,7 +106,7 @@ class MeanTeacher(nn.Module):
     def loss(self, student: nn.Module, images: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Unlabelled loss on target images (N, C, S, S) in [-1, 1] and its parts."""
         options = self.options
-        student_logits = student(random_photometric(options.augment_images(images), options.student_photometric))
+        student_logits = student(options.augment_images(images, options.student_photometric))
         with torch.no_grad():
             self.teacher.train()  # batch statistics of the target batch, as the student uses
             teacher_logits = self.teacher(options.augment_images(images))

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import later_option
-from ..data import AffineAugment, BatchStream, ImageSet, NaturalAugment, PhotometricAugment, augment_batch, random_photometric
+from ..data import AffineAugment, BatchStream, ImageSet, NaturalAugment, PhotometricAugment, augment_batch
 from ..data.augment import check_kind
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
@@ -41,9 +41,9 @@ class ClassifierTraining:
             and below, grey or colour), ``digits`` or ``natural``; applied to every source.
         natural_augment: the ``natural`` augmentation: random resized crop,
             horizontal flip and colour jitter.
-        photometric: changes of appearance applied after either kind (polarity
-            inversion, random recolouring, channel permutation, grey conversion); by default
-            on colour batches only (see :class:`~gantransfer.data.PhotometricAugment`).
+        photometric: the ``digits`` kind's changes of appearance, after its affine transform
+            (polarity inversion, random recolouring, channel permutation, grey conversion); by
+            default on colour batches only (see :class:`~gantransfer.data.PhotometricAugment`).
         cosine_schedule: decay the learning rate to 0 along a cosine.
         label_smoothing: cross-entropy label smoothing in [0, 1).
         eval_every: steps between evaluations during training (0: at the end only): the
@@ -72,10 +72,10 @@ class ClassifierTraining:
         check_kind(self.augment_kind)
 
     def augment_images(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """This training's augmentation of float (N, C, S, S) in [-1, 1]: the geometric one of the
-        kind ``augment_kind`` picks for these images, then the photometric one."""
-        images = augment_batch(images, self.augment_kind, self.augment, self.natural_augment, generator)
-        return random_photometric(images, self.photometric, generator)
+        """This training's augmentation of float (N, C, S, S) in [-1, 1], of the kind ``augment_kind``
+        picks for these images (``digits``: affine, then photometric)."""
+        return augment_batch(images, self.augment_kind, self.augment, self.natural_augment, generator,
+                             self.photometric)
 
 
 @dataclass
