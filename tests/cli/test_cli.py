@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import sys
 import pytest
 import torch
 
-from gantransfer.cli.main import main
+from gantransfer.cli.commands import COMMANDS
+from gantransfer.cli.main import build_parser, main
 from gantransfer.evaluation.classification import predict_logits
 from gantransfer.training.pretrain import load_gan
 from gantransfer.training.reference import reference_classifier
@@ -84,3 +86,17 @@ def test_pretrain_then_evaluate_gan(tmp_path, capsys, digit_domain):
     predicted = predict_logits(reference.model, gan.generator.generate(labels, seed=0)).argmax(1)
     assert metrics["conditional_accuracy"] == pytest.approx(float((predicted == labels).float().mean()))
     assert metrics["reference_test_accuracy"] == reference.info["test_accuracy"]
+
+
+def test_help_lists_every_command_without_importing_torch():
+    code = ("import sys\nfrom gantransfer.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().endswith("False"), done.stdout
+    for name in ("pretrain", "evaluate-gan", "transfer", "predict", "evaluate", "export", "benchmark", "report"):
+        assert name in done.stdout
+
+
+def test_the_overview_names_the_commands_the_full_parser_has():
+    full = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(full.choices) == list(COMMANDS)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 
 from .common import add_data_arguments, data_options
+from .commands import command_help
 from .outputs import output_folder
 
 
 def register(commands) -> None:
     benchmark = commands.add_parser(
         "benchmark",
-        help="run a grid of transfer runs from a YAML file, then write its report",
+        help=command_help("benchmark"),
         description="Run every cell (direction x method x k x seed) of the grid in CONFIG into --out, sharing "
         "trained stages, and write results.jsonl, report.md and report.html there. Run the same command again "
         "to continue an interrupted benchmark: finished cells are kept, a half-finished one resumes. "
@@ -32,7 +33,7 @@ def register(commands) -> None:
 
     report = commands.add_parser(
         "report",
-        help="render a benchmark's report again from its results.jsonl",
+        help=command_help("report"),
         description="Write DIR/report.md, DIR/report.html and DIR/figures/ from DIR/results.jsonl. Pictures "
         "that need files no longer there are left out with a note; t-SNE maps not computed yet need the data.",
     )

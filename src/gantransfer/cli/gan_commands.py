@@ -8,6 +8,7 @@ from pathlib import Path
 from ..fileio import write_json
 from .common import add_data_arguments, data_options, print_json
 from .options import add_config_arguments, config_from_args
+from .commands import command_help
 from .outputs import output_file, output_folder
 
 
@@ -17,7 +18,7 @@ def register(commands) -> None:
 
     pretrain = commands.add_parser(
         "pretrain",
-        help="train a GAN on a labelled source domain",
+        help=command_help("pretrain"),
         description="Train a GAN (minimax, wgan, wgan-gp, hinge or least-squares; --conditional for a cGAN) on the "
         "source domain's train split. Writes checkpoints, metrics.jsonl, sample grids and "
         "TensorBoard logs to --out.",
@@ -34,7 +35,7 @@ def register(commands) -> None:
 
     evaluate = commands.add_parser(
         "evaluate-gan",
-        help="judge a pretrained generator (Frechet distance, conditional accuracy)",
+        help=command_help("evaluate-gan"),
         description="Generate --samples images and compare them with the source test set in the feature "
         "space of the domain's reference classifier (trained once and cached). Prints the metrics and "
         "saves them as JSON.",

@@ -3,28 +3,48 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from .. import __version__
 from ..errors import GanTransferError, describe_os_error, is_about_the_files
-from . import experiment_commands, gan_commands, transfer_commands
+from .commands import COMMANDS
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _parser(register) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gantransfer",
         description="GAN-based transfer learning: pretrain a GAN on a labelled source domain, "
         "transfer it to a target domain with few or no labels.",
     )
     parser.add_argument("--version", action="version", version=f"gantransfer {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    gan_commands.register(commands)
-    transfer_commands.register(commands)
-    experiment_commands.register(commands)
+    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
     return parser
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: every command with every option (imports torch and the library)."""
+    def register(commands) -> None:
+        for module in dict.fromkeys(module for module, _ in COMMANDS.values()):
+            importlib.import_module(f"{__package__}.{module}").register(commands)
+
+    return _parser(register)
+
+
+def overview_parser() -> argparse.ArgumentParser:
+    """The commands and their one-line help only: what ``gantransfer --help`` prints, without
+    importing torch (building a command's options reads the config dataclasses, which do)."""
+    def register(commands) -> None:
+        for name, (_, text) in COMMANDS.items():
+            commands.add_parser(name, help=text)
+
+    return _parser(register)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not any(word in COMMANDS for word in argv):  # --help, --version or a mistake: no command's options needed
+        overview_parser().parse_args(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -41,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gantransfer {args.command}: interrupted", file=sys.stderr)
         return 130
     finally:
-        from ..training.distributed import cleanup
+        if "torch.distributed" in sys.modules:  # leave torchrun's process group, if the command joined one
+            from ..training.distributed import cleanup
 
-        cleanup()  # leave torchrun's process group, if the command joined one
+            cleanup()
 
 
 if __name__ == "__main__":

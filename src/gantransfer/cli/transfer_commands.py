@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .common import add_data_arguments, data_options, print_json
 from .options import HelpAll, add_config_arguments, config_from_args, detail_section, given_sections
+from .commands import command_help
 from .outputs import output_file, output_folder
 
 #: the options of ``gantransfer transfer`` that only ``--help-all`` lists and apply to every method
@@ -42,7 +43,9 @@ def register(commands) -> None:
     methods = "; ".join(f"{m.name}: {m.summary}" for m in METHODS.values())
     transfer = commands.add_parser(
         "transfer",
-        help="train a target classifier with a transfer method",
+        help=command_help("transfer"),
+        # argparse would list every option here, the ones only --help-all shows too
+        usage="%(prog)s --out OUT [--source SOURCE] [--target TARGET] [--method METHOD] [option ...]",
         description=f"Train a classifier for the target domain from the source domain, the k labelled "
         f"target images per class and, with --self-train, the unlabelled target images. Methods: {methods}.",
     )
@@ -62,7 +65,7 @@ def register(commands) -> None:
 
     predict = commands.add_parser(
         "predict",
-        help="predict labels of new images with a saved classifier",
+        help=command_help("predict"),
         description="Predict image files (any size and format Pillow reads), folders and .npy/.npz arrays. "
         "Unreadable inputs are reported and skipped; the exit code is 1 if any failed.",
     )
@@ -73,7 +76,7 @@ def register(commands) -> None:
 
     evaluate = commands.add_parser(
         "evaluate",
-        help="accuracy of a saved classifier on a domain's test split",
+        help=command_help("evaluate"),
         description="Print accuracy and per-class accuracy on --target's test split and save the confusion matrix.",
     )
     evaluate.add_argument("classifier", help="classifier.safetensors or a transfer run folder")
@@ -86,7 +89,7 @@ def register(commands) -> None:
 
     export = commands.add_parser(
         "export",
-        help="export a saved classifier for use without this package",
+        help=command_help("export"),
         description="Write the classifier as TorchScript (.pt, loads with torch.jit.load) or ONNX (.onnx, "
         "needs the onnx and onnxscript packages). Input: float (N, C, S, S) in [-1, 1]; output: logits.",
     )
