@@ -10,12 +10,13 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
+from fitting import fit_classifier
 from gantransfer.data.custom import array_to_images
 from gantransfer.data.images import ImageSet
 from gantransfer.evaluation import validation_scores as vs
 from gantransfer.evaluation.validation import ValidationSettings, validate_classifier
 from gantransfer.models import Classifier, ClassifierConfig, TrunkConfig
-from gantransfer.training.supervised import ClassifierTraining, fit_classifier_quietly
+from gantransfer.training.supervised import ClassifierTraining
 
 
 def test_entropy_of_uniform_is_log_k_and_of_one_hot_is_zero():
@@ -117,8 +118,7 @@ def test_scores_rank_a_trained_model_above_an_untrained_one(make_digits):
     config = ClassifierConfig(TrunkConfig(1, 28, 8, 32, "batch"), 10)
     train, source_validation, target = (_domain(make_digits, n, seed) for n, seed in ((200, 0), (100, 1), (100, 2)))
     untrained = Classifier(config).eval()
-    trained = fit_classifier_quietly(Classifier(config), train, ClassifierTraining(steps=40, batch_size=16), seed=0,
-                                     progress=False)
+    trained = fit_classifier(Classifier(config), train, ClassifierTraining(steps=40, batch_size=16), seed=0)
     settings = ValidationSettings(images=100)
     labelled = target.subset(torch.arange(20))
     good, bad = (validate_classifier(model, target.images, source_validation, labelled, settings).scores

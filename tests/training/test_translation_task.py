@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fitting import fit_classifier
 from gantransfer.data import load_domain, to_model_range
 from gantransfer.errors import ConfigError
 from gantransfer.losses.translation import foreground_mask, masked_pairwise_mse
@@ -16,7 +17,7 @@ from gantransfer.training.checkpoint import load_checkpoint
 from gantransfer.training.logger import RunLogger
 from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.seeding import seed_everything
-from gantransfer.training.supervised import ClassifierTraining, fit_classifier_quietly
+from gantransfer.training.supervised import ClassifierTraining
 from gantransfer.training.trainer import Progress
 from gantransfer.training.trainer import LoopConfig, Trainer
 from gantransfer.training.translation import (
@@ -43,8 +44,7 @@ def classifier(domains):
     """A small source classifier, trained well enough to be confident on the source images."""
     seed_everything(0)
     model = Classifier(ClassifierConfig(TrunkConfig(width=8, feature_dim=32), 10))
-    return fit_classifier_quietly(model, domains[0], ClassifierTraining(steps=150, batch_size=32), seed=0,
-                                  progress=False)
+    return fit_classifier(model, domains[0], ClassifierTraining(steps=150, batch_size=32), seed=0)
 
 
 def _task(domains, classifier, options=TINY, seed=0):

@@ -281,16 +281,3 @@ class AccuracyMonitor(Callback):
 
     def on_evaluate(self, trainer: Trainer, metrics: dict[str, float]) -> dict[str, float]:
         return {f"{self.name}_accuracy": evaluate_classifier(trainer.task.final_model, self.images).accuracy}
-
-
-def fit_classifier_quietly(
-    classifier: nn.Module, train: ImageSet, training: ClassifierTraining, seed: int, device="cpu", progress: bool = True
-) -> nn.Module:
-    """Train ``classifier`` on ``train`` without a run folder (no logs, no checkpoints)."""
-    from tqdm.auto import tqdm
-
-    stream = BatchStream((train.images, train.labels), training.batch_size, seed=seed)
-    task = ClassifierTask(classifier, [LabelledSource("train", stream)], training, device=device)
-    for step in tqdm(range(training.steps), desc="classifier", disable=not progress or None, leave=False):
-        task.train_step(Progress(step, training.steps))
-    return task.classifier.eval()
