@@ -84,7 +84,7 @@ def test_tiny_grid_runs_end_to_end_and_writes_results_and_report(tiny_grid, tmp_
     assert len(list((out / "stages").glob("source-classifier-*"))) == 1
 
     report = (out / "report.md").read_text()
-    assert "| finetune | target labels only |" in report and "| source-only |" in report
+    assert "| finetune | labelled images only |" in report and "| source-only |" in report
     finetune = lines[1]["target_test_accuracy"]
     assert f"{100 * finetune:.1f}" in report
     page = (out / "report.html").read_text()
@@ -190,7 +190,7 @@ def test_report_renders_from_a_hand_written_results_file(tmp_path, capsys):
     assert main(["report", str(out)]) == 0
     report = (out / "report.md").read_text()
     # finetune at k=10: mean 92.0, sample std 2.0 over three seeds; k=1 has one seed.
-    assert "| finetune | target labels only |  | 80.0 (n=1) | 92.0 ± 2.0 |  | 10s |" in report
+    assert "| finetune | labelled images only |  | 80.0 (n=1) | 92.0 ± 2.0 |  | 10s |" in report
     assert "| source-only-self-train | with unlabelled target images |" in report
     assert "96.0 (n=1)" in report and "all labels" in report
     # Published numbers appear in their own, marked table, not in ours.

@@ -32,7 +32,7 @@ from .grid import SELF_TRAIN_SUFFIX, Cell, domain_label
 
 RESULTS_FILE = "results.jsonl"
 
-LABELLED_ONLY = "target labels only"
+LABELLED_ONLY = "labelled images only"  # the source and the k target labels: no unlabelled target image
 WITH_UNLABELLED = "with unlabelled target images"
 
 
