@@ -51,6 +51,7 @@ from .registry import Method, MethodPlan, register_method
 #: target images per forward pass while re-estimating the target statistics
 STATISTICS_BATCH = 256
 
+
 def domain_discriminator(feature_dim: int, options: DomainAdaptationOptions) -> DomainDiscriminator:
     """The domain discriminator ``options`` describe, on features of length ``feature_dim``."""
     return DomainDiscriminator(
