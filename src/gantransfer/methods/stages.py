@@ -28,6 +28,7 @@ from ..data import DataOptions, ImageSet, describe_domain
 from ..fileio import file_lock, write_json
 from ..models import Classifier
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
+from ..notice import notice
 from ..paths import resolve_cache_dir
 from ..training.acceleration import Acceleration
 from ..training.distributed import DistributedContext, setup
@@ -40,6 +41,57 @@ from ..training.trainer import Callback, FitResult, LoopConfig, Trainer
 from ..training.translation import Translation, TranslationTask, TranslationTraining, load_translation, stored_config
 
 DONE = "done.json"
+#: the done marker's record of the files the stage wrote, by path under its folder: bytes and sha256
+WRITTEN = "written_files"
+#: what a stage folder holds that is not part of the stage (the lock, training logs)
+_NOT_RECORDED = (DONE, ".lock")
+_NOT_RECORDED_FOLDERS = ("tensorboard",)
+
+
+def _stage_files(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.is_file() and path.name not in _NOT_RECORDED
+                  and not any(part in _NOT_RECORDED_FOLDERS for part in path.relative_to(folder).parts))
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_records(folder: Path) -> dict[str, dict[str, Any]]:
+    """``{relative path: {"bytes": size, "sha256": digest}}`` of the stage's files in ``folder``."""
+    return {path.relative_to(folder).as_posix(): {"bytes": path.stat().st_size, "sha256": _digest(path)}
+            for path in _stage_files(folder)}
+
+
+def stage_damage(folder: Path) -> str | None:
+    """Why the finished stage in ``folder`` cannot be trusted (a file its done marker records is
+    missing, of another size or other content; the marker unreadable), or None. A marker written
+    before files were recorded is trusted as it was."""
+    try:
+        recorded = json.loads((folder / DONE).read_text()).get(WRITTEN)
+    except (OSError, ValueError, AttributeError):
+        return f"its {DONE} cannot be read"
+    for name, expected in (recorded or {}).items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != expected["bytes"]:
+            return f"{name} holds {path.stat().st_size} bytes, {expected['bytes']} were written"
+        if _digest(path) != expected["sha256"]:
+            return f"{name} is not what was written (its sha256 differs)"
+    return None
+
+
+def _clear(folder: Path) -> None:
+    """Remove everything of a stage folder but its lock, so that the stage trains from scratch."""
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.name == ".lock" and path.parent == folder:
+            continue
+        path.unlink() if path.is_file() or path.is_symlink() else path.rmdir()
 
 
 def stage_key(kind: str, config: dict[str, Any]) -> str:
@@ -110,7 +162,9 @@ def train_once(
     runs (``resume``: the folder holds a checkpoint), a stop request raises
     :class:`KeyboardInterrupt` (the stage resumes next time, never passes for
     finished), then rank 0 runs ``finish()`` (the stage's own files) and writes
-    the done marker (``identity``).
+    the done marker (``identity``, and the size and sha256 of every file the stage
+    wrote). A done stage whose files no longer match that record (a truncated or
+    missing weights file) is reported in one line and trained again from scratch.
 
     Args:
         main_only: rank 0 trains alone (networks DistributedDataParallel cannot
@@ -120,6 +174,10 @@ def train_once(
     """
     with _locked(folder, distributed, wait):
         done = (folder / DONE).is_file()
+        if done and distributed.is_main and (damage := stage_damage(folder)) is not None:
+            notice(f"stage {folder}: {damage}: trained again")
+            _clear(folder)
+            done = False
         # Rank 0 looked under the lock; the others take its answer.
         skip = (done or not distributed.is_main) if main_only else distributed.broadcast(done)
         if skip:
@@ -133,7 +191,7 @@ def train_once(
         if distributed.is_main:
             if finish is not None:
                 finish()
-            write_json(folder / DONE, identity)
+            write_json(folder / DONE, {**identity, WRITTEN: file_records(folder)})
 
 
 @dataclass
