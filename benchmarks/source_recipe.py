@@ -70,6 +70,7 @@ VARIANTS: dict[str, Variant] = {
     "layer": Variant(norm="layer"),
     "layer-plain": Variant(norm="layer", affine=False, cosine=False),
     "layer-noaffine": Variant(norm="layer", affine=False),
+    "batch-noaffine": Variant(affine=False),
     "layer-nocosine": Variant(norm="layer", cosine=False),
     "instance": Variant(norm="instance"),
     "none": Variant(norm="none"),
