@@ -41,16 +41,16 @@ from ..training.trainer import Callback, FitResult, LoopConfig, Trainer
 from ..training.translation import Translation, TranslationTask, TranslationTraining, load_translation, stored_config
 
 DONE = "done.json"
-#: the done marker's record of the files the stage wrote, by path under its folder: bytes and sha256
+#: the done marker's record of the weights the stage wrote, by path under its folder: bytes and sha256
 WRITTEN = "written_files"
-#: what a stage folder holds that is not part of the stage (the lock, training logs)
-_NOT_RECORDED = (DONE, ".lock")
-_NOT_RECORDED_FOLDERS = ("tensorboard",)
+#: the files a stage's weights are in (weights files, checkpoints); logs and pictures, which later
+#: commands may add to, are not recorded
+WEIGHT_SUFFIXES = (".safetensors", ".pt")
 
 
 def _stage_files(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.rglob("*") if path.is_file() and path.name not in _NOT_RECORDED
-                  and not any(part in _NOT_RECORDED_FOLDERS for part in path.relative_to(folder).parts))
+    return sorted(path for path in folder.rglob("*") if path.is_file() and path.suffix in WEIGHT_SUFFIXES
+                  and not path.name.startswith("."))
 
 
 def _digest(path: Path) -> str:
@@ -62,7 +62,7 @@ def _digest(path: Path) -> str:
 
 
 def file_records(folder: Path) -> dict[str, dict[str, Any]]:
-    """``{relative path: {"bytes": size, "sha256": digest}}`` of the stage's files in ``folder``."""
+    """``{relative path: {"bytes": size, "sha256": digest}}`` of the stage's weights files in ``folder``."""
     return {path.relative_to(folder).as_posix(): {"bytes": path.stat().st_size, "sha256": _digest(path)}
             for path in _stage_files(folder)}
 
@@ -162,9 +162,10 @@ def train_once(
     runs (``resume``: the folder holds a checkpoint), a stop request raises
     :class:`KeyboardInterrupt` (the stage resumes next time, never passes for
     finished), then rank 0 runs ``finish()`` (the stage's own files) and writes
-    the done marker (``identity``, and the size and sha256 of every file the stage
-    wrote). A done stage whose files no longer match that record (a truncated or
-    missing weights file) is reported in one line and trained again from scratch.
+    the done marker (``identity``, and the size and sha256 of every weights file and
+    checkpoint the stage wrote). A done stage whose files no longer match that record
+    (a truncated or missing weights file) is reported in one line and trained again
+    from scratch.
 
     Args:
         main_only: rank 0 trains alone (networks DistributedDataParallel cannot
