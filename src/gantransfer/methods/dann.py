@@ -44,12 +44,10 @@ from ..objectives.optim import OptimizerConfig
 from ..training.batchnorm import image_batches, reestimate_batchnorm
 from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource, Phase
 from ..training.trainer import Progress
+from .adabn import BATCH_SIZE as ADABN_BATCH
 from .config import DomainAdaptationOptions
 from .context import TARGET_LABELLED, Stream, TransferContext
 from .registry import Method, MethodPlan, register_method
-
-#: target images per forward pass while re-estimating the target statistics
-STATISTICS_BATCH = 256
 
 
 def domain_discriminator(feature_dim: int, options: DomainAdaptationOptions) -> DomainDiscriminator:
@@ -217,7 +215,7 @@ def target_statistics(context: TransferContext) -> Callable[[nn.Module], nn.Modu
         return None
 
     def finish(model: nn.Module) -> nn.Module:
-        batches = reestimate_batchnorm(model, image_batches(context.unlabelled_target().images, STATISTICS_BATCH),
+        batches = reestimate_batchnorm(model, image_batches(context.unlabelled_target().images, ADABN_BATCH),
                                        device=context.device)
         context.notes["target_statistics_batches"] = batches
         return model
