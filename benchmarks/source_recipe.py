@@ -161,15 +161,16 @@ def table(cells: list[dict]) -> str:
     """Markdown rows: pair, variant, seeds, validation and test accuracy (mean +- std, %)."""
     groups: dict[tuple, list[dict]] = {}
     for cell in cells:
-        groups.setdefault((cell.get("source", "mnist"), cell["target"], cell["variant"], cell["steps"]), []).append(cell)
+        pair = f"{cell.get('source', 'mnist')} -> {cell['target']} ({cell.get('size', 28)} px)"
+        groups.setdefault((pair, cell["variant"], cell["steps"]), []).append(cell)
     lines = ["| pair | variant | steps | seeds | validation (%) | test (%) | largest class share (%) |",
              "|---|---|---|---|---|---|---|"]
-    for (source, target, variant, steps), group in groups.items():
+    for (pair, variant, steps), group in groups.items():
         def summary(key: str) -> str:
             values = torch.tensor([100 * c[key] for c in group], dtype=torch.float64)
             spread = f" +- {values.std().item():.2f}" if len(values) > 1 else ""
             return f"{values.mean().item():.2f}{spread}"
-        lines.append(f"| {source} -> {target} | {variant} | {steps} | {len(group)} | {summary('validation_accuracy')} "
+        lines.append(f"| {pair} | {variant} | {steps} | {len(group)} | {summary('validation_accuracy')} "
                      f"| {summary('test_accuracy')} | {summary('largest_predicted_class_share')} |")
     return "\n".join(lines)
 
@@ -185,6 +186,7 @@ def main() -> None:
     parser.add_argument("--source", default="mnist")
     parser.add_argument("--target", default="mnist-m")
     parser.add_argument("--channels", type=int, default=3, help="image channels of both domains")
+    parser.add_argument("--size", type=int, default=28, help="image side of both domains, in pixels")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--table", action="store_true", help="print --out's cells as a Markdown table; train nothing")
     args = parser.parse_args()
@@ -193,7 +195,7 @@ def main() -> None:
         return
     if args.threads:
         torch.set_num_threads(args.threads)
-    fmt = ImageFormat(size=28, channels=args.channels)
+    fmt = ImageFormat(size=args.size, channels=args.channels)
     source = load_domain(args.source, "train", fmt)
     target_train = load_domain(args.target, "train", fmt)
     test = load_domain(args.target, "test", fmt)
@@ -210,6 +212,7 @@ def main() -> None:
                 continue
             cell = train_cell(VARIANTS[name], seed, args.steps, source, target_train, validation, test, args.eval_every)
             cell = {"variant": name, "seed": seed, "steps": args.steps, "source": args.source, "target": args.target,
+                    "size": args.size,
                     "validation_images": len(validation), **cell,
                     "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine()}
             with args.out.open("a") as handle:

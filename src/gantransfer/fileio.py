@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, is_about_the_files
 
 _TEMP_SUFFIX = ".tmp"
 # mkstemp's names: prefix + 8 characters of tempfile's alphabet ([a-z0-9_]) + suffix.
@@ -39,6 +39,16 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def append_line(path: str | os.PathLike, line: str) -> None:
+    """Append ``line`` and a newline to ``path`` (created) in one write.
+
+    A write cut short (a full disk, ``kill -9``) can only leave a torn last line,
+    which the readers of such logs skip.
+    """
+    with open(path, "a") as handle:
+        handle.write(line + "\n")
 
 
 def is_temporary(path: Path) -> bool:
@@ -88,6 +98,21 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.loads(read_text(path))
     except json.JSONDecodeError as error:
         raise ConfigError(f"{path}: not valid JSON (line {error.lineno})") from None
+
+
+def write_refusal(path: str | os.PathLike) -> OSError | None:
+    """Why ``path`` cannot be created or written (a read-only or full disk, a permission refused),
+    or None when it can; ``path`` (and its folder) exist afterwards in that case."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a"):
+            pass
+    except OSError as error:
+        if not is_about_the_files(error):
+            raise
+        return error
+    return None
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import DataError, first_line
+from ..errors import DataError, first_line, is_about_the_files
 from ..fileio import atomic_write
 from .images import RawImages
 
@@ -65,7 +65,13 @@ def load_or_build(path: Path, build: Build) -> tuple[np.ndarray, np.ndarray]:
         x, y = build()
         if x.dtype != np.uint8 or x.ndim != 4 or y.shape != (x.shape[0],):
             raise ValueError(f"a build must return uint8 (N, C, H, W) and (N,) labels, got {x.dtype} {x.shape}, {y.shape}")
-        atomic_write(path, lambda tmp: _save(tmp, x, y.astype(np.int64)))
+        try:
+            atomic_write(path, lambda tmp: _save(tmp, x, y.astype(np.int64)))
+        except OSError as error:
+            if not is_about_the_files(error):
+                raise
+            raise DataError(f"{path.parent}: cannot write the built domain there ({error.strerror}); give a "
+                            "writable cache folder (--cache-dir or $GANTRANSFER_CACHE)") from None
         return x, y.astype(np.int64)
     try:
         with np.load(path, allow_pickle=False) as arrays:

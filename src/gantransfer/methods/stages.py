@@ -25,7 +25,8 @@ from typing import Any
 
 from ..config import to_dict
 from ..data import DataOptions, ImageSet, describe_domain
-from ..fileio import file_lock, write_json
+from ..errors import ConfigError, describe_os_error
+from ..fileio import file_lock, write_json, write_refusal
 from ..models import Classifier
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
 from ..notice import notice
@@ -124,6 +125,11 @@ def _locked(folder: Path, distributed: DistributedContext, wait: bool = True):
         distributed.barrier()
         return
     lock = folder / ".lock"
+    if (refused := write_refusal(lock)) is not None:
+        _check_usable_as_it_is(folder, refused)
+        yield  # a finished stage in a folder nobody here can write: nothing to lock, nothing to write
+        distributed.barrier()
+        return
     with file_lock(lock, wait=wait or distributed.enabled) as held:
         if held:
             yield
@@ -134,6 +140,19 @@ def _locked(folder: Path, distributed: DistributedContext, wait: bool = True):
     with file_lock(lock):
         yield
         distributed.barrier()
+
+
+def _check_usable_as_it_is(folder: Path, refused: OSError) -> None:
+    """Raise :class:`ConfigError` unless the stage in ``folder``, which cannot be written, is finished
+    and intact (a read-only stage cache serves the stages it holds and nothing else)."""
+    if not (folder / DONE).is_file():
+        problem = "is not trained there"
+    elif (damage := stage_damage(folder)) is not None:
+        problem = f"is damaged ({damage})"
+    else:
+        return
+    raise ConfigError(f"stage {folder}: {problem} and the folder cannot be written ({describe_os_error(refused)}); "
+                      "give a writable stages folder (--stages-dir or --cache-dir)")
 
 
 def gan_stage_identity(config: PretrainConfig, source_key: str) -> dict[str, Any]:

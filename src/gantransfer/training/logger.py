@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import Tensor
 
+from ..fileio import append_line
 from .run_folder import RunFolder
 
 
@@ -35,8 +36,7 @@ class RunLogger:
         if not self.enabled:
             return
         record = {"step": step, "phase": phase, "time": round(time.time(), 3), **values}
-        with self.run.metrics_path.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_line(self.run.metrics_path, json.dumps(record))
         if self.writer is not None:
             for key, value in values.items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
