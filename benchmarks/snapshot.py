@@ -20,7 +20,7 @@ from pathlib import Path
 
 from gantransfer.experiments.report import FIGURES, REPORT_FILE
 from gantransfer.experiments.results import RESULTS_FILE
-from gantransfer.experiments.runner import BENCHMARK_FILE, CELLS, RESULT_FILE
+from gantransfer.experiments.layout import BENCHMARK_FILE, CELLS, RESULT_FILE
 from gantransfer.methods.transfer import METRICS_FILE
 
 # What `gantransfer benchmark` needs to count a cell as finished, plus the config it checks against.

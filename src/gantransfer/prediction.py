@@ -23,7 +23,8 @@ from PIL import Image
 from .data import DataOptions, SplitOptions, match_classes
 from .data.custom import array_names, array_to_images, is_image_file, load_array_file
 from .data.domains import load_split
-from .data.images import ImageSet, RawImages, standardize
+from .data.geometry import standardize
+from .data.images import ImageSet, RawImages
 from .data.storage import decode_to_format
 from .errors import ConfigError, DataError, first_line
 from .evaluation.classification import predict_logits

@@ -50,4 +50,4 @@ def test_source_recipe_cell_and_table(scripts):
     assert [step for step, _ in cell["validation_curve"]] == [2, 3]
     rows = [{"variant": "v", "seed": seed, "steps": 3, "target": "t", **cell} for seed in (0, 1)]
     table = recipe.table(json.loads(json.dumps(rows)))
-    assert "| mnist -> t | v | 3 | 2 |" in table and "+- 0.00" in table
+    assert "| mnist -> t (28 px) | v | 3 | 2 |" in table and "+- 0.00" in table

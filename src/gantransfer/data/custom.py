@@ -34,7 +34,8 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extensi
 
 from ..errors import DataError, first_line
 from .decode import float_pixels
-from .images import ImageFormat, RawImages, standardize, to_model_range, validate_raw
+from .geometry import standardize
+from .images import ImageFormat, RawImages, to_model_range, validate_raw
 from .listing import ArraySplit, FileSplit, Split
 from .splits import SplitOptions, stratified_split
 

@@ -20,7 +20,8 @@ from ..errors import DataError
 from ..notice import notice
 from .custom import read_custom
 from .fingerprint import arrays_fingerprint, domain_key, path_fingerprint
-from .images import ImageFormat, ImageSet, RawImages, standardize, uniformity_warning, validate_raw
+from .geometry import standardize
+from .images import ImageFormat, ImageSet, RawImages, uniformity_warning, validate_raw
 from .listing import ArraySplit, FileSplit, ImageSummary, Split
 from .locations import BuildOptions, DataLocations, DataOptions
 from .mnist import read_mnist

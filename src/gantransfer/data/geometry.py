@@ -1,4 +1,5 @@
-"""Bringing images of any size and shape to the square ``size`` x ``size`` of an :class:`ImageFormat`.
+"""Bringing images of any size and shape to the square ``size`` x ``size`` of an :class:`ImageFormat`
+(:func:`standardize`: a reader's images as the uint8 pixels of a run).
 
 Nothing is stretched: ``crop`` resizes the short side and cuts the centre
 square, ``pad`` resizes the long side and pads with black, and ``mnist-box``
@@ -14,7 +15,7 @@ import torch
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
-from .images import ImageFormat, convert_channels
+from .images import ImageFormat, ImageSet, RawImages, convert_channels, to_pixels, validate_raw
 
 #: MNIST's digit box: 20 of 28 pixels
 MNIST_BOX = 20 / 28
@@ -107,3 +108,36 @@ def _paste(frame: Tensor, patch: Tensor, top: int, left: int) -> None:
     y1, x1 = min(size_h, top + h), min(size_w, left + w)
     if y1 > y0 and x1 > x0:
         frame[:, y0:y1, x0:x1] = patch[:, y0 - top : y1 - top, x0 - left : x1 - left]
+
+
+#: images converted at once by :func:`standardize`: bounds the float copies of a resized array
+_CHUNK = 1024
+
+
+def standardize(raw: RawImages, fmt: ImageFormat, name: str) -> ImageSet:
+    """Validate ``raw`` and bring it to ``fmt`` as uint8 pixels.
+
+    uint8 images already in ``fmt`` (MNIST at 1 x 28 x 28) are kept as they
+    are, so their float batches are exactly ``u / 255 * 2 - 1`` as before
+    storage was uint8. Others are converted in chunks by
+    :func:`~gantransfer.data.geometry.fit_to_format` (bilinear with
+    antialiasing, so 16 x 16 USPS digits become 28 x 28 without aliasing) and
+    rounded to uint8 after resizing.
+    """
+    validate_raw(raw)
+    images = raw.images
+    if images.dtype == torch.uint8 and images.shape[1] == fmt.channels and is_identity_fit(images.shape[-2:], fmt):
+        pixels = images.contiguous()
+    else:
+        pixels = torch.empty((len(images), *fmt.shape), dtype=torch.uint8)
+        for start in range(0, len(images), _CHUNK):
+            chunk = images[start : start + _CHUNK]
+            chunk = chunk.float().div_(255.0) if chunk.dtype == torch.uint8 else chunk.float()
+            pixels[start : start + _CHUNK] = to_pixels(fit_to_format(chunk, fmt))
+    return ImageSet(
+        images=pixels,
+        labels=raw.labels.long(),
+        class_names=tuple(raw.class_names),
+        name=name,
+        format=fmt,
+    )

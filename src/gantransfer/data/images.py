@@ -184,41 +184,6 @@ def convert_channels(images: Tensor, channels: int) -> Tensor:
     return (images * weights).sum(dim=1, keepdim=True)
 
 
-#: images converted at once by :func:`standardize`: bounds the float copies of a resized array
-_CHUNK = 1024
-
-
-def standardize(raw: RawImages, fmt: ImageFormat, name: str) -> ImageSet:
-    """Validate ``raw`` and bring it to ``fmt`` as uint8 pixels.
-
-    uint8 images already in ``fmt`` (MNIST at 1 x 28 x 28) are kept as they
-    are, so their float batches are exactly ``u / 255 * 2 - 1`` as before
-    storage was uint8. Others are converted in chunks by
-    :func:`~gantransfer.data.geometry.fit_to_format` (bilinear with
-    antialiasing, so 16 x 16 USPS digits become 28 x 28 without aliasing) and
-    rounded to uint8 after resizing.
-    """
-    from .geometry import fit_to_format, is_identity_fit
-
-    validate_raw(raw)
-    images = raw.images
-    if images.dtype == torch.uint8 and images.shape[1] == fmt.channels and is_identity_fit(images.shape[-2:], fmt):
-        pixels = images.contiguous()
-    else:
-        pixels = torch.empty((len(images), *fmt.shape), dtype=torch.uint8)
-        for start in range(0, len(images), _CHUNK):
-            chunk = images[start : start + _CHUNK]
-            chunk = chunk.float().div_(255.0) if chunk.dtype == torch.uint8 else chunk.float()
-            pixels[start : start + _CHUNK] = to_pixels(fit_to_format(chunk, fmt))
-    return ImageSet(
-        images=pixels,
-        labels=raw.labels.long(),
-        class_names=tuple(raw.class_names),
-        name=name,
-        format=fmt,
-    )
-
-
 #: images :func:`uniformity_warning` compares, evenly spaced: enough to see "nearly all", few enough to cost nothing
 _SAMPLE = 256
 #: a blank image's range on every channel, in levels of 255: one colour, give or take compression noise

@@ -5,7 +5,7 @@
 - ``USPS/usps.bz2`` and ``USPS/usps.t.bz2``: the LIBSVM text files that
   ``torchvision.datasets.USPS`` downloads (pixels in [-1, 1], labels 1..10).
 
-Images are 16 x 16; :func:`~gantransfer.data.images.standardize` resizes them.
+Images are 16 x 16; :func:`~gantransfer.data.geometry.standardize` resizes them.
 """
 
 from __future__ import annotations

@@ -131,3 +131,15 @@ def _inline(text: str) -> str:
     """Escape ``text``; backtick spans become <code>."""
     pieces = html.escape(text).split("`")
     return "".join(f"<code>{piece}</code>" if index % 2 else piece for index, piece in enumerate(pieces))
+
+
+def format_duration(seconds: float) -> str:
+    """``42s``, ``3m05s`` or ``2h07m``: a duration as tables and progress lines show it."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

@@ -27,7 +27,7 @@ from ..data.domains import load_split
 from ..errors import GanTransferError, first_line
 from ..fileio import atomic_write, read_json
 from ..models.saving import load_classifier
-from .document import Block, Code, Figures, Heading, Table, Text, to_html, to_markdown
+from .document import Block, Code, Figures, Heading, Table, Text, format_duration, to_html, to_markdown
 from .embedding import EmbeddingImages, embed, save_embedding_figure
 from .figures import (
     ALL_LABEL_METHODS,
@@ -40,8 +40,8 @@ from .figures import (
 )
 from .published import references_for
 from .grid import domain_label
+from .layout import BENCHMARK_FILE, CELLS
 from .results import LABELLED_ONLY, RESULTS_FILE, Result, Summary, format_accuracy, read_results, summarize
-from .runner import BENCHMARK_FILE, CELLS, format_duration
 from .selection import LABELLED_VALIDATION, describe_picks, higher_is_better, score_rankings, source_only_accuracy
 
 REPORT_FILE = "report.md"

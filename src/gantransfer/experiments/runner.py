@@ -1,18 +1,6 @@
 """Run a whole benchmark grid into one folder, resumably, and render its report.
 
-::
-
-    DIR/run.json           {"kind": "benchmark"} (see gantransfer.training.run_kinds)
-    DIR/benchmark.json     the grid as last run: name, cells, stages folder
-    DIR/results.jsonl      one line per finished cell (see :mod:`.results`)
-    DIR/report.md, DIR/report.html, DIR/figures/
-    DIR/cells/<direction>/<variant>/k<k>/seed<seed>/
-                           one transfer run folder per cell (metrics.json,
-                           classifier.safetensors, ...) and its result.json line
-    DIR/stages/            shared stages (source classifier, source GAN, ...),
-                           each trained once and reused, keyed by its config
-    DIR/tensorboard/       the HParams table of finished cells
-    DIR/.claims/           a lock per cell being run (several processes can share a grid)
+The folder's layout: :mod:`.layout`.
 
 Running the same command again continues where it stopped: a finished
 cell (its ``metrics.json`` has the cell's config) is not recomputed, a
@@ -49,14 +37,13 @@ from ..training.identity import config_changes
 from ..training.run_folder import RunFolder
 from ..training.run_kinds import BENCHMARK as BENCHMARK_RUN
 from ..training.run_kinds import check_folder, record_kind
+from .document import format_duration
 from .grid import BenchmarkConfig, Cell
+from .layout import BENCHMARK_FILE, CELLS, CLAIMS, RESULT_FILE
+from .report import render_report
 from .results import RESULTS_FILE, cell_record, write_results
 from .tracking import Trackers
 
-CELLS = "cells"
-CLAIMS = ".claims"  # the lock files of cells being run, and of results.jsonl
-RESULT_FILE = "result.json"
-BENCHMARK_FILE = "benchmark.json"
 
 
 def run_benchmark(
@@ -142,8 +129,6 @@ def run_benchmark(
             f"{', ...' if len(running) > 3 else ''}): the report covers the {len(records)} finished so far; "
             "the process that finishes last renders it again")
     if report:
-        from .report import render_report
-
         path = render_report(out, data, log=log)
         log(f"report: {path} and {path.with_suffix('.html')}")
     return [records[cell.id] for cell in cells if cell.id in records]
@@ -329,14 +314,3 @@ class Progress:
         self._add(record)
         self.log(f"[{index}/{self.total}] {cell.id}: accuracy {100 * record['target_test_accuracy']:.1f}% "
                  f"in {format_duration(record['wall_seconds'])}")
-
-
-def format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"

@@ -1,6 +1,6 @@
 """Networks: generator, discriminator and classifier sharing one trunk (conv, or a torchvision backbone)."""
 
-from .backbone import TorchvisionTrunk, build_trunk
+from .backbone import TorchvisionTrunk, build_trunk  # and, through it, .sngan: the "sngan" generator
 from .classifier import Classifier, ClassifierConfig
 from .discriminator import Discriminator, DiscriminatorConfig
 from .domain import DomainDiscriminator, DomainDiscriminatorConfig

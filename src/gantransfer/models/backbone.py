@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError, first_line
+from .sngan import ResidualTrunk
 from .trunk import CONV, SNGAN, ConvTrunk, TrunkConfig, _norm1d
 
 # Constants of torchvision's ImageNet presets (``weights.transforms()``), for inputs in [0, 1].
@@ -164,8 +165,6 @@ def build_trunk(config: TrunkConfig) -> nn.Module:
     if config.backbone == CONV:
         return ConvTrunk(config)
     if config.backbone == SNGAN:
-        from .sngan import ResidualTrunk  # sngan builds on the trunk module
-
         return ResidualTrunk(config)
     return TorchvisionTrunk(config)
 

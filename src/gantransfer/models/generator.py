@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -81,9 +82,22 @@ class Generator(nn.Module):
     samples; the subclasses hold the layers.
     """
 
+    #: the class of each ``GeneratorConfig.architecture``, filled as the subclasses are defined
+    #: (``class ResNetGenerator(Generator, architecture="sngan")``); the package imports them all
+    architectures: ClassVar[dict[str, type[Generator]]] = {}
+
+    def __init_subclass__(cls, architecture: str | None = None, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if architecture is not None:
+            Generator.architectures[architecture] = cls
+
     def __new__(cls, config: GeneratorConfig | None = None, *args, **kwargs):
         # Only Generator itself dispatches: a subclass, or deepcopy (which passes no config), builds as asked.
-        return super().__new__(_architecture_class(config) if cls is Generator else cls)
+        if cls is Generator:
+            if config is None:
+                raise TypeError("Generator needs a GeneratorConfig")
+            cls = Generator.architectures[config.architecture]
+        return super().__new__(cls)
 
     def __init__(self, config: GeneratorConfig) -> None:
         super().__init__()
@@ -125,17 +139,7 @@ class Generator(nn.Module):
         return torch.randn(n, self.config.latent_dim, generator=generator, device=device)
 
 
-def _architecture_class(config: GeneratorConfig | None) -> type[Generator]:
-    if config is None:
-        raise TypeError("Generator needs a GeneratorConfig")
-    if config.architecture == "sngan":
-        from .sngan import ResNetGenerator  # sngan builds on this module
-
-        return ResNetGenerator
-    return DcganGenerator
-
-
-class DcganGenerator(Generator):
+class DcganGenerator(Generator, architecture="dcgan"):
     """DCGAN's generator (Radford et al. 2016): z -> a linear layer -> a base map of
     4 to 7 pixels -> one stride-2 up-convolution per doubling, channels halving.
 

@@ -69,7 +69,7 @@ def _apply(norm: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
     return norm(x, labels) if isinstance(norm, ConditionalBatchNorm2d) else norm(x)
 
 
-class ResNetGenerator(Generator):
+class ResNetGenerator(Generator, architecture="sngan"):
     """SNGAN's ResNet generator: z -> linear -> (N, c, b, b) -> one :class:`ResidualUpBlock`
     per doubling -> BatchNorm -> ReLU -> 3 x 3 conv -> tanh.
 
