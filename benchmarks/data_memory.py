@@ -76,11 +76,11 @@ def child(folder: Path, size: int, mode: str, steps: int, gan_steps: int, batch:
     import torch
 
     from gantransfer.data import BatchStream, ImageFormat, load_domain
-    from gantransfer.models import Classifier
+    from gantransfer.engine.trainer import Progress
     from gantransfer.methods import TransferConfig
+    from gantransfer.models import Classifier
     from gantransfer.training.pretrain import GanTask, PretrainConfig
     from gantransfer.training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
-    from gantransfer.training.trainer import Progress
 
     torch.manual_seed(0)
     fmt = ImageFormat(size, 3)

@@ -16,9 +16,9 @@ import argparse
 import json
 from pathlib import Path
 
+from gantransfer.engine.stage_cache import DONE
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.methods.context import GENERATED_SOURCE_SEED
-from gantransfer.methods.stages import DONE
 from gantransfer.models.saving import load_classifier
 from gantransfer.training.generation import generated_set
 from gantransfer.training.pretrain import load_gan

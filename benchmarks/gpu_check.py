@@ -101,12 +101,12 @@ def measure(step, images_per_step: int, warmup: int, steps: int, device: torch.d
 
 def throughput_rows(args, source: str, device: torch.device) -> list[dict]:
     from gantransfer.data import BatchStream, load_domain
+    from gantransfer.engine.acceleration import Acceleration
+    from gantransfer.engine.trainer import Progress
     from gantransfer.methods import TransferConfig
     from gantransfer.models import Classifier
-    from gantransfer.training.acceleration import Acceleration
     from gantransfer.training.pretrain import GanTask, PretrainConfig
     from gantransfer.training.supervised import ClassifierTask, LabelledSource
-    from gantransfer.training.trainer import Progress
 
     data = load_domain(source, "train", data_dir=args.data_dir)
     rows = []
@@ -153,8 +153,8 @@ def throughput_rows(args, source: str, device: torch.device) -> list[dict]:
 
 def end_to_end(args, source: str, target: str, real: bool, scratch: Path, device: torch.device) -> list[dict]:
     from gantransfer.data import DataOptions
+    from gantransfer.engine.acceleration import Acceleration
     from gantransfer.methods import TransferConfig, transfer
-    from gantransfer.training.acceleration import Acceleration
     from gantransfer.training.pretrain import PretrainConfig, pretrain
     from gantransfer.training.supervised import ClassifierTraining
 

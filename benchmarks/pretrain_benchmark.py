@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 
 from gantransfer.data import BatchStream, DataOptions, ImageFormat, load_domain
+from gantransfer.engine.trainer import Progress
 from gantransfer.fileio import write_json
 from gantransfer.training.gan_evaluation import evaluate_gan
 from gantransfer.training.pretrain import GanTask, PretrainConfig, pretrain
-from gantransfer.training.trainer import Progress
 
 
 def machine() -> str:

@@ -31,14 +31,14 @@ from torch import Tensor
 
 from gantransfer.data import AffineAugment, BatchStream, ImageFormat, ImageSet, PhotometricAugment, load_domain
 from gantransfer.data.splits import per_class_indices
+from gantransfer.engine.seeding import seed_everything
+from gantransfer.engine.trainer import Progress
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.models import Classifier
 from gantransfer.models.classifier import ClassifierConfig
 from gantransfer.models.trunk import TrunkConfig
 from gantransfer.training.batchnorm import image_batches, reestimate_batchnorm
-from gantransfer.training.seeding import seed_everything
 from gantransfer.training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
-from gantransfer.training.trainer import Progress
 
 #: the fixed draw of the validation split from the target's train set
 VALIDATION_SEED = 2024

@@ -61,17 +61,17 @@ from torchvision import datasets, transforms
 from gantransfer.config import from_dict, load_yaml
 from gantransfer.data import BatchStream, DataOptions, ImageFormat, load_domain
 from gantransfer.data.locations import DataLocations
+from gantransfer.engine.acceleration import Acceleration
+from gantransfer.engine.device import resolve_device
+from gantransfer.engine.seeding import seed_everything
+from gantransfer.engine.trainer import Callback, Progress
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.fileio import write_json
 from gantransfer.methods import TransferConfig, transfer
 from gantransfer.methods.stages import StageCache
 from gantransfer.models import Classifier, Discriminator, Generator
-from gantransfer.training.acceleration import Acceleration
-from gantransfer.training.device import resolve_device
 from gantransfer.training.pretrain import GanTask, PretrainConfig
-from gantransfer.training.seeding import seed_everything
 from gantransfer.training.supervised import ClassifierTask, LabelledSource
-from gantransfer.training.trainer import Callback, Progress
 
 PARTS = ("throughput", "source98", "dann84", "best")
 

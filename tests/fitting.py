@@ -5,8 +5,8 @@ from __future__ import annotations
 from torch import nn
 
 from gantransfer.data import BatchStream, ImageSet
+from gantransfer.engine.trainer import Progress
 from gantransfer.training.supervised import ClassifierTask, ClassifierTraining, LabelledSource
-from gantransfer.training.trainer import Progress
 
 
 def fit_classifier(classifier: nn.Module, train: ImageSet, training: ClassifierTraining, seed: int) -> nn.Module:

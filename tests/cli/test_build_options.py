@@ -5,8 +5,9 @@ from __future__ import annotations
 from gantransfer.cli.common import data_options
 from gantransfer.cli.main import build_parser, main
 from gantransfer.data import BuildOptions, DataOptions, describe_domain
+from gantransfer.engine.stage_cache import stage_key
 from gantransfer.methods import TransferConfig
-from gantransfer.methods.stages import gan_stage_identity, stage_key
+from gantransfer.methods.stages import gan_stage_identity
 
 
 def test_build_flags_reach_the_data_options():

@@ -13,8 +13,8 @@ import torch
 import yaml
 
 from gantransfer.cli.main import main
+from gantransfer.engine.checkpoint import load_checkpoint
 from gantransfer.training import pretrain as pretrain_module
-from gantransfer.training.checkpoint import load_checkpoint
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -22,8 +22,7 @@ from PIL import Image
 from gantransfer.cli.main import main
 from gantransfer.data import DataOptions
 from gantransfer.errors import ConfigError
-from gantransfer.experiments import load_benchmark, run_benchmark
-from gantransfer.experiments import runner
+from gantransfer.experiments import load_benchmark, run_benchmark, runner
 from gantransfer.experiments.tracking import Trackers
 from gantransfer.fileio import file_lock
 from gantransfer.training.supervised import ClassifierTask
@@ -318,8 +317,8 @@ NO_AFFINE = {f"{group}.augment.{name}": 0.0 for group in ("source_training", "tr
 )
 def test_grids_change_only_their_documented_settings_for_every_cell(name, settings, directions):
     from gantransfer.config import to_dict
+    from gantransfer.engine.identity import config_changes
     from gantransfer.experiments.grid import GRID_KEYS
-    from gantransfer.training.identity import config_changes
     from gantransfer.methods import TransferConfig
 
     grid = load_benchmark(REPO / "examples" / name)

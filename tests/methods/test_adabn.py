@@ -10,16 +10,12 @@ import torch
 from synthetic import write_digits_npz
 
 from gantransfer.data import DataOptions, load_domain
+from gantransfer.engine.run_folder import RunFolder
 from gantransfer.methods import ClassifierOptions, TransferConfig, get_method, transfer
 from gantransfer.methods.context import TransferContext, TransferData
 from gantransfer.methods.stages import StageCache
 from gantransfer.models.saving import load_classifier
-from gantransfer.training.batchnorm import (
-    batchnorm_layers,
-    image_batches,
-    reestimate_batchnorm,
-)
-from gantransfer.training.run_folder import RunFolder
+from gantransfer.training.batchnorm import batchnorm_layers, image_batches, reestimate_batchnorm
 from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 

@@ -11,18 +11,17 @@ import torch
 import torchvision
 
 from gantransfer.cli.main import main
-from gantransfer.data import DataOptions
+from gantransfer.data import DataOptions, ImageFormat, load_domain
+from gantransfer.engine.run_folder import RunFolder
 from gantransfer.errors import ConfigError
+from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.methods import ClassifierOptions, GanAugmentOptions, TransferConfig, transfer
 from gantransfer.methods.context import TransferContext, TransferData
+from gantransfer.methods.registry import METHODS
 from gantransfer.methods.stages import StageCache
 from gantransfer.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TorchvisionTrunk
 from gantransfer.models.saving import load_classifier
-from gantransfer.data import ImageFormat, load_domain
-from gantransfer.methods.registry import METHODS
-from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.training.pretrain import PretrainConfig, PretrainedGan
-from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 from gantransfer.training.translation import TranslationTraining

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import math
-import signal
-
 import copy
 import json
+import math
+import signal
 from dataclasses import replace
 
 import pytest
 import torch
 
 from gantransfer.data import AffineAugment, DataOptions
+from gantransfer.engine.run_folder import RunFolder
+from gantransfer.engine.seeding import seed_everything
+from gantransfer.engine.trainer import Callback, LoopConfig, Progress, Trainer
 from gantransfer.errors import ConfigError
 from gantransfer.methods import DomainAdaptationOptions, TransferConfig, get_method, transfer
 from gantransfer.methods.adda import build_adda, check_adda
@@ -22,11 +24,8 @@ from gantransfer.methods.dann import build_dann_task
 from gantransfer.methods.stages import StageCache
 from gantransfer.models.saving import load_classifier
 from gantransfer.training.batchnorm import batchnorm_layers, image_batches, reestimate_batchnorm
-from gantransfer.training.run_folder import RunFolder
-from gantransfer.training.seeding import seed_everything
 from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining, LabelledSource
-from gantransfer.training.trainer import Callback, LoopConfig, Progress, Trainer
 
 
 @pytest.fixture(scope="module")

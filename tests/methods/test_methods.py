@@ -12,17 +12,19 @@ import torch
 from PIL import Image
 
 from gantransfer.data import DataOptions
+from gantransfer.engine.run_folder import RunFolder
+from gantransfer.engine.stage_cache import StageBusy
+from gantransfer.engine.trainer import Callback, Progress
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.fileio import file_lock
-from gantransfer.methods import METHODS, ClassifierOptions, GanAugmentOptions, GanFeatureOptions, TransferConfig, transfer
+from gantransfer.methods import (METHODS, ClassifierOptions, GanAugmentOptions, GanFeatureOptions, TransferConfig,
+                                 transfer)
 from gantransfer.methods.context import TransferContext, TransferData
-from gantransfer.methods.stages import StageBusy, StageCache
+from gantransfer.methods.stages import StageCache
 from gantransfer.models.saving import load_classifier
 from gantransfer.training.pretrain import PretrainConfig, load_gan
-from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
-from gantransfer.training.trainer import Callback, Progress
 from gantransfer.training.translation import TranslationTraining
 
 

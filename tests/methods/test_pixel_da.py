@@ -11,13 +11,13 @@ from PIL import Image
 
 from gantransfer.cli.main import main
 from gantransfer.data import DataOptions, load_domain, to_model_range
+from gantransfer.engine.run_folder import RunFolder
 from gantransfer.evaluation.classification import predict_logits
 from gantransfer.methods import METHODS, ClassifierOptions, TransferConfig, transfer
 from gantransfer.methods.context import TransferContext, TransferData
 from gantransfer.methods.pixel_da import TRANSLATED_FILE, translated_source, translation_stage
 from gantransfer.methods.stages import StageCache
 from gantransfer.models.saving import load_classifier
-from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 from gantransfer.training.translation import TranslationTraining, load_translation, translate

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from gantransfer.data import DataOptions
+from gantransfer.engine.run_folder import RunFolder
 from gantransfer.errors import ConfigError
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.methods import ClassifierOptions, DomainAdaptationOptions, TransferConfig, transfer
@@ -19,7 +20,6 @@ from gantransfer.methods.context import TransferContext, TransferData
 from gantransfer.methods.stages import StageCache
 from gantransfer.training.generation import LOW_AGREEMENT
 from gantransfer.training.pretrain import PretrainConfig
-from gantransfer.training.run_folder import RunFolder
 from gantransfer.training.self_training import TeacherOptions
 from gantransfer.training.supervised import ClassifierTraining
 from gantransfer.training.translation import TranslationTask, TranslationTraining

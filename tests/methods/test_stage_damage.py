@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from gantransfer.data import ImageFormat, ImageSet
-from gantransfer.methods.stages import DONE, WRITTEN, StageCache, stage_damage
+from gantransfer.engine.stage_cache import DONE, WRITTEN, stage_damage
+from gantransfer.methods.stages import StageCache
 from gantransfer.models import Classifier, ClassifierConfig, TrunkConfig
 from gantransfer.training.supervised import ClassifierTraining
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from gantransfer.config import from_dict, load_yaml, to_dict
+from gantransfer.engine.checkpoint import load_checkpoint, save_checkpoint
+from gantransfer.engine.run_folder import RunFolder
 from gantransfer.errors import CheckpointError, ConfigError
-from gantransfer.training.checkpoint import load_checkpoint, save_checkpoint
 from gantransfer.training.pretrain import PretrainConfig
-from gantransfer.training.run_folder import RunFolder
 
 
 def test_checkpoint_round_trip_without_pickled_code(tmp_path):

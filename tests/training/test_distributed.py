@@ -24,14 +24,14 @@ from torch import nn
 import gantransfer
 from gantransfer.config import from_dict, to_dict
 from gantransfer.data import BatchStream
+from gantransfer.engine.acceleration import Acceleration, MixedPrecision, autocast_dtype
+from gantransfer.engine.checkpoint import load_checkpoint
+from gantransfer.engine.distributed import DistributedContext, setup
+from gantransfer.engine.identity import comparable, config_changes
 from gantransfer.errors import ConfigError
 from gantransfer.methods import ClassifierOptions, TransferConfig, transfer
 from gantransfer.models.wrappers import unwrap
-from gantransfer.training.acceleration import Acceleration, MixedPrecision, autocast_dtype
-from gantransfer.training.checkpoint import load_checkpoint
-from gantransfer.training.distributed import DistributedContext, setup
 from gantransfer.training.pretrain import PretrainConfig, pretrain
-from gantransfer.training.identity import comparable, config_changes
 from gantransfer.training.supervised import ClassifierTraining
 
 # --- one process: the context changes nothing ---------------------------------------------------
@@ -122,7 +122,7 @@ def test_stage_names_do_not_depend_on_how_the_same_device_was_asked_for(monkeypa
 
 def test_stage_names_of_the_default_source_gan_are_those_of_the_flat_layout():
     # Stages cached before the device options were one nested config keep their names.
-    from gantransfer.methods.stages import stage_key
+    from gantransfer.engine.stage_cache import stage_key
 
     flat = {k: v for k, v in to_dict(PretrainConfig()).items() if k != "acceleration"} | {"device": "auto"}
     assert stage_key("source-gan", _identity()) == stage_key("source-gan", flat)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from gantransfer.config import from_dict, to_dict
 from gantransfer.data import ImageFormat
+from gantransfer.engine.identity import comparable, config_changes
+from gantransfer.engine.stage_cache import stage_key
 from gantransfer.methods import TransferConfig
-from gantransfer.methods.stages import stage_key
-from gantransfer.training.identity import comparable, config_changes
 from gantransfer.training.pretrain import PretrainConfig
 from gantransfer.training.self_training import TeacherOptions
 

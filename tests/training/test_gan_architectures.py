@@ -11,12 +11,12 @@ import torch
 
 from gantransfer.cli.main import main
 from gantransfer.data import BatchStream
+from gantransfer.engine.checkpoint import load_checkpoint
+from gantransfer.engine.trainer import Progress
 from gantransfer.errors import ConfigError
 from gantransfer.models.generator import DcganGenerator
 from gantransfer.models.sngan import ResidualTrunk, ResNetGenerator
-from gantransfer.training.checkpoint import load_checkpoint
 from gantransfer.training.pretrain import GanTask, PretrainConfig, load_gan, pretrain
-from gantransfer.training.trainer import Progress
 
 
 def _colour_npz(path, n=12, size=64, classes=3):

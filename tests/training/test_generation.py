@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from gantransfer.engine.seeding import preserved_randomness
 from gantransfer.training.generation import LOW_AGREEMENT, agreement_warning
-from gantransfer.training.seeding import preserved_randomness
 
 
 def test_agreement_at_or_above_the_threshold_gives_no_warning():

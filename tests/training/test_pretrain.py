@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from gantransfer.data import DataOptions
-from gantransfer.training.checkpoint import load_checkpoint
+from gantransfer.engine.checkpoint import load_checkpoint
+from gantransfer.engine.trainer import Callback
 from gantransfer.training.pretrain import PretrainConfig, load_gan, pretrain
-from gantransfer.training.trainer import Callback
 
 
 def _config(source, **overrides):
@@ -109,7 +109,7 @@ def test_pretrain_reads_data_dir_option(data_dir, tmp_path, monkeypatch):
 def test_resumed_run_counts_the_time_of_earlier_sessions(source_digits_npz, tmp_path, monkeypatch):
     import time as time_module
 
-    from gantransfer.training import trainer as trainer_module
+    from gantransfer.engine import trainer as trainer_module
 
     config = _config(source_digits_npz, steps=4)
     pretrain(config, tmp_path / "r", progress_bar=False)

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
+from gantransfer.engine.checkpoint import save_checkpoint
+from gantransfer.engine.run_folder import RunFolder
+from gantransfer.engine.run_kinds import check_folder, folder_kind, record_kind
 from gantransfer.errors import ConfigError
 from gantransfer.fileio import is_temporary, remove_stale_temporaries
-from gantransfer.training.checkpoint import save_checkpoint
-from gantransfer.training.run_folder import RunFolder
-from gantransfer.training.run_kinds import check_folder, folder_kind, record_kind
 
 
 @pytest.mark.parametrize("files, kind", [

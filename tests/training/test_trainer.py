@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from gantransfer.training.run_folder import RunFolder
-from gantransfer.training.trainer import Callback, Heartbeat, LoopConfig, Progress, Trainer, TrainingTask
+from gantransfer.engine.run_folder import RunFolder
+from gantransfer.engine.trainer import Callback, Heartbeat, LoopConfig, Progress, Trainer, TrainingTask
 
 
 class CountingTask(TrainingTask):

@@ -6,29 +6,21 @@ from dataclasses import replace
 
 import pytest
 import torch
+from fitting import fit_classifier
 from PIL import Image
 
-from fitting import fit_classifier
 from gantransfer.data import load_domain, to_model_range
+from gantransfer.engine.checkpoint import load_checkpoint
+from gantransfer.engine.logger import RunLogger
+from gantransfer.engine.run_folder import RunFolder
+from gantransfer.engine.seeding import seed_everything
+from gantransfer.engine.trainer import LoopConfig, Progress, Trainer
 from gantransfer.errors import ConfigError
 from gantransfer.losses.translation import foreground_mask, masked_pairwise_mse
 from gantransfer.models import Classifier, ClassifierConfig, TrunkConfig
-from gantransfer.training.checkpoint import load_checkpoint
-from gantransfer.training.logger import RunLogger
-from gantransfer.training.run_folder import RunFolder
-from gantransfer.training.seeding import seed_everything
 from gantransfer.training.supervised import ClassifierTraining
-from gantransfer.training.trainer import Progress
-from gantransfer.training.trainer import LoopConfig, Trainer
-from gantransfer.training.translation import (
-    TranslationTask,
-    TranslationTraining,
-    load_translation,
-    preview_indices,
-    save_translation_grid,
-    stored_config,
-    translate,
-)
+from gantransfer.training.translation import (TranslationTask, TranslationTraining, load_translation, preview_indices,
+                                              save_translation_grid, stored_config, translate)
 
 TINY = TranslationTraining(steps=4, batch_size=16, translator_width=4, residual_blocks=1, discriminator_width=4,
                            eval_every=2)

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from ..fileio import write_json
+from .commands import command_help
 from .common import add_data_arguments, data_options, print_json
 from .options import add_config_arguments, config_from_args
-from .commands import command_help
 from .outputs import output_file, output_folder
 
 
@@ -65,7 +65,7 @@ def run_pretrain(args: argparse.Namespace) -> int:
 
 
 def run_evaluate_gan(args: argparse.Namespace) -> int:
-    from ..training.device import resolve_device
+    from ..engine.device import resolve_device
     from ..training.gan_evaluation import evaluate_gan
     from ..training.reference import ReferenceRecipe
 

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         if "torch.distributed" in sys.modules:  # leave torchrun's process group, if the command joined one
-            from ..training.distributed import cleanup
+            from ..engine.distributed import cleanup
 
             cleanup()
 

@@ -2,7 +2,7 @@
 
 ::
 
-    DIR/run.json           {"kind": "benchmark"} (see gantransfer.training.run_kinds)
+    DIR/run.json           {"kind": "benchmark"} (see gantransfer.engine.run_kinds)
     DIR/benchmark.json     the grid as last run: name, cells, stages folder
     DIR/results.jsonl      one line per finished cell (see :mod:`.results`)
     DIR/report.md, DIR/report.html, DIR/figures/

@@ -27,23 +27,22 @@ import torch
 
 from ..config import to_dict
 from ..data import DataOptions, SplitOptions, describe_domain
+from ..engine.device import resolve_device
+from ..engine.identity import config_changes
+from ..engine.run_folder import RunFolder
+from ..engine.run_kinds import BENCHMARK as BENCHMARK_RUN
+from ..engine.run_kinds import check_folder, record_kind
+from ..engine.stage_cache import StageBusy
 from ..errors import ConfigError, GanTransferError
 from ..fileio import file_lock, write_json
 from ..methods.config import TransferConfig
-from ..methods.stages import StageBusy
 from ..methods.transfer import METRICS_FILE, transfer
-from ..training.device import resolve_device
-from ..training.identity import config_changes
-from ..training.run_folder import RunFolder
-from ..training.run_kinds import BENCHMARK as BENCHMARK_RUN
-from ..training.run_kinds import check_folder, record_kind
 from .document import format_duration
 from .grid import BenchmarkConfig, Cell
 from .layout import BENCHMARK_FILE, CELLS, CLAIMS, RESULT_FILE
 from .report import render_report
 from .results import RESULTS_FILE, cell_record, write_results
 from .tracking import Trackers
-
 
 
 def run_benchmark(

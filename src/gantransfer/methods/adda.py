@@ -32,16 +32,17 @@ import torch
 from torch import Tensor
 
 from ..data import BatchStream
+from ..engine.trainer import Progress
 from ..errors import ConfigError
 from ..losses.adversarial import non_saturating_generator_loss
 from ..losses.domain import domain_accuracy, domain_adversarial_loss
 from ..models import Classifier, DomainDiscriminator
 from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource, Phase
-from ..training.trainer import Progress
 from .config import DomainAdaptationOptions, TransferConfig
 from .context import Stream, TransferContext
 from .dann import discriminator_optimizer, domain_discriminator
 from .registry import Method, MethodPlan, register_method
+
 
 class AdversarialDiscriminativeTask(ClassifierTask):
     """ADDA's adversarial stage: one discriminator update, then one target-encoder update.

@@ -8,10 +8,10 @@ from typing import ClassVar
 from ..config import later_option
 from ..data import ImageFormat, SplitOptions
 from ..data.formats import check_format_fields, resolved_format
+from ..engine.acceleration import MOVED_TO_ACCELERATION, Acceleration
 from ..errors import ConfigError
 from ..models import ClassifierConfig, TrunkConfig
 from ..models.trunk import CONV, check_backbone
-from ..training.acceleration import MOVED_TO_ACCELERATION, Acceleration
 from ..training.pretrain import PretrainConfig
 from ..training.self_training import TeacherOptions
 from ..training.supervised import ClassifierTraining
@@ -229,7 +229,7 @@ class TransferConfig:
     have no source images either.
 
     Under ``torchrun``, every batch size is a global batch, split evenly over
-    the processes (see :mod:`gantransfer.training.distributed`).
+    the processes (see :mod:`gantransfer.engine.distributed`).
     """
 
     source: str = "mnist"

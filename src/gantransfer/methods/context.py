@@ -10,28 +10,27 @@ from typing import Any
 from torch import nn
 
 from ..config import to_dict
-from ..data import (BatchStream, ClassMatch, DataOptions, DomainInfo, FormatChoice, ImageFormat, ImageSet,
-                    SplitOptions, describe_domain, few_shot_split, infer_format, load_class_map, match_classes)
+from ..data import (BatchStream, ClassMatch, DataOptions, DomainInfo, FormatChoice, ImageFormat, ImageSet, SplitOptions,
+                    describe_domain, few_shot_split, infer_format, load_class_map, match_classes)
 from ..data.classes import require_every_class
 from ..data.domains import load_split
+from ..engine.distributed import setup
+from ..engine.identity import comparable
+from ..engine.run_folder import RunFolder
+from ..engine.seeding import preserved_randomness
+from ..engine.trainer import Callback
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..models import Classifier, TrunkConfig
 from ..models.pretrained import BackboneWeights, read_backbone_weights
 from ..models.trunk import CONV
 from ..notice import notice
-from ..training.distributed import setup
 from ..training.generation import agreement_warning, generated_set
-from ..training.identity import comparable
 from ..training.pretrain import PretrainedGan, load_gan
-from ..training.run_folder import RunFolder
-from ..training.seeding import preserved_randomness
 from ..training.supervised import ClassifierTask, LabelledSource
-from ..training.trainer import Callback
 from .config import TransferConfig
 from .registry import get_method
 from .stages import StageCache
-
 
 VALIDATION_SEED = 10_000
 #: added to the shared seed for the noise of a source-free run's generated source

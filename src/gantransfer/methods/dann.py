@@ -37,13 +37,13 @@ import torch
 from torch import Tensor, nn
 
 from ..data import BatchStream
+from ..engine.trainer import Progress
 from ..errors import ConfigError
 from ..losses.domain import GradientReversal, domain_accuracy, domain_adversarial_loss, grl_coefficient
 from ..models import Classifier, DomainDiscriminator, DomainDiscriminatorConfig
 from ..objectives.optim import OptimizerConfig
 from ..training.batchnorm import image_batches, reestimate_batchnorm
 from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource, Phase
-from ..training.trainer import Progress
 from .adabn import BATCH_SIZE as ADABN_BATCH
 from .config import DomainAdaptationOptions
 from .context import TARGET_LABELLED, Stream, TransferContext

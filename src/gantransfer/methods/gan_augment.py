@@ -22,6 +22,7 @@ from dataclasses import replace
 import torch
 
 from ..data import ImageSet
+from ..engine.stage_cache import train_once
 from ..errors import ConfigError
 from ..evaluation.plots import save_image_grid
 from ..training.generation import generated_set
@@ -30,7 +31,6 @@ from ..training.supervised import LabelledSource
 from .baselines import supervised_plan
 from .context import Stream, TransferContext
 from .registry import Method, MethodPlan, register_method
-from .stages import train_once
 
 
 def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:

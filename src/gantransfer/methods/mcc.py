@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..engine.trainer import Progress
 from ..training.supervised import ClassifierTask
-from ..training.trainer import Progress
 from .context import Stream, TransferContext
 from .registry import Method, MethodPlan, register_method
 

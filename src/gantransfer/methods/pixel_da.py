@@ -25,10 +25,10 @@ import torch
 
 from ..config import to_dict
 from ..data import ImageSet
+from ..engine.run_folder import RunFolder
 from ..errors import CheckpointError
 from ..fileio import atomic_write
 from ..tensorfiles import read_torch_file
-from ..training.run_folder import RunFolder
 from ..training.supervised import LabelledSource
 from ..training.translation import Translation, preview_indices, save_translation_grid, translate_to_pixels
 from .baselines import supervised_plan

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
+from ..engine.trainer import TrainingTask
 from ..errors import ConfigError
-from ..training.trainer import TrainingTask
 
 if TYPE_CHECKING:  # the context imports the registry to know a method's defaults
     from .config import TransferConfig

@@ -1,158 +1,29 @@
-"""Shared stages: models that many transfer runs start from, trained once and reused.
-
-A stage (the source classifier, the source GAN, the source <-> target
-translators) lives in a folder named by its kind and a hash of the config
-that made it, so any run asking for the same config finds it, and a changed
-config never picks up a stale model.
-Stages train through the same trainer as everything else, so an
-interrupted stage resumes; a file lock keeps two runs from training the
-same stage at once. Under torchrun every rank trains the stage together
-(data-parallel); rank 0 alone holds the lock and writes the files, and the
-others wait for them.
-"""
+"""The shared stages methods start from: the source classifier, the source GAN and the source <->
+target translators, each trained once through the stage protocol (:mod:`gantransfer.engine.stage_cache`)
+into a folder named by what makes its weights, and reused by every run that asks for the same."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from ..config import to_dict
 from ..data import DataOptions, ImageSet, describe_domain
-from ..errors import ConfigError, describe_os_error
-from ..fileio import file_lock, write_json, write_refusal
+from ..engine.acceleration import Acceleration
+from ..engine.distributed import DistributedContext, setup
+from ..engine.identity import comparable
+from ..engine.run_folder import RunFolder
+from ..engine.stage_cache import stage_key, train_once
+from ..engine.trainer import Callback, FitResult, LoopConfig, Trainer
 from ..models import Classifier
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
-from ..notice import notice
 from ..paths import resolve_cache_dir
-from ..training.acceleration import Acceleration
-from ..training.distributed import DistributedContext, setup
-from ..training.identity import comparable
 from ..training.pretrain import PretrainConfig, PretrainedGan, load_gan, pretrain
-from ..training.run_folder import RunFolder
-from ..training.seeding import preserved_randomness, seed_everything
 from ..training.supervised import AccuracyMonitor, ClassifierTask, ClassifierTraining, LabelledSource
-from ..training.trainer import Callback, FitResult, LoopConfig, Trainer
 from ..training.translation import Translation, TranslationTask, TranslationTraining, load_translation, stored_config
-
-DONE = "done.json"
-#: the done marker's record of the weights the stage wrote, by path under its folder: bytes and sha256
-WRITTEN = "written_files"
-#: the files a stage's weights are in (weights files, checkpoints); logs and pictures, which later
-#: commands may add to, are not recorded
-WEIGHT_SUFFIXES = (".safetensors", ".pt")
-
-
-def _stage_files(folder: Path) -> list[Path]:
-    return sorted(path for path in folder.rglob("*") if path.is_file() and path.suffix in WEIGHT_SUFFIXES
-                  and not path.name.startswith("."))
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_records(folder: Path) -> dict[str, dict[str, Any]]:
-    """``{relative path: {"bytes": size, "sha256": digest}}`` of the stage's weights files in ``folder``."""
-    return {path.relative_to(folder).as_posix(): {"bytes": path.stat().st_size, "sha256": _digest(path)}
-            for path in _stage_files(folder)}
-
-
-def stage_damage(folder: Path) -> str | None:
-    """Why the finished stage in ``folder`` cannot be trusted (a file its done marker records is
-    missing, of another size or other content; the marker unreadable), or None. A marker written
-    before files were recorded is trusted as it was."""
-    try:
-        recorded = json.loads((folder / DONE).read_text()).get(WRITTEN)
-    except (OSError, ValueError, AttributeError):
-        return f"its {DONE} cannot be read"
-    for name, expected in (recorded or {}).items():
-        path = folder / name
-        if not path.is_file():
-            return f"{name} is missing"
-        if path.stat().st_size != expected["bytes"]:
-            return f"{name} holds {path.stat().st_size} bytes, {expected['bytes']} were written"
-        if _digest(path) != expected["sha256"]:
-            return f"{name} is not what was written (its sha256 differs)"
-    return None
-
-
-def _clear(folder: Path) -> None:
-    """Remove everything of a stage folder but its lock, so that the stage trains from scratch."""
-    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if path.name == ".lock" and path.parent == folder:
-            continue
-        path.unlink() if path.is_file() or path.is_symlink() else path.rmdir()
-
-
-def stage_key(kind: str, config: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-    return f"{kind}-{digest}"
-
-
-class StageBusy(Exception):
-    """Another process is training the stage in ``folder`` and the caller chose not to wait for it.
-
-    Not a :class:`~gantransfer.errors.GanTransferError`: no user did anything wrong; a
-    benchmark runner catches it and takes another cell meanwhile.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        super().__init__(f"stage {folder.name} is being trained by another process")
-        self.folder = folder
-
-
-@contextmanager
-def _locked(folder: Path, distributed: DistributedContext, wait: bool = True):
-    """Hold the stage's file lock on rank 0; at the end, every rank waits for rank 0's files.
-
-    ``wait=False``: raise :class:`StageBusy` instead of waiting while another process trains
-    the stage (one that only looks at a finished stage is waited for). Under torchrun rank 0
-    always waits: the other ranks are already waiting at the stage with it.
-    """
-    if not distributed.is_main:
-        yield
-        distributed.barrier()
-        return
-    lock = folder / ".lock"
-    if (refused := write_refusal(lock)) is not None:
-        _check_usable_as_it_is(folder, refused)
-        yield  # a finished stage in a folder nobody here can write: nothing to lock, nothing to write
-        distributed.barrier()
-        return
-    with file_lock(lock, wait=wait or distributed.enabled) as held:
-        if held:
-            yield
-            distributed.barrier()
-            return
-    if not (folder / DONE).is_file():
-        raise StageBusy(folder)
-    with file_lock(lock):
-        yield
-        distributed.barrier()
-
-
-def _check_usable_as_it_is(folder: Path, refused: OSError) -> None:
-    """Raise :class:`ConfigError` unless the stage in ``folder``, which cannot be written, is finished
-    and intact (a read-only stage cache serves the stages it holds and nothing else)."""
-    if not (folder / DONE).is_file():
-        problem = "is not trained there"
-    elif (damage := stage_damage(folder)) is not None:
-        problem = f"is damaged ({damage})"
-    else:
-        return
-    raise ConfigError(f"stage {folder}: {problem} and the folder cannot be written ({describe_os_error(refused)}); "
-                      "give a writable stages folder (--stages-dir or --cache-dir)")
 
 
 def gan_stage_identity(config: PretrainConfig, source_key: str) -> dict[str, Any]:
@@ -160,58 +31,6 @@ def gan_stage_identity(config: PretrainConfig, source_key: str) -> dict[str, Any
     source's content key (:attr:`~gantransfer.data.DomainInfo.key`: a path or name and a
     fingerprint of the data, so a built domain made from other photos or fonts differs)."""
     return {**comparable(to_dict(config)), "source_data": source_key}
-
-
-def train_once(
-    folder: Path,
-    identity: dict[str, Any],
-    train: Callable[[bool], FitResult],
-    distributed: DistributedContext,
-    seed: int,
-    finish: Callable[[], None] | None = None,
-    main_only: bool = False,
-    wait: bool = True,
-) -> None:
-    """Train a stage into ``folder`` unless it is done: the one sequence every shared
-    stage (and gan-augment's adapted GAN) goes through.
-
-    Under the stage's file lock (rank 0 holds it; the others wait for its files),
-    unless ``folder``'s done marker says it has finished: the random generators are
-    seeded with ``seed`` (and given back to the caller after), ``train(resume)``
-    runs (``resume``: the folder holds a checkpoint), a stop request raises
-    :class:`KeyboardInterrupt` (the stage resumes next time, never passes for
-    finished), then rank 0 runs ``finish()`` (the stage's own files) and writes
-    the done marker (``identity``, and the size and sha256 of every weights file and
-    checkpoint the stage wrote). A done stage whose files no longer match that record
-    (a truncated or missing weights file) is reported in one line and trained again
-    from scratch.
-
-    Args:
-        main_only: rank 0 trains alone (networks DistributedDataParallel cannot
-            wrap); the other ranks only wait for its files.
-        wait: wait while another process trains the stage (False: raise
-            :class:`StageBusy`, before anything is trained).
-    """
-    with _locked(folder, distributed, wait):
-        done = (folder / DONE).is_file()
-        if done and distributed.is_main and (damage := stage_damage(folder)) is not None:
-            notice(f"stage {folder}: {damage}: trained again")
-            _clear(folder)
-            done = False
-        # Rank 0 looked under the lock; the others take its answer.
-        skip = (done or not distributed.is_main) if main_only else distributed.broadcast(done)
-        if skip:
-            return
-        # Training reseeds every generator: the caller gets its states back after, so that a run
-        # draws the same numbers whether its stages were cached or trained now.
-        with preserved_randomness():
-            seed_everything(seed)
-            result = train(RunFolder(folder).has_run())
-        result.raise_if_interrupted()
-        if distributed.is_main:
-            if finish is not None:
-                finish()
-            write_json(folder / DONE, {**identity, WRITTEN: file_records(folder)})
 
 
 @dataclass

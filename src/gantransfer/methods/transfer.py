@@ -30,6 +30,14 @@ from .. import __version__
 from ..config import to_dict
 from ..data import DataOptions
 from ..data.domains import write_drawn_splits
+from ..engine.distributed import setup
+from ..engine.identity import config_changes
+from ..engine.logger import RunLogger
+from ..engine.run_folder import RunFolder
+from ..engine.run_kinds import TRANSFER as TRANSFER_RUN
+from ..engine.run_kinds import check_folder
+from ..engine.seeding import seed_everything
+from ..engine.trainer import Callback, LoopConfig, Trainer
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..evaluation.plots import save_confusion_matrix
@@ -38,15 +46,7 @@ from ..fileio import write_json
 from ..models.saving import save_classifier
 from ..notice import notice
 from ..provenance import package_versions
-from ..training.distributed import setup
-from ..training.identity import config_changes
-from ..training.logger import RunLogger
-from ..training.run_folder import RunFolder
-from ..training.run_kinds import TRANSFER as TRANSFER_RUN
-from ..training.run_kinds import check_folder
-from ..training.seeding import seed_everything
 from ..training.supervised import AccuracyMonitor
-from ..training.trainer import Callback, LoopConfig, Trainer
 from .config import TransferConfig
 from .context import TransferContext, TransferData
 from .registry import get_method
@@ -77,7 +77,7 @@ def transfer(
     ``config``'s domains (the Python facade's in-memory arrays); a
     ``target_test`` of None leaves the test metrics None.
     ``wait_for_stages=False``: where another process is training a shared stage that the
-    run needs, raise :class:`~gantransfer.methods.stages.StageBusy` instead of waiting
+    run needs, raise :class:`~gantransfer.engine.stage_cache.StageBusy` instead of waiting
     (the run resumes when called again).
     """
     method = get_method(config.method)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, replace
 from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import torch
@@ -21,29 +21,29 @@ from torch.optim.swa_utils import AveragedModel
 from ..config import from_dict, later_option, to_dict
 from ..data import (BatchStream, DataOptions, FormatChoice, ImageFormat, ImageSet, SplitOptions, describe_domain,
                     infer_format)
-from ..data.domains import load_split, write_drawn_splits
-from ..data.formats import check_format_fields, resolved_format
 from ..data.augment import diff_augment
 from ..data.classes import require_every_class
+from ..data.domains import load_split, write_drawn_splits
+from ..data.formats import check_format_fields, resolved_format
+from ..engine.acceleration import MOVED_TO_ACCELERATION, Acceleration, MixedPrecision, compiled, to_channels_last
+from ..engine.checkpoint import load_checkpoint
+from ..engine.distributed import DistributedContext, setup
+from ..engine.logger import RunLogger
+from ..engine.run_folder import RunFolder
+from ..engine.run_kinds import GAN as GAN_RUN
+from ..engine.run_kinds import check_folder
+from ..engine.seeding import seed_everything
+from ..engine.trainer import Callback, FitResult, LoopConfig, Progress, Trainer, TrainingTask
 from ..errors import CheckpointError, ConfigError, first_line
 from ..evaluation.gan_quality import GanQuality
-from ..notice import notice
 from ..evaluation.plots import save_image_grid
 from ..losses.adversarial import clip_weights_
 from ..models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, TrunkConfig
 from ..models.architecture import check_architecture
 from ..models.trunk import CONV, SNGAN
+from ..notice import notice
 from ..objectives import GanObjective, OptimizerConfig, get_objective
-from .acceleration import MOVED_TO_ACCELERATION, Acceleration, MixedPrecision, compiled, to_channels_last
-from .checkpoint import load_checkpoint
-from .distributed import DistributedContext, setup
-from .logger import RunLogger
 from .reference import gan_quality_for_domain
-from .run_folder import RunFolder
-from .run_kinds import GAN as GAN_RUN
-from .run_kinds import check_folder
-from .seeding import seed_everything
-from .trainer import Callback, FitResult, LoopConfig, Progress, Trainer, TrainingTask
 
 KIND = "gan"
 
@@ -89,7 +89,7 @@ class PretrainConfig:
         eval_every: steps between evaluations (sample grid, quality metrics).
         quality_samples: images generated per quality evaluation (0: grids only).
         acceleration: the device (default ``auto``: a GPU when there is one) and
-            the GPU speed options (see :class:`~gantransfer.training.acceleration.Acceleration`).
+            the GPU speed options (see :class:`~gantransfer.engine.acceleration.Acceleration`).
 
     Under ``torchrun``, ``batch_size`` is the global batch, split evenly over
     the processes (see :mod:`.distributed`).

@@ -19,16 +19,16 @@ from pathlib import Path
 from ..config import to_dict
 from ..data import BatchStream, BuildOptions, DataOptions, ImageFormat, SplitOptions, describe_domain, load_domain
 from ..data.domains import load_split
+from ..engine.run_folder import RunFolder
+from ..engine.seeding import seed_everything
+from ..engine.trainer import LoopConfig, Trainer
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
 from ..evaluation.gan_quality import GanQuality
 from ..models import Classifier, ClassifierConfig, TrunkConfig
 from ..models.saving import SavedClassifier, load_classifier, save_classifier
 from ..paths import resolve_cache_dir
-from .run_folder import RunFolder
-from .seeding import seed_everything
 from .supervised import ClassifierTask, ClassifierTraining, LabelledSource
-from .trainer import LoopConfig, Trainer
 
 RECIPE_VERSION = 1
 REFERENCE_SEED = 0

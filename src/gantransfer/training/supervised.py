@@ -18,14 +18,14 @@ from torch import Tensor, nn
 from ..config import later_option
 from ..data import AffineAugment, BatchStream, ImageSet, NaturalAugment, PhotometricAugment, augment_batch
 from ..data.augment import check_kind
+from ..engine.acceleration import Acceleration, MixedPrecision, compiled, to_channels_last
+from ..engine.distributed import DistributedContext
+from ..engine.trainer import Callback, Progress, Trainer, TrainingTask
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
-from ..objectives.optim import OptimizerConfig
 from ..models.classifier import FeaturesAndLogits
-from .acceleration import Acceleration, MixedPrecision, compiled, to_channels_last
-from .distributed import DistributedContext
+from ..objectives.optim import OptimizerConfig
 from .self_training import MeanTeacher, TeacherOptions
-from .trainer import Callback, Progress, Trainer, TrainingTask
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ task classifier: a copy of ``f`` trained with the translators on the labelled
 source images and their translations, so that the translations are held to
 their labels by a classifier that follows them as they change. The
 target images are used without their labels. :class:`TranslationTask` runs
-under the shared :class:`~gantransfer.training.trainer.Trainer`
+under the shared :class:`~gantransfer.engine.trainer.Trainer`
 (checkpoints, exact resume, ``metrics.jsonl``, a grid of source images
 beside their translations at every evaluation); :func:`load_translation`
 rebuilds the translators from a checkpoint.
@@ -42,22 +42,17 @@ from ..config import from_dict, later_option, to_dict
 from ..data import BatchStream, ImageFormat, ImageSet, model_batches, to_model_range
 from ..data.augment import diff_augment
 from ..data.images import model_to_pixels
+from ..engine.checkpoint import load_checkpoint
+from ..engine.logger import RunLogger
+from ..engine.run_folder import RunFolder
+from ..engine.trainer import Progress, TrainingTask
 from ..errors import ConfigError
 from ..evaluation.classification import predict_logits
 from ..evaluation.plots import save_image_grid
-from ..losses.translation import (
-    cycle_consistency_loss,
-    foreground_mask,
-    masked_pairwise_mse,
-    semantic_consistency_loss,
-)
+from ..losses.translation import cycle_consistency_loss, foreground_mask, masked_pairwise_mse, semantic_consistency_loss
 from ..models import Discriminator, DiscriminatorConfig, TrunkConfig
 from ..models.translator import Translator, TranslatorConfig
 from ..objectives import OptimizerConfig, get_objective
-from .checkpoint import load_checkpoint
-from .logger import RunLogger
-from .run_folder import RunFolder
-from .trainer import Progress, TrainingTask
 
 KIND = "translation"
 
