@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gantransfer import fileio
-from gantransfer.data import built
+from gantransfer.data.datasets import built
 from gantransfer.errors import DataError
 from gantransfer.fileio import append_line, file_lock, write_refusal
 

@@ -13,7 +13,7 @@
 domain (the images to adapt to, which cross-validation splits), ``y`` its
 labels where known, ``source`` the labelled source domain, passed through
 unchanged. A domain is a built-in name (``"mnist"``), a path (image folder,
-``.npz``, see :mod:`gantransfer.data.custom`), or arrays / tensors
+``.npz``, see :mod:`gantransfer.data.datasets.custom`), or arrays / tensors
 (N x H x W, N x C x H x W or N x H x W x C; uint8, or float in [0, 1] or
 [-1, 1]), for the source a pair ``(images, labels)``.
 
@@ -59,7 +59,7 @@ from sklearn.exceptions import NotFittedError
 
 from .config import from_dict, leaf_values, nest
 from .data import DataOptions, ImageFormat, ImageSet, builtin_domains, describe_domain, infer_format, register_domain
-from .data.custom import array_to_images, arrays_to_raw, images_in_model_space
+from .data.datasets.custom import array_to_images, arrays_to_raw, images_in_model_space
 from .data.listing import ImageSummary
 from .data.classes import match_classes
 from .data.images import RawImages

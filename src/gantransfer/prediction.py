@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from .data import DataOptions, SplitOptions, match_classes
-from .data.custom import array_names, array_to_images, is_image_file, load_array_file
+from .data.datasets.custom import array_names, array_to_images, is_image_file, load_array_file
 from .data.domains import load_split
 from .data.geometry import standardize
 from .data.images import ImageSet, RawImages

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import shutil
+import sys
 from pathlib import Path
 
 import h5py
@@ -203,3 +204,31 @@ def test_unknown_domain_and_split():
         load_domain("mnist", "valid")
     with pytest.raises(DataError, match="mnist: has no validation split"):
         load_domain("mnist", "validation")
+
+
+def test_a_dataset_is_one_file_in_the_datasets_package_found_without_a_list(tmp_path, monkeypatch):
+    from gantransfer.data import datasets, load_domain
+    from gantransfer.data.domains import clear_domain_caches
+
+    assert {name: reader.__module__ for name, reader in datasets.READERS.items()} == {
+        "mnist": "gantransfer.data.datasets.mnist", "usps": "gantransfer.data.datasets.usps",
+        "mnist-m": "gantransfer.data.datasets.mnist_m", "synth-digits": "gantransfer.data.datasets.synth_digits"}
+    (tmp_path / "stripes.py").write_text(
+        "import torch\n"
+        "from gantransfer.data.images import RawImages\n"
+        "from gantransfer.data.datasets.registry import register_reader\n\n"
+        "def read_stripes(split, locations, download):\n"
+        "    images = torch.zeros(20, 1, 8, 8)\n"
+        "    images[1::2, :, ::2] = 1.0\n"
+        "    return RawImages(images, torch.arange(20) % 2, ('plain', 'striped'), 'stripes')\n\n"
+        "register_reader('stripes', read_stripes)\n")
+    monkeypatch.setattr(datasets, "__path__", [*datasets.__path__, str(tmp_path)])
+    try:
+        datasets.discover()
+        clear_domain_caches()
+        stripes = load_domain("stripes", "train")
+        assert stripes.class_names == ("plain", "striped") and len(stripes) == 20
+    finally:
+        datasets.READERS.pop("stripes", None)
+        sys.modules.pop("gantransfer.data.datasets.stripes", None)
+        clear_domain_caches()

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from gantransfer.data import ImageFormat, load_domain, register_domain, to_model_range
-from gantransfer.data.custom import list_image_folder
+from gantransfer.data.datasets.custom import list_image_folder
 from gantransfer.data.images import RawImages
 from gantransfer.errors import DataError
 

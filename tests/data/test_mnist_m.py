@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 
 from gantransfer.data import BuildOptions, DataOptions, ImageFormat, describe_domain, load_domain, to_model_range
-from gantransfer.data import mnist_m
+from gantransfer.data.datasets import mnist_m
 from gantransfer.data.domains import clear_domain_caches
 from gantransfer.data.locations import DataLocations
-from gantransfer.data.photos import BUNDLED_PHOTOS, bundled_photos
+from gantransfer.data.datasets.photos import BUNDLED_PHOTOS, bundled_photos
 from gantransfer.errors import DataError
 
 RGB = ImageFormat(size=28, channels=3)

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from gantransfer.data import BuildOptions, ImageFormat, load_domain
-from gantransfer.data import synth_digits
+from gantransfer.data.datasets import synth_digits
 from gantransfer.data.domains import clear_domain_caches
-from gantransfer.data.fonts import MATPLOTLIB_FONTS, matplotlib_font_files, render_digits
+from gantransfer.data.datasets.fonts import MATPLOTLIB_FONTS, matplotlib_font_files, render_digits
 from gantransfer.data.locations import DataLocations
-from gantransfer.data.synth_digits import TILE_SIDE, SynthRecipe, compose_chunk, compose_synth_digits, draw_parameters
+from gantransfer.data.datasets.synth_digits import TILE_SIDE, SynthRecipe, compose_chunk, compose_synth_digits, draw_parameters
 from gantransfer.errors import ConfigError, DataError
 
 #: no variation but colours: every digit upright, centred, the same size, sharp

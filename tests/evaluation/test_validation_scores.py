@@ -11,7 +11,7 @@ import torch
 from scipy.stats import spearmanr
 
 from fitting import fit_classifier
-from gantransfer.data.custom import array_to_images
+from gantransfer.data.datasets.custom import array_to_images
 from gantransfer.data.images import ImageSet
 from gantransfer.evaluation import validation_scores as vs
 from gantransfer.evaluation.validation import ValidationSettings, validate_classifier

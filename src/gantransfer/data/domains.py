@@ -9,7 +9,6 @@ converting it. New named domains are added with :func:`register_domain`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,30 +17,17 @@ import torch
 
 from ..errors import DataError
 from ..notice import notice
-from .custom import read_custom
+from .datasets import READERS, Reader, register_reader
+from .datasets.custom import read_custom
 from .fingerprint import arrays_fingerprint, domain_key, path_fingerprint
 from .geometry import standardize
-from .images import ImageFormat, ImageSet, RawImages, uniformity_warning, validate_raw
+from .images import ImageFormat, ImageSet, uniformity_warning, validate_raw
 from .listing import ArraySplit, FileSplit, ImageSummary, Split
 from .locations import BuildOptions, DataLocations, DataOptions
-from .mnist import read_mnist
-from .mnist_m import read_mnist_m
 from .splits import SplitOptions
 from .storage import GIB, ImageFiles, default_workers, load_into_memory, memory_budget
-from .synth_digits import read_synth_digits
-from .usps import read_usps
 
 SPLITS = ("train", "test", "validation")
-
-Reader = Callable[[str, DataLocations, bool], RawImages]
-"""``reader(split, locations, download) -> RawImages`` for a named domain (``train`` and ``test``)."""
-
-_READERS: dict[str, Reader] = {
-    "mnist": read_mnist,
-    "usps": read_usps,
-    "mnist-m": read_mnist_m,
-    "synth-digits": read_synth_digits,
-}
 
 
 def register_domain(name: str, reader: Reader) -> None:
@@ -51,9 +37,7 @@ def register_domain(name: str, reader: Reader) -> None:
     split's images (uint8, or float in [0, 1]) at any size; they are validated
     and converted like the built-ins.
     """
-    if not name or "/" in name or os.sep in name:
-        raise ValueError(f"domain name must be a plain word, got {name!r}")
-    _READERS[name.lower()] = reader
+    register_reader(name, reader)
     clear_domain_caches()
 
 
@@ -65,7 +49,7 @@ def clear_domain_caches() -> None:
 
 def builtin_domains() -> tuple[str, ...]:
     """Names of the registered domains."""
-    return tuple(sorted(_READERS))
+    return tuple(sorted(READERS))
 
 
 class OpenDomain:
@@ -176,7 +160,7 @@ class DomainInfo:
 
 @lru_cache(maxsize=8)
 def _read_builtin(name: str, split: str, locations: DataLocations, download: bool) -> ArraySplit:
-    raw = _READERS[name](split, locations, download)
+    raw = READERS[name](split, locations, download)
     validate_raw(raw)
     return ArraySplit(raw)
 
@@ -194,7 +178,7 @@ def _read_path(path: Path, fingerprint: str, options: SplitOptions) -> PathDomai
 def open_domain(domain: str, locations: DataLocations, download: bool = False,
                 options: SplitOptions = SplitOptions()) -> OpenDomain:
     """The splits of a registered name or a path (a changed folder is read again)."""
-    if domain.lower() in _READERS:
+    if domain.lower() in READERS:
         return BuiltinDomain(domain.lower(), locations, download)
     if not _looks_like_path(domain):
         raise DataError(
@@ -287,7 +271,7 @@ def load_domain(
 def _load_cached(domain: str, split: str, fmt: ImageFormat, locations: DataLocations, download: bool,
                  splits: SplitOptions, key: str, stream: bool, workers: int) -> ImageSet:
     part = open_domain(domain, locations, download, splits).split(split)
-    name = f"{domain.lower() if domain.lower() in _READERS else domain}/{split}"
+    name = f"{domain.lower() if domain.lower() in READERS else domain}/{split}"
     if isinstance(part, ArraySplit):
         return _warn_if_uniform(standardize(part.raw, fmt, name))
     files = ImageFiles(part.files, fmt, workers)

@@ -23,7 +23,6 @@ unpickled: an object array is refused, naming its key.
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,12 +31,12 @@ import torch
 from torch import Tensor
 from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension, make_dataset
 
-from ..errors import DataError, first_line
-from .decode import float_pixels
-from .geometry import standardize
-from .images import ImageFormat, RawImages, to_model_range, validate_raw
-from .listing import ArraySplit, FileSplit, Split
-from .splits import SplitOptions, stratified_split
+from ...errors import DataError, first_line
+from ..decode import float_pixels
+from ..geometry import standardize
+from ..images import ImageFormat, RawImages, to_model_range, validate_raw
+from ..listing import ArraySplit, FileSplit, Split
+from ..splits import SplitOptions, stratified_split
 
 ARRAY_SUFFIXES = (".npz",)
 SPLIT_NAMES = ("train", "test", "validation")

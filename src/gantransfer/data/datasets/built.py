@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import DataError, first_line, is_about_the_files
-from ..fileio import atomic_write
-from .images import RawImages
+from ...errors import DataError, first_line, is_about_the_files
+from ...fileio import atomic_write
+from ..images import RawImages
 
 Build = Callable[[], tuple[np.ndarray, np.ndarray]]
 """``build() -> (x uint8 (N, C, H, W), y int64 (N,))``."""

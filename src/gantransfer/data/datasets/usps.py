@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from torchvision.datasets import USPS
 
-from ..errors import DataError, first_line
-from .images import RawImages
-from .locations import DataLocations
+from ...errors import DataError, first_line
+from ..images import RawImages
+from ..locations import DataLocations
+from .registry import register_reader
 
 FOLDER = "USPS"
 H5_FILE = "usps.h5"
@@ -82,3 +83,5 @@ def read_usps(split: str, locations: DataLocations, download: bool) -> RawImages
         return read_usps_h5(path, split)
     return read_usps_bz2(folder, split)
 
+
+register_reader("usps", read_usps)

@@ -28,13 +28,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ...errors import DataError
+from ..images import ImageFormat, RawImages
+from ..locations import DataLocations
+from ..storage import decode_to_format
 from .built import built_images, load_or_build, recipe_key
-from .storage import decode_to_format
-from .images import ImageFormat, RawImages
-from .locations import DataLocations
 from .mnist import CLASS_NAMES, read_mnist
 from .photos import PhotoSource
+from .registry import register_reader
 
 FOLDER = "mnist_m"
 SIDE = 28
@@ -137,3 +138,6 @@ def read_mnist_m(split: str, locations: DataLocations, download: bool) -> RawIma
         if found is not None:
             return read_published(found[0], split)
     return read_built(split, locations, download)
+
+
+register_reader("mnist-m", read_mnist_m)

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from ..errors import DataError, first_line
+from ...errors import DataError, first_line
 from .built import arrays_digest, files_digest
 
 #: the natural colour photographs bundled with scikit-image (its other images are

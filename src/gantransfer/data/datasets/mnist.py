@@ -8,9 +8,10 @@ import torch
 from torchvision.datasets import MNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
-from ..errors import DataError
-from .images import RawImages
-from .locations import DataLocations
+from ...errors import DataError
+from ..images import RawImages
+from ..locations import DataLocations
+from .registry import register_reader
 
 FOLDER = "MNIST/raw"
 FILES = {
@@ -70,3 +71,6 @@ def read_mnist(split: str, locations: DataLocations, download: bool) -> RawImage
         class_names=CLASS_NAMES,
         source=str(image_path),
     )
+
+
+register_reader("mnist", read_mnist)

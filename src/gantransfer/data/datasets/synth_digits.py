@@ -28,11 +28,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import ConfigError
+from ...errors import ConfigError
+from ..images import RawImages
+from ..locations import DataLocations
 from .built import built_images, files_digest, load_or_build, recipe_key
 from .fonts import DIGIT_HEIGHT, GlyphTiles, font_files, matplotlib_font_files, render_digits
-from .images import RawImages
-from .locations import DataLocations
+from .registry import register_reader
 
 CLASS_NAMES = tuple(str(digit) for digit in range(10))
 BUILD_SEEDS = {"train": 0, "test": 1}
@@ -252,3 +253,6 @@ def read_synth_digits(split: str, locations: DataLocations, download: bool) -> R
 
     x, y = load_or_build(path, make)
     return built_images(x, y, CLASS_NAMES, str(path))
+
+
+register_reader("synth-digits", read_synth_digits)
