@@ -73,3 +73,20 @@ def test_a_file_that_breaks_while_streaming_is_one_line_naming_it(photos):
         for _ in model_batches(streamed.images, 8):
             pass
     assert "\n" not in str(error.value) and broken in str(error.value)
+
+
+def test_built_domains_stay_uint8_and_taking_every_image_copies_nothing():
+    """A domain is held as uint8 until a batch: no whole-domain float copy, no copy for a subset
+    that is the whole set (k = 0 leaves every image unlabelled)."""
+    from gantransfer.data.datasets.built import built_images
+    from gantransfer.data.images import ImageSet
+    from gantransfer.data.splits import few_shot_labelled, few_shot_split
+
+    raw = built_images(np.full((20, 3, 8, 8), 7, np.uint8), np.arange(20) % 2, ("a", "b"), "built")
+    assert raw.images.dtype == torch.uint8
+    images = ImageSet(raw.images, raw.labels, raw.class_names, "built")
+    labelled, unlabelled = few_shot_split(images, 0, seed=0)
+    assert len(labelled) == 0 and unlabelled.images.data_ptr() == images.images.data_ptr()
+    labelled, unlabelled = few_shot_split(images, 2, seed=0)
+    assert unlabelled.images.data_ptr() != images.images.data_ptr() and len(unlabelled) == 16
+    assert torch.equal(few_shot_labelled(images, 2, seed=0).images, labelled.images)

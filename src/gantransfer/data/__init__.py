@@ -9,7 +9,7 @@ from .domains import DomainInfo, builtin_domains, describe_domain, load_domain, 
 from .formats import FormatChoice, infer_format
 from .images import ImageFormat, ImageSet, RawImages, to_model_range, to_unit_range
 from .locations import BuildOptions, DataOptions
-from .splits import SplitOptions, few_shot_split, per_class_indices, stratified_split
+from .splits import SplitOptions, few_shot_labelled, few_shot_split, per_class_indices, stratified_split
 from .storage import ImageFiles, model_batches
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "random_photometric",
     "builtin_domains",
     "describe_domain",
+    "few_shot_labelled",
     "few_shot_split",
     "infer_format",
     "load_class_map",

@@ -113,11 +113,16 @@ class ImageSet:
         return int(self.labels.shape[0])
 
     def subset(self, indices: Tensor, name: str | None = None) -> "ImageSet":
-        """The images at ``indices`` (int64 (M,)), sharing class names and format."""
-        images = self.images[indices] if isinstance(self.images, Tensor) else self.images.select(indices)
+        """The images at ``indices`` (int64 (M,)), sharing class names and format; every image in
+        order shares the pixels instead of copying them (image sets are never changed in place)."""
+        if len(indices) == len(self) and torch.equal(indices, torch.arange(len(self))):
+            images, labels = self.images, self.labels
+        else:
+            images = self.images[indices] if isinstance(self.images, Tensor) else self.images.select(indices)
+            labels = self.labels[indices]
         return ImageSet(
             images=images,
-            labels=self.labels[indices],
+            labels=labels,
             class_names=self.class_names,
             name=name if name is not None else self.name,
             format=self.format,
@@ -127,6 +132,10 @@ class ImageSet:
     def streamed(self) -> bool:
         """Whether the images are decoded from files per batch instead of held in memory."""
         return not isinstance(self.images, Tensor)
+
+
+#: images checked at once by :func:`validate_raw`
+_VALIDATION_CHUNK = 4096
 
 
 def validate_raw(raw: RawImages) -> None:
@@ -146,10 +155,15 @@ def validate_raw(raw: RawImages) -> None:
     if images.dtype != torch.uint8:
         if not images.is_floating_point():
             raise DataError(f"{where}: images must be uint8 or float in [0, 1], got {images.dtype}")
-        if not torch.isfinite(images).all():
-            bad = int((~torch.isfinite(images)).flatten(1).any(1).sum())
+        # In chunks: a mask of a whole domain at once would take a quarter of its float size again.
+        bad, low, high = 0, float("inf"), float("-inf")
+        for chunk in images.split(_VALIDATION_CHUNK):
+            finite = torch.isfinite(chunk)
+            bad += int((~finite).flatten(1).any(1).sum())
+            if bad == 0:
+                low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+        if bad:
             raise DataError(f"{where}: {bad} image(s) contain NaN or infinite values")
-        low, high = float(images.min()), float(images.max())
         if low < 0.0 or high > 1.0:
             raise DataError(f"{where}: pixel values must lie in [0, 1] after decoding, got [{low:g}, {high:g}]")
     if len(raw.class_names) == 0:

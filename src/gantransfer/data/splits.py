@@ -88,7 +88,14 @@ def per_class_indices(labels: Tensor, k: int, seed: int, num_classes: int | None
 def few_shot_split(images: ImageSet, k: int, seed: int) -> tuple[ImageSet, ImageSet]:
     """``(labelled, unlabelled)`` subsets of ``images``: ``k`` per class and the rest."""
     labelled, unlabelled = per_class_indices(images.labels, k, seed, images.num_classes)
-    return (
-        images.subset(labelled, name=f"{images.name}[k={k},seed={seed}]"),
-        images.subset(unlabelled, name=f"{images.name}[unlabelled]"),
-    )
+    return _labelled_subset(images, labelled, k, seed), images.subset(unlabelled, name=f"{images.name}[unlabelled]")
+
+
+def few_shot_labelled(images: ImageSet, k: int, seed: int) -> ImageSet:
+    """The labelled part of :func:`few_shot_split` alone, without copying the rest."""
+    labelled, _ = per_class_indices(images.labels, k, seed, images.num_classes)
+    return _labelled_subset(images, labelled, k, seed)
+
+
+def _labelled_subset(images: ImageSet, labelled: Tensor, k: int, seed: int) -> ImageSet:
+    return images.subset(labelled, name=f"{images.name}[k={k},seed={seed}]")

@@ -11,7 +11,8 @@ from torch import nn
 
 from ..config import to_dict
 from ..data import (BatchStream, ClassMatch, DataOptions, DomainInfo, FormatChoice, ImageFormat, ImageSet, SplitOptions,
-                    describe_domain, few_shot_split, infer_format, load_class_map, match_classes)
+                    describe_domain, few_shot_labelled, few_shot_split, infer_format, load_class_map,
+                    match_classes)
 from ..data.classes import require_every_class
 from ..data.domains import load_split
 from ..engine.distributed import setup
@@ -127,7 +128,7 @@ class TransferData:
         elif config.validation_per_class:
             # One fixed draw, whatever the run's seed, so that every run is tuned on the same images.
             validation, target_train = few_shot_split(target_train, config.validation_per_class, VALIDATION_SEED)
-        labelled, _ = few_shot_split(target_train, config.k, config.seed)
+        labelled = few_shot_labelled(target_train, config.k, config.seed)
         return cls(source, target_train, labelled, target_test, validation, source_validation, choice, source_info,
                    target_info, classes)
 

@@ -81,9 +81,10 @@ def load_or_build(path: Path, build: Build) -> tuple[np.ndarray, np.ndarray]:
 
 
 def built_images(x: np.ndarray, y: np.ndarray, class_names: tuple[str, ...], source: str) -> RawImages:
-    """Cached uint8 arrays as a reader's :class:`RawImages` (float images in [0, 1])."""
+    """Cached uint8 arrays as a reader's :class:`RawImages`, kept uint8 (a float copy of a whole
+    domain would take four times its memory; batches are converted one at a time)."""
     return RawImages(
-        images=torch.from_numpy(x).float().div_(255.0),
+        images=torch.from_numpy(np.ascontiguousarray(x, dtype=np.uint8)),
         labels=torch.from_numpy(y.astype(np.int64)),
         class_names=class_names,
         source=source,
