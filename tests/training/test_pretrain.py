@@ -149,3 +149,21 @@ def test_multi_tensor_ema_equals_the_per_tensor_formula_bit_for_bit():
     counts = [torch.tensor(5)]
     ema_with_warmup(0.999)(counts, [torch.tensor(6)], torch.tensor(90))
     assert counts[0].dtype == torch.int64 and int(counts[0]) == int(5 * 0.91 + 6 * (1 - 0.91))
+
+
+@pytest.mark.slow
+def test_a_gan_that_never_evaluates_still_saves_every_checkpoint_interval(source_digits_npz, tmp_path):
+    """One checkpoint policy for every loop: a crash loses at most CHECKPOINT_EVERY steps, even where
+    nothing is evaluated before the end."""
+    from gantransfer.engine.trainer import CHECKPOINT_EVERY
+
+    class Crash(Callback):
+        def on_step_end(self, trainer, losses):
+            if trainer.step == CHECKPOINT_EVERY + 1:
+                raise RuntimeError("the machine went down")
+
+    config = _config(source_digits_npz, steps=CHECKPOINT_EVERY + 2, eval_every=0, batch_size=8,
+                     generator_width=4, discriminator_width=4, feature_dim=8, latent_dim=4)
+    with pytest.raises(RuntimeError, match="went down"):
+        pretrain(config, tmp_path / "r", progress_bar=False, callbacks=[Crash()])
+    assert load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")["step"] == CHECKPOINT_EVERY

@@ -114,6 +114,10 @@ class Callback:
         """After the last step of this session, finished or stopped."""
 
 
+#: steps between two saves of ``latest``, beside those at evaluations (about a minute of a 2-core CPU)
+CHECKPOINT_EVERY = 500
+
+
 @dataclass(frozen=True)
 class LoopConfig:
     """When the trainer logs, evaluates and checkpoints.
@@ -121,7 +125,9 @@ class LoopConfig:
     Args:
         steps: total optimisation steps, > 0.
         eval_every: evaluate every this many steps (0: at the end only).
-        checkpoint_every: also save ``latest`` this often (0: at evaluations only).
+        checkpoint_every: also save ``latest`` this often (0: at evaluations only); every loop
+            of the library keeps the default, the one checkpoint policy: an interruption loses
+            at most this many steps, and a save never changes what the run computes.
         log_every: average and log training losses over this many steps.
         best_metric: the evaluation metric that picks ``best.pt`` (None: no best).
         best_mode: ``"max"`` or ``"min"``: which direction is better.
@@ -135,7 +141,7 @@ class LoopConfig:
 
     steps: int
     eval_every: int = 0
-    checkpoint_every: int = 0
+    checkpoint_every: int = CHECKPOINT_EVERY
     log_every: int = 50
     best_metric: str | None = None
     best_mode: str = "min"

@@ -90,7 +90,7 @@ class StageCache:
             run = RunFolder(folder)
             run.prepare(identity, resume=resume, write=distributed.is_main)
             loop = LoopConfig(steps=training.steps, eval_every=training.eval_every if monitor else 0,
-                              checkpoint_every=500, progress_bar=progress_bar,
+                              progress_bar=progress_bar,
                               label=f"source classifier on {source_name}")
             watch = [AccuracyMonitor(monitor, "source_test")] if monitor is not None else []
             trainer = Trainer(task, run, loop, identity, distributed=distributed, seed=seed,
@@ -150,8 +150,8 @@ class StageCache:
             task = TranslationTask(options, source, target, classifier, seed, device=distributed.device)
             run = RunFolder(folder)
             run.prepare(stored, resume=resume)
-            loop = LoopConfig(steps=options.steps, eval_every=options.eval_every, checkpoint_every=250,
-                              progress_bar=progress_bar, label="translators (CycleGAN)")
+            loop = LoopConfig(steps=options.steps, eval_every=options.eval_every, progress_bar=progress_bar,
+                              label="translators (CycleGAN)")
             return Trainer(task, run, loop, stored, callbacks=callbacks).fit(resume=resume)
 
         # Under torchrun, rank 0 trains the translators alone (CycleGAN's networks run several

@@ -112,8 +112,8 @@ def transfer(
     plan = method.build(context)
     if plan.task is not None:
         training = config.training
-        loop = LoopConfig(steps=training.steps, eval_every=training.eval_every, checkpoint_every=500,
-                          progress_bar=progress_bar, label=f"{config.method} on {config.target}")
+        loop = LoopConfig(steps=training.steps, eval_every=training.eval_every, progress_bar=progress_bar,
+                          label=f"{config.method} on {config.target}")
         watch = context.callbacks
         if context.data.target_validation is not None:
             watch = [AccuracyMonitor(context.data.target_validation, "target_validation"), *watch]

@@ -107,7 +107,7 @@ def reference_classifier(
     identity = {"domain": domain, "format": to_dict(fmt), "recipe": to_dict(recipe)}
     resume = run.has_run()
     run.prepare(identity, resume=resume)
-    loop = LoopConfig(steps=recipe.steps, checkpoint_every=500, progress_bar=progress, tensorboard=False,
+    loop = LoopConfig(steps=recipe.steps, progress_bar=progress, tensorboard=False,
                       label=f"reference classifier of {domain}")
     Trainer(task, run, loop, identity, seed=REFERENCE_SEED).fit(resume=resume).raise_if_interrupted()
     model = task.classifier.eval()
