@@ -9,8 +9,17 @@ import pytest
 import torch
 from torch import nn
 
+from gantransfer.data import BatchStream
 from gantransfer.engine.run_folder import RunFolder
-from gantransfer.engine.trainer import Callback, Heartbeat, LoopConfig, Progress, Trainer, TrainingTask
+from gantransfer.engine.trainer import (
+    Callback,
+    Heartbeat,
+    LoopConfig,
+    Progress,
+    Trainer,
+    TrainingTask,
+)
+from gantransfer.errors import CheckpointError
 
 
 class CountingTask(TrainingTask):
@@ -146,3 +155,39 @@ def test_loop_needs_a_step(steps):
 
     with pytest.raises(ConfigError, match="at least one step"):
         LoopConfig(steps=steps)
+
+
+class StreamTask(CountingTask):
+    """CountingTask pulled towards the next image of a shuffled stream each step: its weights depend
+    on where the stream stood, so a stream a checkpoint forgot would show."""
+
+    def __init__(self, track: bool = True) -> None:
+        super().__init__()
+        self.stream = BatchStream((torch.arange(10.0),), batch_size=1, seed=0)
+        if track:
+            self.track(stream=self.stream)  # the only line a task needs for exact resume
+
+    def train_step(self, progress: Progress) -> dict[str, float]:
+        (target,) = next(self.stream)
+        self.optimizer.zero_grad()
+        (self.weight - target).square().sum().backward()
+        self.optimizer.step()
+        return {"loss": 0.0}
+
+
+@pytest.mark.parametrize("track", [True, False])
+def test_a_stream_a_task_tracks_resumes_exactly_without_checkpoint_code(tmp_path, track):
+    straight = StreamTask(track)
+    Trainer(straight, _run(tmp_path / "straight"), _loop(steps=6, eval_every=3), {}).fit()
+
+    first = StreamTask(track)
+    Trainer(first, _run(tmp_path / "resumed"), _loop(steps=3), {}).fit()
+    second = StreamTask(track)  # a new process: the stream starts over unless the checkpoint restores it
+    Trainer(second, _run(tmp_path / "resumed"), _loop(steps=6), {}).fit(resume=True)
+    assert torch.equal(second.weight, straight.weight) is track
+
+
+def test_a_checkpoint_without_a_tracked_state_is_refused(tmp_path):
+    task = StreamTask()
+    with pytest.raises(CheckpointError, match="no state for 'stream'"):
+        task.load_state_dict({})

@@ -80,12 +80,24 @@ class TrainingTask(ABC):
         """Extra values logged with the losses, e.g. ``{"epoch": 1.5}``."""
         return {}
 
+    def track(self, **resumable: Any) -> None:
+        """Declare non-network state a checkpoint holds, by name: anything with ``state_dict()`` and
+        ``load_state_dict(state)`` (data streams, schedulers, loss scalers). Declared once, where the
+        task makes it; :meth:`state_dict` saves it and :meth:`load_state_dict` restores it, so exact
+        resume needs no checkpoint code in the task."""
+        self.__dict__.setdefault("_tracked", {}).update(resumable)
+
     def state_dict(self) -> dict[str, Any]:
-        """Non-network state to resume, e.g. data-stream positions."""
-        return {}
+        """Non-network state to resume: every object declared with :meth:`track`, by its name."""
+        return {name: value.state_dict() for name, value in self.__dict__.get("_tracked", {}).items()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
+        """Restore what :meth:`state_dict` returned (a tracked name missing from ``state`` is an error:
+        the checkpoint is of another task)."""
+        for name, value in self.__dict__.get("_tracked", {}).items():
+            if name not in state:
+                raise CheckpointError(f"the checkpoint holds no state for {name!r} of this {self.kind} task")
+            value.load_state_dict(state[name])
 
 
 class Callback:

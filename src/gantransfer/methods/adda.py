@@ -87,6 +87,7 @@ class AdversarialDiscriminativeTask(ClassifierTask):
         self.source_encoder = copy.deepcopy(source_classifier.trunk).to(self.device).train().requires_grad_(False)
         self.source_images = source_images
         self.target = target
+        self.track(source_images=source_images, target=target)
         self.discriminator = discriminator.to(self.device)
         self.discriminator_network = self.distributed.wrap(self.discriminator)
         self.options = options
@@ -139,14 +140,6 @@ class AdversarialDiscriminativeTask(ClassifierTask):
     def optimizers(self):
         return {**super().optimizers(), "discriminator": self.discriminator_optimizer}
 
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "source_images": self.source_images.state_dict(),
-                "target": self.target.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.source_images.load_state_dict(state["source_images"])
-        self.target.load_state_dict(state["target"])
 
 
 def check_adda(config: TransferConfig) -> None:

@@ -99,6 +99,7 @@ class DomainAdversarialTask(ClassifierTask):
             raise ConfigError(f"dann: none of the labelled sources {[s.name for s in sources]} is in the "
                               f"source domain {list(source_domain)}")
         self.target = target
+        self.track(target=target)
         self.discriminator = discriminator.to(self.device)
         self.discriminator_network = self.distributed.wrap(self.discriminator)
         self.options = options
@@ -168,12 +169,6 @@ class DomainAdversarialTask(ClassifierTask):
     def optimizers(self):
         return {**super().optimizers(), "discriminator": self.discriminator_optimizer}
 
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "target": self.target.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.target.load_state_dict(state["target"])
 
 
 def build_dann_task(

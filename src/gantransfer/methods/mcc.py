@@ -58,6 +58,7 @@ class ClassConfusionTask(ClassifierTask):
     def __init__(self, *task_arguments: Any, target, **task_options: Any) -> None:
         super().__init__(*task_arguments, **task_options)
         self.target = target
+        self.track(target=target)
 
     def objective(self, progress: Progress) -> tuple[Tensor, dict[str, float]]:
         total, losses = super().objective(progress)
@@ -66,12 +67,6 @@ class ClassConfusionTask(ClassifierTask):
         losses["loss_class_confusion"] = confusion.item()
         return total + WEIGHT * confusion, losses
 
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "target": self.target.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.target.load_state_dict(state["target"])
 
 
 def build_mcc(context: TransferContext) -> MethodPlan:

@@ -282,6 +282,9 @@ class GanTask(TrainingTask):
         self.ema = AveragedModel(self.generator, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
         augment = diff_augment if config.diff_augment else None
         self.precision = MixedPrecision(config.acceleration.precision, device)
+        self.track(stream=self.stream)
+        if self.precision.scaled:  # float16's loss scalers; nothing to keep otherwise
+            self.track(loss_scalers=self.precision)
         self.gan_objective = GanObjective(config.spec, *self._training_networks(distributed or DistributedContext()),
                                           augment)
         self.g_optimizer = config.optimizer(config.lr_generator).build(self.generator.parameters())
@@ -350,15 +353,6 @@ class GanTask(TrainingTask):
             logger.log_images(step, "samples", image)
         return {}
 
-    def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"stream": self.stream.state_dict()}
-        if self.precision.scaled:
-            state["loss_scalers"] = self.precision.state_dict()
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.stream.load_state_dict(state["stream"])
-        self.precision.load_state_dict(state.get("loss_scalers", {}))
 
 
 def pretrain(

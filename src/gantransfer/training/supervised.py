@@ -158,6 +158,11 @@ class ClassifierTask(TrainingTask):
         self.distributed = distributed or DistributedContext(device=torch.device(device))
         self.acceleration = acceleration
         self.precision = MixedPrecision(acceleration.precision, device)
+        self.track(streams=_SourceStreams(self.sources))
+        self.track(**{name: value for name, value in (("unlabelled", unlabelled), ("scheduler", self.scheduler))
+                      if value is not None})
+        if self.precision.scaled:  # float16's loss scalers; nothing to keep otherwise
+            self.track(loss_scalers=self.precision)
         # Every training forward goes through this wrapper: DDP only averages the gradients of
         # parameters used through its own forward (a call of self.classifier.features would bypass it).
         self.network = compiled(self.distributed.wrap(FeaturesAndLogits(self.classifier)), acceleration, device)
@@ -246,29 +251,22 @@ class ClassifierTask(TrainingTask):
             self.mean_teacher.update(self.classifier)
         return losses
 
-    def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"streams": [_stream_state(s.stream) for s in self.sources]}
-        if self.unlabelled is not None:
-            state["unlabelled"] = self.unlabelled.state_dict()
-        if self.scheduler is not None:
-            state["scheduler"] = self.scheduler.state_dict()
-        if self.precision.scaled:
-            state["loss_scalers"] = self.precision.state_dict()
-        return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for source, stream_state in zip(self.sources, state["streams"]):
+
+class _SourceStreams:
+    """The positions of the labelled sources' streams, as one resumable list (None for a stream
+    without a position, such as a generator drawing fresh images)."""
+
+    def __init__(self, sources: list[LabelledSource]) -> None:
+        self.sources = sources
+
+    def state_dict(self) -> list[dict | None]:
+        return [s.stream.state_dict() if hasattr(s.stream, "state_dict") else None for s in self.sources]
+
+    def load_state_dict(self, state: list[dict | None]) -> None:
+        for source, stream_state in zip(self.sources, state):
             if stream_state is not None:
                 source.stream.load_state_dict(stream_state)
-        if self.unlabelled is not None:
-            self.unlabelled.load_state_dict(state["unlabelled"])
-        if self.scheduler is not None and "scheduler" in state:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.precision.load_state_dict(state.get("loss_scalers", {}))
-
-
-def _stream_state(stream) -> dict | None:
-    return stream.state_dict() if hasattr(stream, "state_dict") else None
 
 
 class AccuracyMonitor(Callback):

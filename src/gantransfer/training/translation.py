@@ -288,6 +288,7 @@ class TranslationTask(TrainingTask):
             self.task_optimizer = options.optimizer().build(self.task_classifier.parameters())
         self.source_stream = BatchStream((source.images, source.labels), options.batch_size, seed=seed)
         self.target_stream = BatchStream((target.images,), options.batch_size, seed=seed + 1)
+        self.track(source=self.source_stream, target=self.target_stream)
         # Fixed images for the evaluation grid and metrics, so evaluations compare.
         self.preview_source = to_model_range(source.images[preview_indices(source.labels, 2)])
         self.preview_target = to_model_range(target.images[:10])
@@ -433,12 +434,6 @@ class TranslationTask(TrainingTask):
         predicted = predict_logits(classifier, translated, batch_size=500).argmax(1)
         return float((predicted == self.monitor_labels).float().mean())
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"source": self.source_stream.state_dict(), "target": self.target_stream.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.source_stream.load_state_dict(state["source"])
-        self.target_stream.load_state_dict(state["target"])
 
 
 def stored_config(options: TranslationTraining, fmt: ImageFormat) -> dict[str, Any]:
