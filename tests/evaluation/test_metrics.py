@@ -76,3 +76,26 @@ def test_per_class_accuracy_keeps_the_class_order_of_the_matrix_in_json(tmp_path
     report = classification_report(torch.tensor([0, 1, 2, 3, 3]), torch.tensor([0, 1, 2, 3, 2]), 4)
     write_json(tmp_path / "m.json", report.as_dict(names))
     assert list(json.loads((tmp_path / "m.json").read_text())["per_class_accuracy"]) == list(names)
+
+
+def test_the_confusion_matrix_counts_as_torchmetrics_does():
+    from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+    from gantransfer.evaluation.classification import confusion_matrix
+
+    generator = torch.Generator().manual_seed(0)
+    labels, predictions = torch.randint(0, 4, (200,), generator=generator), torch.randint(0, 4, (200,), generator=generator)
+    ours = confusion_matrix(predictions, labels, 5)  # class 4: never seen, never predicted
+    assert torch.equal(ours, multiclass_confusion_matrix(predictions, labels, num_classes=5))
+    assert ours[0, 1] == int(((labels == 0) & (predictions == 1)).sum()) and ours[4].sum() == 0
+
+
+def test_a_run_imports_no_plotting_or_scientific_stack_it_does_not_use():
+    """torchmetrics, scipy and matplotlib cost about 100 MB of every run's memory when imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys, gantransfer.methods.transfer, gantransfer.cli.transfer_commands\n"
+            "print(sorted(m for m in ('torchmetrics', 'scipy', 'matplotlib', 'sklearn', 'skimage') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

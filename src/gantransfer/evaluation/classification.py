@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from ..data.images import ImageSet
 from ..data.storage import ImageFiles, model_batches
@@ -47,9 +46,18 @@ class ClassificationReport:
         }
 
 
+def confusion_matrix(predictions: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    """int64 (K, K): row ``i``, column ``j`` counts the images of class ``i`` predicted as ``j``.
+
+    One ``bincount`` (not torchmetrics' version: importing torchmetrics loads scipy and matplotlib,
+    about 100 MB, into every run)."""
+    pairs = labels.long().cpu() * num_classes + predictions.long().cpu()
+    return torch.bincount(pairs, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
 def classification_report(predictions: Tensor, labels: Tensor, num_classes: int) -> ClassificationReport:
     """Accuracy, per-class accuracy and confusion matrix from predicted and true labels (int64 (N,))."""
-    confusion = multiclass_confusion_matrix(predictions, labels, num_classes=num_classes)
+    confusion = confusion_matrix(predictions, labels, num_classes)
     totals = confusion.sum(dim=1).double()
     per_class = confusion.diagonal().double() / totals
     accuracy = float(confusion.diagonal().sum()) / max(1, int(confusion.sum()))

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
-from torchmetrics.image.fid import FrechetInceptionDistance
 
 from ..data.storage import ImageFiles, model_batches
 
@@ -41,6 +40,9 @@ class FrechetDistance:
     """
 
     def __init__(self, features: Callable[[Tensor], Tensor], num_features: int) -> None:
+        # Imported here: torchmetrics loads scipy and matplotlib, which no other part of a run needs.
+        from torchmetrics.image.fid import FrechetInceptionDistance
+
         extractor = FeatureExtractor(features, num_features)
         self.metric = FrechetInceptionDistance(feature=extractor, reset_real_features=False, normalize=True)
         self.metric.set_dtype(torch.float64)
