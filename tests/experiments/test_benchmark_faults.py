@@ -121,7 +121,7 @@ def test_a_full_disk_at_each_write_site_stops_in_one_line_and_the_rerun_ends_as_
         first_write_of_each_site.setdefault(site, index)
     # Each kind of file a run writes is among them: checkpoints, stage weights and markers, the metrics
     # log, results, figures and the report.
-    assert {"checkpoint:save_checkpoint", "saving:save_classifier", "stages:train_once", "logger:log",
+    assert {"checkpoint:save_checkpoint", "saving:save_classifier", "stage_cache:train_once", "logger:log",
             "results:write_results", "report:render_report"} <= set(first_write_of_each_site), sorted(sites)
     capsys.readouterr()
 
