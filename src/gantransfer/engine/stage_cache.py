@@ -106,40 +106,29 @@ def _locked(folder: Path, distributed: DistributedContext, wait: bool = True):
     ``wait=False``: raise :class:`StageBusy` instead of waiting while another process trains
     the stage (one that only looks at a finished stage is waited for). Under torchrun rank 0
     always waits: the other ranks are already waiting at the stage with it.
+
+    Yields why the folder cannot be written (then no lock is taken: nothing here may change it),
+    or None.
     """
     if not distributed.is_main:
-        yield
+        yield None
         distributed.barrier()
         return
     lock = folder / ".lock"
     if (refused := write_refusal(lock)) is not None:
-        _check_usable_as_it_is(folder, refused)
-        yield  # a finished stage in a folder nobody here can write: nothing to lock, nothing to write
+        yield refused
         distributed.barrier()
         return
     with file_lock(lock, wait=wait or distributed.enabled) as held:
         if held:
-            yield
+            yield None
             distributed.barrier()
             return
     if not (folder / DONE).is_file():
         raise StageBusy(folder)
     with file_lock(lock):
-        yield
+        yield None
         distributed.barrier()
-
-
-def _check_usable_as_it_is(folder: Path, refused: OSError) -> None:
-    """Raise :class:`ConfigError` unless the stage in ``folder``, which cannot be written, is finished
-    and intact (a read-only stage cache serves the stages it holds and nothing else)."""
-    if not (folder / DONE).is_file():
-        problem = "is not trained there"
-    elif (damage := stage_damage(folder)) is not None:
-        problem = f"is damaged ({damage})"
-    else:
-        return
-    raise ConfigError(f"stage {folder}: {problem} and the folder cannot be written ({describe_os_error(refused)}); "
-                      "give a writable stages folder (--stages-dir or --cache-dir)")
 
 
 def train_once(
@@ -164,7 +153,8 @@ def train_once(
     the done marker (``identity``, and the size and sha256 of every weights file and
     checkpoint the stage wrote). A done stage whose files no longer match that record
     (a truncated or missing weights file) is reported in one line and trained again
-    from scratch.
+    from scratch. In a folder that cannot be written, a finished, intact stage is used as it is;
+    any other is refused in one line.
 
     Args:
         main_only: rank 0 trains alone (networks DistributedDataParallel cannot
@@ -172,9 +162,16 @@ def train_once(
         wait: wait while another process trains the stage (False: raise
             :class:`StageBusy`, before anything is trained).
     """
-    with _locked(folder, distributed, wait):
+    with _locked(folder, distributed, wait) as refused:
         done = (folder / DONE).is_file()
-        if done and distributed.is_main and (damage := stage_damage(folder)) is not None:
+        damage = stage_damage(folder) if done and distributed.is_main else None
+        if refused is not None and (not done or damage is not None):
+            # A read-only stage cache serves the finished, intact stages it holds and nothing else.
+            problem = "is not trained there" if not done else f"is damaged ({damage})"
+            raise ConfigError(f"stage {folder}: {problem} and the folder cannot be written "
+                              f"({describe_os_error(refused)}); give a writable stages folder "
+                              "(--stages-dir or --cache-dir)")
+        if damage is not None:
             notice(f"stage {folder}: {damage}: trained again")
             _clear(folder)
             done = False
