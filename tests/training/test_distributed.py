@@ -1,4 +1,4 @@
-"""Data-parallel training under torchrun, and the GPU options' promise to leave CPU results alone.
+"""Data-parallel training under torchrun, and what names a stage whatever the speed options.
 
 The two end-to-end tests start ``torchrun --nproc_per_node 2`` (gloo, CPU)
 on the real ``pretrain`` and ``transfer`` commands and compare them with
@@ -22,17 +22,16 @@ from safetensors.torch import load_file
 from torch import nn
 
 import gantransfer
-from gantransfer.config import from_dict, to_dict
+from gantransfer.config import to_dict
 from gantransfer.data import BatchStream
-from gantransfer.engine.acceleration import Acceleration, MixedPrecision, autocast_dtype
+from gantransfer.engine.acceleration import Acceleration
 from gantransfer.engine.checkpoint import load_checkpoint
 from gantransfer.engine.distributed import DistributedContext, setup
 from gantransfer.engine.identity import comparable, config_changes
 from gantransfer.errors import ConfigError
-from gantransfer.methods import ClassifierOptions, TransferConfig, transfer
+from gantransfer.methods import TransferConfig, transfer
 from gantransfer.models.wrappers import unwrap
 from gantransfer.training.pretrain import PretrainConfig, pretrain
-from gantransfer.training.supervised import ClassifierTraining
 
 # --- one process: the context changes nothing ---------------------------------------------------
 
@@ -128,60 +127,10 @@ def test_stage_names_of_the_default_source_gan_are_those_of_the_flat_layout():
     assert stage_key("source-gan", _identity()) == stage_key("source-gan", flat)
 
 
-# --- GPU options: validated, and no-ops on the CPU --------------------------------------------------
-
-
-def test_precision_is_validated_and_inactive_on_cpu():
-    with pytest.raises(ConfigError, match="precision must be one of"):
-        Acceleration(precision="fp8")
-    with pytest.raises(ConfigError, match="precision must be one of"):
-        from_dict(TransferConfig, {"precision": "half"})
-    with pytest.raises(ConfigError, match="device must be one of"):
-        from_dict(PretrainConfig, {"acceleration": {"device": "gpu"}})
-    for name in ("auto", "fp32", "bf16", "fp16"):
-        assert autocast_dtype(name, torch.device("cpu")) is None
-        assert not MixedPrecision(name, torch.device("cpu")).scaled
-
-
 def _tiny_gan(source, **overrides):
     base = dict(source=str(source), conditional=True, steps=4, batch_size=16, eval_every=0, quality_samples=0,
                 generator_width=8, discriminator_width=8, feature_dim=16, latent_dim=8, seed=3)
     return PretrainConfig(**{**base, **overrides})
-
-
-@pytest.mark.parametrize("objective", ["minimax", "wgan-gp"])
-def test_gpu_options_leave_cpu_training_bit_identical(source_digits_npz, tmp_path, objective):
-    plain = _tiny_gan(source_digits_npz, objective=objective)
-    fast = replace(plain, acceleration=Acceleration("cpu", "bf16", channels_last=True, compile=True))
-    pretrain(plain, tmp_path / "plain", progress_bar=False)
-    pretrain(fast, tmp_path / "fast", progress_bar=False)
-    a = load_checkpoint(tmp_path / "plain" / "checkpoints" / "latest.pt")["modules"]
-    b = load_checkpoint(tmp_path / "fast" / "checkpoints" / "latest.pt")["modules"]
-    for network in a:
-        for name, tensor in a[network].items():
-            assert torch.equal(tensor, b[network][name]), f"{network}.{name} differs"
-
-
-def test_gpu_options_leave_cpu_classifier_training_bit_identical(source_digits_npz, target_digits_npz, tmp_path):
-    config = TransferConfig(
-        source=str(source_digits_npz), target=str(target_digits_npz), method="target-only", k=2,
-        classifier=ClassifierOptions(width=8, feature_dim=16), training=ClassifierTraining(steps=4, batch_size=16),
-    )
-    transfer(config, tmp_path / "plain", stages_dir=tmp_path / "s", progress_bar=False)
-    transfer(replace(config, acceleration=Acceleration("cpu", "fp16", channels_last=True, compile=True)), tmp_path / "fast",
-             stages_dir=tmp_path / "s", progress_bar=False)
-    a, b = load_file(tmp_path / "plain" / "classifier.safetensors"), load_file(tmp_path / "fast" / "classifier.safetensors")
-    assert all(torch.equal(a[key], b[key]) for key in a)
-
-
-def test_acceleration_defaults_and_the_gan_follows_the_run():
-    assert Acceleration() == Acceleration("auto", "auto", False, False)
-    fast = Acceleration(precision="fp32", compile=True)
-    assert TransferConfig(acceleration=fast).gan_config().acceleration == fast
-    with pytest.raises(ConfigError, match="gan.acceleration is set by the run"):
-        from_dict(TransferConfig, {"gan": {"acceleration": {"device": "cpu"}}})
-    with pytest.raises(ConfigError, match="gan.seed is set by the run"):
-        from_dict(TransferConfig, {"gan": {"seed": 3}})
 
 
 # --- two processes under torchrun ------------------------------------------------------------------

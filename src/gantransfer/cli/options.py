@@ -106,6 +106,9 @@ def add_config_arguments(
         if hint is bool:
             action = target.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                          help=help_text, dest=dest)
+        elif hint == bool | str:  # a switch with an automatic setting: --flag [auto|on|off]
+            action = target.add_argument(flag, type=_switch, nargs="?", const=True, default=argparse.SUPPRESS,
+                                         help=help_text, dest=dest, metavar="auto|on|off")
         elif hint in (int, float, str):
             action = target.add_argument(flag, type=hint, default=argparse.SUPPRESS, help=help_text, dest=dest,
                                          metavar=field.name.upper())
@@ -113,6 +116,15 @@ def add_config_arguments(
             continue
         if getattr(target, "detailed", False):
             action.full_help, action.help = action.help, argparse.SUPPRESS
+
+
+def _switch(text: str) -> bool | str:
+    """``--flag VALUE`` of an on/off option that has an ``auto`` setting."""
+    value = {"auto": "auto", "on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}.get(
+        text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected auto, on or off, got {text!r}")
+    return value
 
 
 def detail_section(parser: argparse.ArgumentParser, title: str, description: str | None = None):

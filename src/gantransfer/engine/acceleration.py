@@ -4,18 +4,28 @@ Every config that trains nests one :class:`Acceleration` (``PretrainConfig.accel
 ``TransferConfig.acceleration``); on the command line its fields are the top-level
 options ``--device``, ``--precision``, ``--channels-last`` and ``--compile``.
 
-The speed options apply on CUDA only. On the CPU (and on Apple MPS) every option is a
-no-op, so CPU results stay bit-identical whatever the options say; that is
-what keeps the tests' seeded numbers meaningful.
+Each speed option's ``auto`` is what ``benchmarks/step_speed.py`` measured to pay
+(its table is in ``benchmarks/RESULTS.md``):
 
-- ``precision``: ``auto`` (bf16 autocast on CUDA GPUs that support it, else
-  fp32), ``bf16``, ``fp16`` (autocast with loss scaling) or ``fp32``.
-  Second-order gradients (the WGAN-GP penalty) are always computed in fp32:
-  double backward in 16-bit floats is not shown to be safe.
-- ``channels_last``: convolution weights and activations in NHWC order, which
-  tensor-core kernels prefer.
-- ``compile``: ``torch.compile`` the networks a training step calls (not
+- ``precision``: ``auto`` is bf16 autocast on CUDA GPUs that support it, fp32
+  elsewhere (the CPU included: results then do not depend on whether a CPU has
+  bfloat16 units); ``bf16`` also runs on the CPU, where a CPU with native bfloat16
+  matrix units (AMX) trains 1.4-1.8x faster; ``fp16`` (autocast with loss scaling)
+  is for CUDA GPUs only. Second-order gradients (the WGAN-GP penalty) are always
+  computed in fp32: double backward in 16-bit floats is not shown to be safe.
+- ``channels_last``: convolution weights and activations in NHWC order. ``auto``:
+  on for the CPU (oneDNN's kernels: 1.1-1.2x) and CUDA GPUs (tensor cores), off on
+  Apple MPS.
+- ``compile``: ``torch.compile`` the networks a training step calls (not a critic
   under a gradient penalty, whose double backward the compiler does not support).
+  ``auto`` leaves it off: on the CPU the compiled steps measured no faster
+  (0.95-1.07x) after 10-20 s of compiling. Where compiling fails (no C++ compiler,
+  an operation the compiler does not take), training goes on eagerly after a
+  one-line notice.
+
+Eager fp32 CPU training is bit-identical whatever ``channels_last`` says only up
+to oneDNN's choice of kernels: a seeded run gives the same numbers twice, and
+runs that differ in speed options differ in the last bits.
 """
 
 from __future__ import annotations
@@ -29,9 +39,12 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
+from ..notice import notice
 from .device import check_device_name
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: values of the on/off speed options (``channels_last``, ``compile``)
+SWITCHES = ("auto", True, False)
 
 
 @dataclass(frozen=True)
@@ -40,21 +53,36 @@ class Acceleration:
 
     Args:
         device: ``auto`` (a CUDA GPU, then Apple MPS, then the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        precision: CUDA only: ``auto`` (bf16 where supported), ``fp32``, ``bf16`` or ``fp16``;
-            the WGAN-GP penalty always runs in fp32.
-        channels_last: CUDA only: NHWC memory format for the convolutions.
-        compile: CUDA only: ``torch.compile`` the networks being trained (not a critic
-            under a gradient penalty).
+        precision: ``auto`` (bf16 on CUDA GPUs that support it, else fp32), ``fp32``,
+            ``bf16`` (CUDA or CPU) or ``fp16`` (CUDA); the WGAN-GP penalty always runs in fp32.
+        channels_last: NHWC memory format for the convolutions: true, false or ``auto``
+            (on for the CPU and CUDA).
+        compile: ``torch.compile`` the networks being trained (not a critic under a
+            gradient penalty): true, false or ``auto`` (off: it measured no faster on the CPU).
     """
 
     device: str = "auto"
     precision: str = "auto"
-    channels_last: bool = False
-    compile: bool = False
+    channels_last: bool | str = "auto"
+    compile: bool | str = "auto"
 
     def __post_init__(self) -> None:
         check_precision(self.precision)
         check_device_name(self.device)
+        for name in ("channels_last", "compile"):
+            if getattr(self, name) not in SWITCHES:
+                raise ConfigError(f"{name} must be true, false or auto, got {getattr(self, name)!r}")
+
+    def uses_channels_last(self, device: torch.device | str) -> bool:
+        """Whether the convolutions run NHWC on ``device``."""
+        kind = torch.device(device).type
+        if self.channels_last == "auto":
+            return kind in ("cpu", "cuda")
+        return bool(self.channels_last) and kind in ("cpu", "cuda")
+
+    def uses_compile(self, device: torch.device | str) -> bool:
+        """Whether training steps on ``device`` call compiled networks (``auto``: never; see the module)."""
+        return self.compile is True and torch.device(device).type in ("cpu", "cuda")
 
 
 #: where the fields of :class:`Acceleration` lived before they were one nested config
@@ -70,6 +98,10 @@ def check_precision(name: str) -> None:
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``precision`` on ``device``; None means plain fp32."""
     check_precision(precision)
+    if device.type == "cpu" and precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cpu" and precision == "fp16":
+        raise ConfigError("precision 'fp16' is for CUDA GPUs: on the CPU use bf16 or fp32")
     if device.type != "cuda" or precision == "fp32":
         return None
     if precision == "fp16":
@@ -131,15 +163,55 @@ class MixedPrecision:
 
 
 def to_channels_last(module: nn.Module, acceleration: Acceleration, device: torch.device) -> nn.Module:
-    """``module`` with NHWC weights on CUDA when asked (in place; call before wrapping in DDP)."""
-    if acceleration.channels_last and torch.device(device).type == "cuda":
+    """``module`` with NHWC weights where :meth:`Acceleration.uses_channels_last` says
+    (in place; call before wrapping in DDP). Inputs need no conversion: a convolution
+    with NHWC weights gives NHWC outputs."""
+    if acceleration.uses_channels_last(device):
         module.to(memory_format=torch.channels_last)
     return module
 
 
 def compiled(module: nn.Module, acceleration: Acceleration, device: torch.device) -> nn.Module:
-    """``torch.compile(module)`` on CUDA when asked (call after wrapping in DDP); else ``module``."""
-    if acceleration.compile and torch.device(device).type == "cuda":
-        return torch.compile(module)
+    """``module`` compiled where :meth:`Acceleration.uses_compile` says (call after wrapping
+    in DDP), falling back to eager at its first call if compiling fails; else ``module``."""
+    if acceleration.uses_compile(device):
+        if torch.device(device).type == "cpu":
+            # Else the compiled CPU kernels may add with atomics across threads (the backward
+            # of an embedding), and a seeded run would not give the same numbers twice.
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        return CompiledOrEager(module)
     return module
 
+
+class CompiledOrEager(nn.Module):
+    """``torch.compile(module)``, or ``module`` itself once compiling has failed.
+
+    ``torch.compile`` compiles at the first call, so that is where a missing C++
+    compiler or an operation the compiler cannot take shows; the call is then made
+    eagerly, after one notice, and so is every later one. Parameters are
+    ``module``'s own (``eager``): the compiled wrapper is kept outside the module
+    tree, so state dicts and optimisers see each parameter once.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.eager = module
+        object.__setattr__(self, "_compiled", torch.compile(module, dynamic=False))
+        self.failed = False
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.failed:
+            try:
+                return self._compiled(*args, **kwargs)
+            except Exception as error:  # whatever the compiler raises: training must go on
+                self.failed = True
+                notice(f"torch.compile failed ({compile_failure(error)}): training eagerly")
+        return self.eager(*args, **kwargs)
+
+
+
+def compile_failure(error: BaseException) -> str:
+    """One line naming why compiling failed: the compiler's own error, not the wrapper dynamo adds."""
+    cause = getattr(error, "inner_exception", None) or error.__cause__ or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return f"{type(cause).__name__}: {lines[0][:160]}" if lines else type(cause).__name__

@@ -50,7 +50,7 @@ def translation_stage(context: TransferContext) -> Translation:
         identity["classifier"] = to_dict(classifier.config)
         identity["classifier_training"] = to_dict(config.source_training)
     return context.stages.translation(context.adaptation_source(), context.unlabelled_target(), classifier, options,
-                                      identity, config.shared_seed, config.acceleration.device, context.progress_bar,
+                                      identity, config.shared_seed, config.acceleration, context.progress_bar,
                                       context.callbacks)
 
 

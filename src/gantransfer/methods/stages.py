@@ -132,7 +132,7 @@ class StageCache:
         options: TranslationTraining,
         identity: dict[str, Any],
         seed: int,
-        device: str = "cpu",
+        acceleration: Acceleration | None = None,
         progress_bar: bool = True,
         callbacks: Sequence[Callback] = (),
     ) -> Translation:
@@ -144,10 +144,12 @@ class StageCache:
         stored = stored_config(options, source.format)
         identity = {**identity, **stored, "seed": seed}
         folder = self.folder("translation", identity)
-        distributed = setup(device)
+        acceleration = acceleration or Acceleration()
+        distributed = setup(acceleration.device)
 
         def train(resume: bool) -> FitResult:
-            task = TranslationTask(options, source, target, classifier, seed, device=distributed.device)
+            task = TranslationTask(options, source, target, classifier, seed, device=distributed.device,
+                                   acceleration=acceleration)
             run = RunFolder(folder)
             run.prepare(stored, resume=resume)
             loop = LoopConfig(steps=options.steps, eval_every=options.eval_every, progress_bar=progress_bar,

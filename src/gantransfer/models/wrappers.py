@@ -7,13 +7,15 @@ from torch.nn.parallel import DistributedDataParallel
 
 
 def unwrap(module: nn.Module) -> nn.Module:
-    """The network inside ``DistributedDataParallel`` and ``torch.compile`` wrappers
-    (any depth), or ``module`` itself. Its attributes (``config``,
+    """The network inside ``DistributedDataParallel``, ``torch.compile`` and
+    ``CompiledOrEager`` wrappers (any depth), or ``module`` itself. Its attributes (``config``,
     ``sample_latent``...) and its state dict's keys are the plain network's."""
     while True:
         if isinstance(module, DistributedDataParallel):
             module = module.module
         elif hasattr(module, "_orig_mod") and type(module).__name__ == "OptimizedModule":
             module = module._orig_mod  # what torch.compile returns
+        elif type(module).__name__ == "CompiledOrEager":
+            module = module.eager
         else:
             return module

@@ -42,6 +42,7 @@ from ..config import from_dict, later_option, to_dict
 from ..data import BatchStream, ImageFormat, ImageSet, model_batches, to_model_range
 from ..data.augment import diff_augment
 from ..data.images import model_to_pixels
+from ..engine.acceleration import Acceleration, to_channels_last
 from ..engine.checkpoint import load_checkpoint
 from ..engine.logger import RunLogger
 from ..engine.run_folder import RunFolder
@@ -246,6 +247,8 @@ class TranslationTask(TrainingTask):
             neither loss is on).
         seed: seeds the two data streams.
         device: where the networks live.
+        acceleration: the speed options; the translators train in fp32 whatever
+            ``precision`` says (channels-last applies).
     """
 
     kind = KIND
@@ -258,6 +261,7 @@ class TranslationTask(TrainingTask):
         classifier: nn.Module | None,
         seed: int,
         device="cpu",
+        acceleration: Acceleration | None = None,
     ) -> None:
         if classifier is None and options.needs_classifier:
             raise ConfigError("the semantic-consistency and task losses need a source classifier "
@@ -278,6 +282,10 @@ class TranslationTask(TrainingTask):
             if options.task_weight > 0:  # copied before freezing, so the copy keeps learning
                 self.task_classifier = copy.deepcopy(classifier).to(device).train().requires_grad_(True)
             self.classifier = classifier.to(device).eval().requires_grad_(False)
+        for network in self.modules().values():
+            to_channels_last(network, acceleration or Acceleration(), device)
+        if self.classifier is not None:
+            to_channels_last(self.classifier, acceleration or Acceleration(), device)
         self.spec = get_objective(options.objective)
         generators = [*self.source_to_target.parameters(), *self.target_to_source.parameters()]
         discriminators = [*self.target_discriminator.parameters(), *self.source_discriminator.parameters()]
