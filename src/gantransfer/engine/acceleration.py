@@ -10,22 +10,22 @@ Each speed option's ``auto`` is what ``benchmarks/step_speed.py`` measured to pa
 - ``precision``: ``auto`` is bf16 autocast on CUDA GPUs that support it, fp32
   elsewhere (the CPU included: results then do not depend on whether a CPU has
   bfloat16 units); ``bf16`` also runs on the CPU, where a CPU with native bfloat16
-  matrix units (AMX) trains 1.4-1.8x faster; ``fp16`` (autocast with loss scaling)
+  matrix units (AMX) trains 1.4-1.5x faster; ``fp16`` (autocast with loss scaling)
   is for CUDA GPUs only. Second-order gradients (the WGAN-GP penalty) are always
   computed in fp32: double backward in 16-bit floats is not shown to be safe.
 - ``channels_last``: convolution weights and activations in NHWC order. ``auto``:
-  on for the CPU (oneDNN's kernels: 1.1-1.2x) and CUDA GPUs (tensor cores), off on
-  Apple MPS.
+  on for the CPU (oneDNN's kernels; with the fused optimisers 1.03-1.09x) and CUDA
+  GPUs (tensor cores), off on Apple MPS.
 - ``compile``: ``torch.compile`` the networks a training step calls (not a critic
   under a gradient penalty, whose double backward the compiler does not support).
   ``auto`` leaves it off: on the CPU the compiled steps measured no faster
-  (0.95-1.07x) after 10-20 s of compiling. Where compiling fails (no C++ compiler,
+  (0.96-1.07x) after 14-15 s of compiling. Where compiling fails (no C++ compiler,
   an operation the compiler does not take), training goes on eagerly after a
   one-line notice.
 
-Eager fp32 CPU training is bit-identical whatever ``channels_last`` says only up
-to oneDNN's choice of kernels: a seeded run gives the same numbers twice, and
-runs that differ in speed options differ in the last bits.
+A seeded run gives the same numbers twice under any of these options (a compiled
+CPU run turns on PyTorch's deterministic algorithms, process-wide, for it); runs
+that differ only in ``channels_last`` or ``compile`` differ in the last bits.
 """
 
 from __future__ import annotations
