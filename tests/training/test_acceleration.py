@@ -169,3 +169,16 @@ def test_a_compiled_cpu_run_trains_and_resumes_exactly(source_digits_npz, tmp_pa
     plain = _gan_weights(tmp_path / "eager")
     assert all(torch.allclose(plain["generator"][k].float(), straight["generator"][k].float(), atol=1e-3)
                for k in plain["generator"]), "compiled and eager training agree to float rounding"
+
+
+def test_a_bf16_source_classifier_is_a_stage_of_its_own(source_digits_npz, target_digits_npz, tmp_path):
+    def run(name, **acceleration):
+        config = replace(_tiny_transfer(source_digits_npz, target_digits_npz, **acceleration), method="source-only",
+                         source_training=ClassifierTraining(steps=3, batch_size=16))
+        transfer(config, tmp_path / name, stages_dir=tmp_path / "stages", progress_bar=False)
+        return sorted(path.name for path in (tmp_path / "stages").iterdir() if path.name.startswith("source-classifier"))
+
+    first = run("auto")
+    assert len(first) == 1
+    assert len(run("bf16", precision="bf16")) == 2, "bf16 reused the fp32 source classifier"
+    assert run("auto-again") == run("bf16-again", precision="bf16"), "each precision finds its own stage again"

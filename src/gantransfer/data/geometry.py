@@ -119,15 +119,21 @@ def standardize(raw: RawImages, fmt: ImageFormat, name: str) -> ImageSet:
 
     uint8 images already in ``fmt`` (MNIST at 1 x 28 x 28) are kept as they
     are, so their float batches are exactly ``u / 255 * 2 - 1`` as before
-    storage was uint8. Others are converted in chunks by
+    storage was uint8; uint8 grey images asked for in 3 channels are the same
+    plane seen three times (a view, read-only). Others are converted in chunks by
     :func:`~gantransfer.data.geometry.fit_to_format` (bilinear with
     antialiasing, so 16 x 16 USPS digits become 28 x 28 without aliasing) and
     rounded to uint8 after resizing.
     """
     validate_raw(raw)
     images = raw.images
-    if images.dtype == torch.uint8 and images.shape[1] == fmt.channels and is_identity_fit(images.shape[-2:], fmt):
+    kept = images.dtype == torch.uint8 and is_identity_fit(images.shape[-2:], fmt)
+    if kept and images.shape[1] == fmt.channels:
         pixels = images.contiguous()
+    elif kept and images.shape[1] == 1:
+        # Grey asked for in colour (MNIST beside a colour target): one plane seen three times, a view
+        # that costs a third of a copy; batches drawn from it are ordinary (N, 3, S, S) tensors.
+        pixels = images.contiguous().expand(-1, fmt.channels, -1, -1)
     else:
         pixels = torch.empty((len(images), *fmt.shape), dtype=torch.uint8)
         for start in range(0, len(images), _CHUNK):

@@ -72,12 +72,14 @@ class StageCache:
         key (:attr:`~gantransfer.data.DomainInfo.key`), not just its path.
 
         ``distributed``: train it data-parallel (default: this process's
-        torchrun context); ``acceleration``: GPU options (not part of the stage's
-        name); ``monitor``: a labelled set (the source test split) whose accuracy is
+        torchrun context); ``acceleration``: the speed options (of which only a
+        ``precision`` other than ``auto`` names the stage); ``monitor``: a labelled set (the source test split) whose accuracy is
         logged every ``training.eval_every`` steps; ``callbacks``: given to its trainer.
         """
         identity = {"source": source_name, "classifier": to_dict(classifier.config),
                     "training": to_dict(training), "seed": seed, "format": to_dict(source.format)}
+        if acceleration is not None and acceleration.precision != "auto":
+            identity["precision"] = acceleration.precision  # bf16 learns another model (auto: the name as before)
         folder = self.folder("source-classifier", identity)
         distributed = distributed or setup(device)
         task: ClassifierTask | None = None
