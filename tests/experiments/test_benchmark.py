@@ -538,3 +538,16 @@ def test_the_source_free_gain_pairs_each_cell_with_its_real_source_and_no_replay
     assert replay["row"] == "finetune-1.0-True k=10"
     named = [{**record, "direction": "a-b"} for record in records]  # a grid of several pairs names each row's
     assert source_free_gain.gains(named)[0]["row"] == "a-b: finetune-1.0-True k=10"
+
+
+def test_a_grid_at_one_k_gets_bars_not_a_plot_against_k(tmp_path):
+    out = tmp_path / "one-k"
+    _write_results(out / "results.jsonl", [
+        {"source": "mnist", "target": "usps", "method": method, "k": 0, "seed": seed, "target_test_accuracy": accuracy}
+        for method, accuracy in (("source-only", 0.7), ("dann", 0.8), ("oracle", 0.95)) for seed in (0, 1)])
+    assert main(["report", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "Accuracy against k" not in report and not (out / "figures" / "accuracy_vs_k_mnist-usps.png").exists()
+    assert "### Accuracy by method" in report
+    assert "| source-only | source labels only |" in report and "| oracle | every target train label |" in report
+    assert Image.open(out / "figures" / "accuracy_mnist-usps.png").format == "PNG"

@@ -57,6 +57,33 @@ def save_accuracy_vs_k(path: str | os.PathLike, summaries: list[Summary], title:
     plt.close(fig)
 
 
+def save_accuracy_bars(path: str | os.PathLike, summaries: list[Summary], title: str) -> None:
+    """One bar per row, best on top: mean accuracy (%) with ±1 std whiskers, its value
+    written at the bar's end; the colour says the setting. For grids at a single k,
+    where a plot against k would be a set of flat lines."""
+    plt = _pyplot()
+    rows = sorted(summaries, key=lambda s: s.mean)
+    settings = sorted({s.setting for s in rows}, key=lambda s: s != LABELLED_ONLY)
+    colours = {setting: plt.get_cmap("tab10")(index) for index, setting in enumerate(settings)}
+    means = [100 * s.mean for s in rows]
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(rows) + 1.4), dpi=110)
+    ax.barh(range(len(rows)), means, xerr=[100 * (s.std or 0.0) for s in rows], capsize=3,
+            color=[colours[s.setting] for s in rows])
+    ax.set_yticks(range(len(rows)), [s.variant for s in rows])
+    low = max(0.0, min(means) - 10)
+    ax.set_xlim(low, 100)
+    for index, mean in enumerate(means):
+        ax.text(mean + 0.3, index, f"{mean:.1f}", va="center", fontsize=8)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[setting]) for setting in settings]
+    ax.legend(handles, settings, fontsize=8, loc="lower right")
+    ax.set_xlabel("target test accuracy (%)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title)
+    fig.tight_layout()
+    atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+
+
 def _plot_variant(ax, points: list[Summary], colour, ks: list[int]) -> None:
     means = [100 * p.mean for p in points]
     stds = [100 * (p.std or 0.0) for p in points]

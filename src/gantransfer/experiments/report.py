@@ -34,6 +34,7 @@ from .figures import (
     Picture,
     cell_pictures,
     copy_picture,
+    save_accuracy_bars,
     save_accuracy_vs_k,
     save_summed_confusion,
     stage_pictures,
@@ -161,9 +162,14 @@ def _direction_section(context: _Context, direction: str, results: list[Result],
     blocks += _ablation_blocks(summaries)
     blocks += _selection_blocks(results)
     slug = _slug(direction)
-    curve = context.figures / f"accuracy_vs_k_{slug}.png"
-    save_accuracy_vs_k(curve, summaries, f"{direction}: target test accuracy (mean ± std over seeds)")
-    blocks += [Heading("Accuracy against k", 3), Figures([(_rel(context, curve), "accuracy against k")], width=900)]
+    if len({s.k for s in summaries}) > 1:
+        curve = context.figures / f"accuracy_vs_k_{slug}.png"
+        save_accuracy_vs_k(curve, summaries, f"{direction}: target test accuracy (mean ± std over seeds)")
+        blocks += [Heading("Accuracy against k", 3), Figures([(_rel(context, curve), "accuracy against k")], width=900)]
+    else:  # one k: flat lines against k would say nothing that bars do not say better
+        bars = context.figures / f"accuracy_{slug}.png"
+        save_accuracy_bars(bars, summaries, f"{direction}: target test accuracy (mean ± std over seeds)")
+        blocks += [Heading("Accuracy by method", 3), Figures([(_rel(context, bars), "accuracy by method")], width=700)]
     blocks += _confusion_figures(context, slug, results)
     blocks += _embedding_figures(context, slug, results, log)
     return blocks
@@ -186,11 +192,20 @@ def _accuracy_table(summaries: list[Summary], results: list[Result]) -> Table:
             walls = [r.wall_seconds for r in results if r.variant == variant and r.setting == setting
                      and r.wall_seconds is not None]
             wall = format_duration(statistics.fmean(walls)) if walls else "-"
-            rows.append([variant, setting] + [entries.get(c, "") for c in columns] + [wall])
+            rows.append([variant, _trains_on(mine, setting)] + [entries.get(c, "") for c in columns] + [wall])
     seeds = ", ".join(map(str, sorted({seed for s in summaries for seed in s.seeds})))
     spread = f"mean ± std over {most} seeds ({seeds})" if most > 1 else f"one seed ({seeds}), so no spread"
-    return Table(["method", "setting"] + columns + ["time / cell"], rows,
+    return Table(["method", "trains on"] + columns + ["time / cell"], rows,
                  caption=f"Ours: target test accuracy (%), {spread}; (n=...) marks entries with fewer seeds.")
+
+
+def _trains_on(summaries: list[Summary], setting: str) -> str:
+    """What a row learns from, in words: its setting, made exact where the method says more."""
+    if all(s.method in ALL_LABEL_METHODS for s in summaries):
+        return "every target train label"
+    if setting == LABELLED_ONLY and all(s.k == 0 for s in summaries):
+        return "source labels only"
+    return setting
 
 
 #: the ablation of pixel-level adaptation: (row label, variant without self-training, with it)
