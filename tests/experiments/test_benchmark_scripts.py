@@ -89,3 +89,15 @@ def test_peer_speed_trains_the_plain_peer_and_tabulates(scripts):
         peer.update(library_seconds_to_final=1.0, library_sooner=peer["train_seconds"])
     table = peer_speed.table({"pairs": {"p": {"peers": peers, "library": {"images_per_second": 10.0}}}})
     assert "| p | plain |" in table
+
+
+@pytest.mark.slow  # two CLI runs in fresh processes
+@pytest.mark.real_data
+def test_scaling_cell_runs_both_commands(scripts, tmp_path, data_dir):
+    from gantransfer.data import DataOptions
+
+    scaling = scripts("scaling")
+    row = scaling.measure(600, 32, steps=2, work=tmp_path, options=DataOptions(data_dir=str(data_dir),
+                                                                                 cache_dir=str(tmp_path / "cache")))
+    assert row["source_stage"]["seconds"] > 0 and row["dann"]["peak_rss_mib"] > 100
+    assert "| 600 | 32 px |" in scaling.table([row])
