@@ -398,8 +398,8 @@ def run_throughput(args, data: DataOptions, root: Path) -> dict[str, Any]:
 # -- part: source98 --------------------------------------------------------------------------------------------
 
 
-def library_evaluator(domain: str, data: DataOptions):
-    test = load_domain(domain, "test", DIGITS, data.data_dir, data.cache_dir)
+def library_evaluator(domain: str, data: DataOptions, fmt: ImageFormat = DIGITS):
+    test = load_domain(domain, "test", fmt, data.data_dir, data.cache_dir)
     return lambda model: evaluate_classifier(model, test).accuracy
 
 
@@ -496,8 +496,9 @@ def library_time_to_accuracy(args, data: DataOptions, config: TransferConfig,
     """The library's real ``transfer()`` under the clock, from an empty stage cache."""
     reset_peak_memory(args.device)
     seed_everything(args.seed)
-    clock = AccuracyClock(library_evaluator(config.target, data), thresholds, args.eval_every, args.max_seconds,
-                          args.device)
+    fmt = ImageFormat(config.image_size or DIGITS.size, config.channels or DIGITS.channels)
+    clock = AccuracyClock(library_evaluator(config.target, data, fmt), thresholds, args.eval_every,
+                          args.max_seconds, args.device)
     with tempfile.TemporaryDirectory() as scratch:
         try:
             metrics = transfer(config, Path(scratch) / "run", data, stages_dir=Path(scratch) / "stages",
