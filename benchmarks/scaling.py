@@ -88,7 +88,9 @@ def run(arguments: list[str]) -> dict[str, float]:
 
 def measure(images: int, size: int, steps: int, work: Path, options: DataOptions) -> dict[str, Any]:
     source, target = write_domains(work / "data", images, size, options)
+    # The size given: left to inference, a run trains on 128 px images at 64 px (the default cap).
     common = ["transfer", "--source", str(source), "--target", str(target), "--seed", "0", "--no-progress",
+              "--image-size", str(size), "--channels", "1", "--k", "0",
               "--stages-dir", str(work / f"stages-{images}-{size}"), "--source-training-steps", str(steps),
               "--training-steps", str(steps)]
     result = {"images": images, "size": size, "steps": steps}

@@ -99,3 +99,16 @@ def test_a_run_imports_no_plotting_or_scientific_stack_it_does_not_use():
             "print(sorted(m for m in ('torchmetrics', 'scipy', 'matplotlib', 'sklearn', 'skimage') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_evaluation_batches_hold_the_same_pixels_whatever_the_image_side():
+    from torch import nn
+
+    from gantransfer.data.storage import evaluation_batch_size
+    from gantransfer.evaluation.classification import predict_logits
+
+    sizes = {side: evaluation_batch_size(torch.zeros(1, 3, side, side)) for side in (28, 64, 128, 4096)}
+    assert sizes == {28: 1024, 64: 196, 128: 49, 4096: 1}
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2, 3))
+    images = torch.randint(0, 256, (300, 1, 64, 64), dtype=torch.uint8)
+    assert torch.allclose(predict_logits(model, images), predict_logits(model, images, batch_size=300), atol=1e-6)

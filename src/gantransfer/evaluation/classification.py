@@ -12,9 +12,10 @@ from ..data.storage import ImageFiles, model_batches
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, images: "Tensor | ImageFiles", batch_size: int = 1024, device=None) -> Tensor:
+def predict_logits(model: nn.Module, images: "Tensor | ImageFiles", batch_size: int | None = None, device=None) -> Tensor:
     """Logits (N, K) of ``model`` in eval mode on images (N, C, S, S): uint8 pixels, float
-    in [-1, 1], or :class:`ImageFiles`, converted batch by batch; the model's mode is restored after."""
+    in [-1, 1], or :class:`ImageFiles`, converted batch by batch (``batch_size`` None: 1,024 images
+    of 28 x 28, proportionally fewer of larger ones); the model's mode is restored after."""
     was_training = model.training
     model.eval()
     device = device or next(model.parameters()).device
@@ -64,7 +65,7 @@ def classification_report(predictions: Tensor, labels: Tensor, num_classes: int)
     return ClassificationReport(accuracy, per_class, confusion)
 
 
-def evaluate_classifier(model: nn.Module, data: ImageSet, batch_size: int = 1024) -> ClassificationReport:
+def evaluate_classifier(model: nn.Module, data: ImageSet, batch_size: int | None = None) -> ClassificationReport:
     """:func:`classification_report` of ``model`` on every image of ``data``."""
     predictions = predict_logits(model, data.images, batch_size).argmax(dim=1)
     return classification_report(predictions, data.labels, data.num_classes)

@@ -50,7 +50,7 @@ class ValidationSettings:
 
 
 @torch.no_grad()
-def features_and_logits(model: nn.Module, images: "Tensor | ImageFiles", batch_size: int = 1024
+def features_and_logits(model: nn.Module, images: "Tensor | ImageFiles", batch_size: int | None = None
                         ) -> tuple[Tensor, Tensor]:
     """``(features (N, D), logits (N, K))`` of a classifier with ``features(x)`` and ``head`` on
     images (N, C, S, S: uint8 pixels, float in [-1, 1], or :class:`ImageFiles`), in eval mode,
