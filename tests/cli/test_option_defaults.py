@@ -113,6 +113,8 @@ def _other(kind, current, dest: str) -> str:
                "gan_checkpoint": "runs/gan", "architecture": "sngan", "backbone": "resnet18", "fit": "pad",
                "augment_kind": "natural", "backbone_weights": "imagenet", "image_size": "32", "channels": "3"}
     leaf = dest.split(".")[-1]
+    if current == "auto" and kind not in (str, None) or isinstance(current, bool):  # an auto|on|off switch
+        return "off" if current is True else "on"
     if current is None and leaf in choices:  # inferred from the data by default
         return choices[leaf]
     if kind is str or kind is None:
