@@ -99,7 +99,8 @@ def pytorch_adapt_dann(data: dict[str, Tensor], args, clock: AccuracyClock) -> i
     optimizers = [torch.optim.Adam(model.parameters(), lr=1e-4) for model in models.values()]
     hook = DANNHook(optimizers)
     classify = lambda images: models["C"](models["G"](adapt_inputs(images)))
-    clock.evaluate = lambda _: eval_mode(models, lambda: accuracy_of(classify, data["test_images"], data["test_labels"]))
+    test_images, test_labels = data["test_images"], data["test_labels"]
+    clock.evaluate = lambda _: eval_mode(models, lambda: accuracy_of(classify, test_images, test_labels))
     source, target = batches(data["source_images"], data["source_labels"], 0), batches(data["target_images"],
                                                                                          data["target_labels"], 1)
     for step in range(args.peer_steps):
@@ -254,7 +255,8 @@ def has_pytorch_adapt() -> bool:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| pair | peer | peer's final accuracy | peer's time | library's time to it | sooner | images/s, peer / library |",
+    lines = ["| pair | peer | peer's final accuracy | peer's time | library's time to it | sooner "
+             "| images/s, peer / library |",
              "|---|---|---|---|---|---|---|"]
     for pair, result in results["pairs"].items():
         library = result["library"]

@@ -130,7 +130,8 @@ def dann_step(domains, acceleration: Acceleration, fmt: ImageFormat = COLOUR) ->
     source, target = domains["mnist"], domains["mnist-m"]
     classifier = Classifier(settings.classifier_config(10))
     task = DomainAdversarialTask(
-        classifier, [LabelledSource("source", BatchStream((source.images, source.labels), training.batch_size, seed=0))],
+        classifier,
+        [LabelledSource("source", BatchStream((source.images, source.labels), training.batch_size, seed=0))],
         training, BatchStream((target.images,), training.batch_size, seed=1),
         domain_discriminator(classifier.config.trunk.feature_dim, options), options, ["source"],
         acceleration=acceleration)

@@ -42,7 +42,8 @@ def test_precision_on_the_cpu():
 def test_switches_take_auto_and_the_old_true_false():
     assert Acceleration() == Acceleration("auto", "auto", "auto", "auto")
     fast = Acceleration()
-    assert fast.uses_channels_last("cpu") and fast.uses_channels_last("cuda") and not fast.uses_channels_last("mps")
+    assert fast.uses_channels_last("cpu") and not fast.uses_channels_last("cuda") and not fast.uses_channels_last("mps")
+    assert Acceleration(channels_last=True).uses_channels_last("cuda")
     assert not fast.uses_compile("cpu") and not fast.uses_compile("cuda"), "auto: compiling measured no gain"
     assert Acceleration(compile=True).uses_compile("cpu") and not Acceleration(compile=True).uses_compile("mps")
     assert not Acceleration(channels_last=False).uses_channels_last("cpu")
@@ -176,7 +177,8 @@ def test_a_bf16_source_classifier_is_a_stage_of_its_own(source_digits_npz, targe
         config = replace(_tiny_transfer(source_digits_npz, target_digits_npz, **acceleration), method="source-only",
                          source_training=ClassifierTraining(steps=3, batch_size=16))
         transfer(config, tmp_path / name, stages_dir=tmp_path / "stages", progress_bar=False)
-        return sorted(path.name for path in (tmp_path / "stages").iterdir() if path.name.startswith("source-classifier"))
+        stages = (tmp_path / "stages").iterdir()
+        return sorted(path.name for path in stages if path.name.startswith("source-classifier"))
 
     first = run("auto")
     assert len(first) == 1

@@ -14,8 +14,9 @@ Each speed option's ``auto`` is what ``benchmarks/step_speed.py`` measured to pa
   is for CUDA GPUs only. Second-order gradients (the WGAN-GP penalty) are always
   computed in fp32: double backward in 16-bit floats is not shown to be safe.
 - ``channels_last``: convolution weights and activations in NHWC order. ``auto``:
-  on for the CPU (oneDNN's kernels; with the fused optimisers 1.03-1.09x) and CUDA
-  GPUs (tensor cores), off on Apple MPS.
+  on for the CPU (oneDNN's kernels; with the fused optimisers 1.03-1.09x); off on
+  CUDA GPUs until ``benchmarks/gpu_check.py`` measures it there (``true`` turns it
+  on), and on Apple MPS.
 - ``compile``: ``torch.compile`` the networks a training step calls (not a critic
   under a gradient penalty, whose double backward the compiler does not support).
   ``auto`` leaves it off: on the CPU the compiled steps measured no faster
@@ -56,7 +57,7 @@ class Acceleration:
         precision: ``auto`` (bf16 on CUDA GPUs that support it, else fp32), ``fp32``,
             ``bf16`` (CUDA or CPU) or ``fp16`` (CUDA); the WGAN-GP penalty always runs in fp32.
         channels_last: NHWC memory format for the convolutions: true, false or ``auto``
-            (on for the CPU and CUDA).
+            (on for the CPU).
         compile: ``torch.compile`` the networks being trained (not a critic under a
             gradient penalty): true, false or ``auto`` (off: it measured no faster on the CPU).
     """
@@ -74,11 +75,9 @@ class Acceleration:
                 raise ConfigError(f"{name} must be true, false or auto, got {getattr(self, name)!r}")
 
     def uses_channels_last(self, device: torch.device | str) -> bool:
-        """Whether the convolutions run NHWC on ``device``."""
+        """Whether the convolutions run NHWC on ``device`` (``auto``: on the CPU, where it was measured)."""
         kind = torch.device(device).type
-        if self.channels_last == "auto":
-            return kind in ("cpu", "cuda")
-        return bool(self.channels_last) and kind in ("cpu", "cuda")
+        return kind == "cpu" if self.channels_last == "auto" else self.channels_last is True and kind in ("cpu", "cuda")
 
     def uses_compile(self, device: torch.device | str) -> bool:
         """Whether training steps on ``device`` call compiled networks (``auto``: never; see the module)."""
