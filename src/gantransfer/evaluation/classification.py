@@ -12,7 +12,8 @@ from ..data.storage import ImageFiles, model_batches
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, images: "Tensor | ImageFiles", batch_size: int | None = None, device=None) -> Tensor:
+def predict_logits(model: nn.Module, images: "Tensor | ImageFiles", batch_size: int | None = None,
+                   device=None) -> Tensor:
     """Logits (N, K) of ``model`` in eval mode on images (N, C, S, S): uint8 pixels, float
     in [-1, 1], or :class:`ImageFiles`, converted batch by batch (``batch_size`` None: 1,024 images
     of 28 x 28, proportionally fewer of larger ones); the model's mode is restored after."""

@@ -163,13 +163,11 @@ def _direction_section(context: _Context, direction: str, results: list[Result],
     blocks += _selection_blocks(results)
     slug = _slug(direction)
     if len({s.k for s in summaries}) > 1:
-        curve = context.figures / f"accuracy_vs_k_{slug}.png"
-        save_accuracy_vs_k(curve, summaries, f"{direction}: target test accuracy (mean ± std over seeds)")
-        blocks += [Heading("Accuracy against k", 3), Figures([(_rel(context, curve), "accuracy against k")], width=900)]
+        name, draw, heading, width = f"accuracy_vs_k_{slug}.png", save_accuracy_vs_k, "Accuracy against k", 900
     else:  # one k: flat lines against k would say nothing that bars do not say better
-        bars = context.figures / f"accuracy_{slug}.png"
-        save_accuracy_bars(bars, summaries, f"{direction}: target test accuracy (mean ± std over seeds)")
-        blocks += [Heading("Accuracy by method", 3), Figures([(_rel(context, bars), "accuracy by method")], width=700)]
+        name, draw, heading, width = f"accuracy_{slug}.png", save_accuracy_bars, "Accuracy by method", 700
+    draw(context.figures / name, summaries, f"{direction}: target test accuracy (mean ± std over seeds)")
+    blocks += [Heading(heading, 3), Figures([(_rel(context, context.figures / name), heading.lower())], width=width)]
     blocks += _confusion_figures(context, slug, results)
     blocks += _embedding_figures(context, slug, results, log)
     return blocks

@@ -73,8 +73,9 @@ class StageCache:
 
         ``distributed``: train it data-parallel (default: this process's
         torchrun context); ``acceleration``: the speed options (of which only a
-        ``precision`` other than ``auto`` names the stage); ``monitor``: a labelled set (the source test split) whose accuracy is
-        logged every ``training.eval_every`` steps; ``callbacks``: given to its trainer.
+        ``precision`` other than ``auto`` names the stage); ``monitor``: a labelled set
+        (the source test split) whose accuracy is logged every ``training.eval_every``
+        steps; ``callbacks``: given to its trainer.
         """
         identity = {"source": source_name, "classifier": to_dict(classifier.config),
                     "training": to_dict(training), "seed": seed, "format": to_dict(source.format)}

@@ -35,8 +35,8 @@ class OptimizerConfig:
 
         Adam and SGD take PyTorch's fused kernels where every parameter allows them
         (floating point, on the CPU or a CUDA GPU): one kernel for all parameters in
-        place of a few per parameter (1.1x on a classifier step on the CPU, measured
-        by ``benchmarks/step_speed.py``).
+        place of a few per parameter (a few per cent of a classifier step on the CPU,
+        measured by ``benchmarks/step_speed.py``).
         """
         params = [dict(item, params=list(item["params"])) if isinstance(item, dict) else item for item in params]
         if self.name == "adam":
