@@ -175,8 +175,8 @@ def compiled(module: nn.Module, acceleration: Acceleration, device: torch.device
     in DDP), falling back to eager at its first call if compiling fails; else ``module``."""
     if acceleration.uses_compile(device):
         if torch.device(device).type == "cpu":
-            # Else the compiled CPU kernels may add with atomics across threads (the backward
-            # of an embedding), and a seeded run would not give the same numbers twice.
+            # Else two seeded compiled runs on several threads differed in the 8th digit
+            # (on one thread, or with these algorithms, they agree).
             torch.use_deterministic_algorithms(True, warn_only=True)
         return CompiledOrEager(module)
     return module
