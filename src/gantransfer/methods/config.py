@@ -272,9 +272,11 @@ class TransferConfig:
 
     def __post_init__(self) -> None:
         default_gan = _gan()
-        # The resolved format is written into gan too (configs stored by 0.1 have it there): allowed when equal.
+        # The resolved format and the run's acceleration are written into gan too (stored configs have them
+        # there, with the defaults of their day): allowed when equal to the run's.
         tied = [name for name in TIED_GAN_FIELDS if getattr(self.gan, name) != getattr(default_gan, name)
-                and not (name in ("image_size", "channels") and getattr(self.gan, name) == getattr(self, name))]
+                and not (name in ("image_size", "channels", "acceleration")
+                         and getattr(self.gan, name) == getattr(self, name))]
         if tied:
             raise ConfigError(f"gan.{tied[0]} is set by the run ({TIED_GAN_FIELDS[tied[0]]}), not by gan options")
         if not self.unlabelled_target and self.k < 1:
