@@ -20,7 +20,7 @@ SHARED_SECTIONS = {
     "teacher": "self-training (--self-train): its teacher and unlabelled loss",
     "source_training": "source classifier stage (every method that starts from the source classifier)",
     "gan": "source GAN stage (the methods that read a GAN, --init gan; without --gan-checkpoint)",
-    "acceleration": "GPU speed (every network the run trains)",
+    "acceleration": "device and speed (every network the run trains)",
 }
 
 

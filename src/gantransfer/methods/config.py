@@ -211,7 +211,7 @@ class TransferConfig:
             per class (one fixed draw) for tuning; they are never trained on, and
             metrics.json then also reports target_validation_accuracy.
         acceleration: the device (default ``auto``: a GPU when there is one) and the
-            GPU speed options, for every network the run trains (its shared stages too).
+            speed options, for every network the run trains (its shared stages too).
         unlabelled_target: learn from the unlabelled target train images; false: the
             k labelled ones are the only target images.
         source_free: adapt with images of the source cGAN in place of the source images.

@@ -89,7 +89,7 @@ class PretrainConfig:
         eval_every: steps between evaluations (sample grid, quality metrics).
         quality_samples: images generated per quality evaluation (0: grids only).
         acceleration: the device (default ``auto``: a GPU when there is one) and
-            the GPU speed options (see :class:`~gantransfer.engine.acceleration.Acceleration`).
+            the speed options (see :class:`~gantransfer.engine.acceleration.Acceleration`).
 
     Under ``torchrun``, ``batch_size`` is the global batch, split evenly over
     the processes (see :mod:`.distributed`).
