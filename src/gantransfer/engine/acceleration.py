@@ -26,7 +26,8 @@ Each speed option's ``auto`` is what ``benchmarks/step_speed.py`` measured to pa
 
 A seeded run gives the same numbers twice under any of these options (a compiled
 CPU run turns on PyTorch's deterministic algorithms, process-wide, for it); runs
-that differ only in ``channels_last`` or ``compile`` differ in the last bits.
+that differ only in ``channels_last`` or ``compile`` start apart in the last bits
+of their arithmetic, which training carries further, as a change of processor does.
 """
 
 from __future__ import annotations
