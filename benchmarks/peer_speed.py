@@ -42,8 +42,8 @@ from gantransfer.engine.seeding import seed_everything
 from gantransfer.fileio import write_json
 from gantransfer.methods import TransferConfig
 
-from speed_comparison import AccuracyClock, Reached, library_time_to_accuracy, machine, peak_memory, \
-    reset_peak_memory
+from speed_comparison import AccuracyClock, GradientReversal, Reached, library_time_to_accuracy, machine, \
+    peak_memory, reset_peak_memory
 from step_speed import dann_step, run_steps
 
 #: pair -> (target, image format, the library's TransferConfig diff: the recipe's per-pair setting)
@@ -74,9 +74,25 @@ def accuracy_of(predict, images: Tensor, labels: Tensor) -> float:
     return correct / len(images)
 
 
-def grl_coefficient(progress: float) -> float:
-    """Ganin et al.'s schedule of the reversed gradient's weight, 0 -> 1."""
-    return 2 / (1 + math.exp(-10 * progress)) - 1
+def source_and_target(data: dict[str, Tensor]) -> tuple[Any, Any]:
+    """A peer's endless labelled source batches and target batches (whose labels it never reads)."""
+    return (batches(data["source_images"], data["source_labels"], 0),
+            batches(data["target_images"], data["target_labels"], 1))
+
+
+def test_accuracy(data: dict[str, Tensor], models: dict[str, nn.Module], predict):
+    """The clock's evaluation: ``predict``'s accuracy on the target test set, ``models`` in eval mode."""
+
+    def evaluate(_) -> float:
+        for model in models.values():
+            model.eval()
+        try:
+            return accuracy_of(predict, data["test_images"], data["test_labels"])
+        finally:
+            for model in models.values():
+                model.train()
+
+    return evaluate
 
 
 # -- peer: pytorch-adapt ------------------------------------------------------------------------------------
@@ -98,11 +114,8 @@ def pytorch_adapt_dann(data: dict[str, Tensor], args, clock: AccuracyClock) -> i
               "D": Discriminator(in_size=1200, h=256)}
     optimizers = [torch.optim.Adam(model.parameters(), lr=1e-4) for model in models.values()]
     hook = DANNHook(optimizers)
-    classify = lambda images: models["C"](models["G"](adapt_inputs(images)))
-    test_images, test_labels = data["test_images"], data["test_labels"]
-    clock.evaluate = lambda _: eval_mode(models, lambda: accuracy_of(classify, test_images, test_labels))
-    source, target = batches(data["source_images"], data["source_labels"], 0), batches(data["target_images"],
-                                                                                         data["target_labels"], 1)
+    clock.evaluate = test_accuracy(data, models, lambda images: models["C"](models["G"](adapt_inputs(images))))
+    source, target = source_and_target(data)
     for step in range(args.peer_steps):
         (source_images, source_labels), (target_images, _) = next(source), next(target)
         hook({**models, "src_imgs": adapt_inputs(source_images), "src_labels": source_labels,
@@ -110,16 +123,6 @@ def pytorch_adapt_dann(data: dict[str, Tensor], args, clock: AccuracyClock) -> i
               "src_domain": torch.zeros(BATCH), "target_domain": torch.ones(BATCH)})
         clock.after_step(None)
     return args.peer_steps
-
-
-def eval_mode(models: dict[str, nn.Module], measure) -> float:
-    for model in models.values():
-        model.eval()
-    try:
-        return measure()
-    finally:
-        for model in models.values():
-            model.train()
 
 
 # -- peer: plain PyTorch ------------------------------------------------------------------------------------
@@ -140,33 +143,20 @@ class LeNet(nn.Module):
         return self.head(self.features(images))
 
 
-class ReverseGradient(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: Tensor, coefficient: float) -> Tensor:
-        ctx.coefficient = coefficient
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        return -ctx.coefficient * grad, None
-
-
 def plain_dann(data: dict[str, Tensor], args, clock: AccuracyClock) -> int:
     channels = data["source_images"].shape[1]
     model = LeNet(channels)
     domain = nn.Sequential(nn.Linear(48 * 4 * 4, 100), nn.ReLU(), nn.Linear(100, 1))
     optimizer = torch.optim.Adam([*model.parameters(), *domain.parameters()], lr=1e-3)
     to_input = lambda images: images.float() / 127.5 - 1
-    predict = lambda images: model(to_input(images))
-    clock.evaluate = lambda _: eval_mode({"model": model}, lambda: accuracy_of(predict, data["test_images"],
-                                                                               data["test_labels"]))
-    source, target = batches(data["source_images"], data["source_labels"], 0), batches(data["target_images"],
-                                                                                         data["target_labels"], 1)
+    clock.evaluate = test_accuracy(data, {"model": model}, lambda images: model(to_input(images)))
+    source, target = source_and_target(data)
     for step in range(args.peer_steps):
         (source_images, source_labels), (target_images, _) = next(source), next(target)
         features = model.features(to_input(torch.cat([source_images, target_images])))
         logits = model.head(features[:BATCH])
-        reversed_features = ReverseGradient.apply(features, grl_coefficient(step / args.peer_steps))
+        coefficient = 2 / (1 + math.exp(-10 * step / args.peer_steps)) - 1  # Ganin et al.'s schedule, 0 -> 1
+        reversed_features = GradientReversal.apply(features, coefficient)
         domain_labels = torch.cat([torch.ones(BATCH), torch.zeros(BATCH)])
         loss = F.cross_entropy(logits, source_labels) + F.binary_cross_entropy_with_logits(
             domain(reversed_features).squeeze(1), domain_labels)

@@ -78,7 +78,9 @@ class Acceleration:
     def uses_channels_last(self, device: torch.device | str) -> bool:
         """Whether the convolutions run NHWC on ``device`` (``auto``: on the CPU, where it was measured)."""
         kind = torch.device(device).type
-        return kind == "cpu" if self.channels_last == "auto" else self.channels_last is True and kind in ("cpu", "cuda")
+        if self.channels_last == "auto":
+            return kind == "cpu"
+        return self.channels_last is True and kind in ("cpu", "cuda")
 
     def uses_compile(self, device: torch.device | str) -> bool:
         """Whether training steps on ``device`` call compiled networks (``auto``: never; see the module)."""
@@ -207,7 +209,6 @@ class CompiledOrEager(nn.Module):
                 self.failed = True
                 notice(f"torch.compile failed ({compile_failure(error)}): training eagerly")
         return self.eager(*args, **kwargs)
-
 
 
 def compile_failure(error: BaseException) -> str:

@@ -141,7 +141,6 @@ class AdversarialDiscriminativeTask(ClassifierTask):
         return {**super().optimizers(), "discriminator": self.discriminator_optimizer}
 
 
-
 def check_adda(config: TransferConfig) -> None:
     init = config.init or "source"
     if init != "source":

@@ -170,7 +170,6 @@ class DomainAdversarialTask(ClassifierTask):
         return {**super().optimizers(), "discriminator": self.discriminator_optimizer}
 
 
-
 def build_dann_task(
     context: TransferContext,
     labelled_sources: list[LabelledSource],

@@ -68,7 +68,6 @@ class ClassConfusionTask(ClassifierTask):
         return total + WEIGHT * confusion, losses
 
 
-
 def build_mcc(context: TransferContext) -> MethodPlan:
     config = context.config
     classifier, groups = context.initial_classifier()

@@ -354,7 +354,6 @@ class GanTask(TrainingTask):
         return {}
 
 
-
 def pretrain(
     config: PretrainConfig,
     out: str | os.PathLike,

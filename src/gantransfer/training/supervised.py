@@ -252,7 +252,6 @@ class ClassifierTask(TrainingTask):
         return losses
 
 
-
 class _SourceStreams:
     """The positions of the labelled sources' streams, as one resumable list (None for a stream
     without a position, such as a generator drawing fresh images)."""

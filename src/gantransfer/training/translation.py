@@ -443,7 +443,6 @@ class TranslationTask(TrainingTask):
         return float((predicted == self.monitor_labels).float().mean())
 
 
-
 def stored_config(options: TranslationTraining, fmt: ImageFormat) -> dict[str, Any]:
     """The config a translation run stores, from which :func:`load_translation` rebuilds it."""
     return {"translation": to_dict(options), "format": to_dict(fmt)}

@@ -13,7 +13,6 @@ import pkgutil
 from .registry import READERS, Reader, register_reader
 
 
-
 def discover() -> None:
     """Import every module of this package (a module already imported is not run again)."""
     for module in pkgutil.iter_modules(__path__):
