@@ -53,7 +53,7 @@ from gantransfer.engine.seeding import seed_everything
 from gantransfer.engine.trainer import Progress
 from gantransfer.fileio import write_json
 from gantransfer.methods import TransferConfig
-from gantransfer.methods.config import DomainAdaptationOptions
+from gantransfer.methods.dann import DomainAdaptationOptions
 from gantransfer.methods.dann import DomainAdversarialTask, domain_discriminator
 from gantransfer.models import Classifier
 from gantransfer.training.pretrain import GanTask, PretrainConfig

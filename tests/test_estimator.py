@@ -88,7 +88,8 @@ def test_params_follow_scikit_learn_conventions():
     assert not {"source", "target", "k"} & set(params)
     model.set_params(training_steps=7, feature_alignment_domain_weight=0.5)
     config = model.transfer_config()
-    assert config.training.steps == 7 and config.feature_alignment.domain_weight == 0.5 and config.method == "dann"
+    assert config.training.steps == 7 and config.method == "dann"
+    assert config.options.feature_alignment.domain_weight == 0.5
     copy = clone(model)
     assert copy is not model and copy.get_params() == model.get_params()
     assert "training_steps=7" in repr(model)

@@ -22,6 +22,25 @@ T = TypeVar("T")
 
 
 _LATER = "gantransfer.later_option"
+#: field metadata: the nested config's keys sit in its parent's mapping (its own name is no key)
+INLINE = "inline"
+#: field metadata: a function giving the field's config type, for a type made from what is
+#: registered at run time (the methods' option groups)
+CONFIG_TYPE = "config_type"
+
+
+def field_types(cls: type) -> dict[str, Any]:
+    """The type of each field of dataclass ``cls`` by name: its annotation, or what its
+    ``CONFIG_TYPE`` metadata gives now."""
+    hints = typing.get_type_hints(cls)
+    return {field.name: field.metadata[CONFIG_TYPE]() if CONFIG_TYPE in field.metadata else hints[field.name]
+            for field in dataclasses.fields(cls)}
+
+
+def _inline_fields(cls: type) -> dict[str, type]:
+    """The ``INLINE`` fields of dataclass ``cls``, with their (dataclass) types."""
+    types_by_name = field_types(cls)
+    return {field.name: types_by_name[field.name] for field in dataclasses.fields(cls) if field.metadata.get(INLINE)}
 
 
 def later_option(default: Any) -> Any:
@@ -45,11 +64,16 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def _fields_of(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: _fields_of(getattr(value, field.name))
-            for field in dataclasses.fields(value)
-            if not (field.metadata.get(_LATER) and getattr(value, field.name) == field.default)
-        }
+        fields: dict[str, Any] = {}
+        for field in dataclasses.fields(value):
+            item = getattr(value, field.name)
+            if field.metadata.get(_LATER) and item == field.default:
+                continue
+            if field.metadata.get(INLINE):
+                fields.update(_fields_of(item))
+            else:
+                fields[field.name] = _fields_of(item)
+        return fields
     if isinstance(value, (list, tuple)):
         return [_fields_of(item) for item in value]
     if isinstance(value, dict):
@@ -80,12 +104,15 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config", 
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    data = _moved(data, getattr(cls, "MOVED_KEYS", {}), where)
-    hints = typing.get_type_hints(cls)
+    data = _gathered(cls, _moved(data, getattr(cls, "MOVED_KEYS", {}), where))
+    hints = field_types(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(fields))})")
+        known = set(fields) - set(_inline_fields(cls))
+        for inline in _inline_fields(cls).values():
+            known |= {f.name for f in dataclasses.fields(inline)}
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
     values = {}
     for name, value in data.items():
         default = (getattr(base, name) if base is not None else _default(fields[name])) if isinstance(value, dict) else None
@@ -96,6 +123,19 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config", 
         raise ConfigError(f"{where}: {error}") from None
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{where}: {error}") from None
+
+
+def _gathered(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the keys of each ``INLINE`` field of ``cls`` gathered under that field's name."""
+    inline = _inline_fields(cls)
+    if not inline:
+        return data
+    data = dict(data)
+    for name, inline_type in inline.items():
+        gathered = {f.name: data.pop(f.name) for f in dataclasses.fields(inline_type) if f.name in data}
+        if gathered:
+            data[name] = {**gathered, **data.get(name, {})} if isinstance(data.get(name), dict) else gathered
+    return data
 
 
 def _moved(data: dict[str, Any], moves: dict[str, str | None], where: str) -> dict[str, Any]:
@@ -200,7 +240,9 @@ def leaf_values(config: Any) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
-        if dataclasses.is_dataclass(value):
+        if field.metadata.get(INLINE):
+            values.update(leaf_values(value))
+        elif dataclasses.is_dataclass(value):
             values.update({f"{field.name}.{key}": item for key, item in leaf_values(value).items()})
         else:
             values[field.name] = value
@@ -264,6 +306,9 @@ def upgraded(cls: type, data: dict[str, Any], default: Any = None) -> dict[str, 
     result = dict(data)
     for field in dataclasses.fields(cls):
         nested = getattr(default, field.name)
+        if field.metadata.get(INLINE):
+            result.update(upgraded(type(nested), result, nested))
+            continue
         if field.name not in result and field.metadata.get(_LATER):
             continue  # absent, it held its default, and to_dict leaves that out
         if field.name not in result:

@@ -64,6 +64,7 @@ def resnet(colour_domains) -> TransferConfig:
         training=ClassifierTraining(steps=2, batch_size=8, eval_every=0),
         source_training=ClassifierTraining(steps=3, batch_size=8, eval_every=0),
         teacher=TeacherOptions(batch_size=8),
+    ).with_options(
         translation=TranslationTraining(steps=2, batch_size=4, translator_width=4, residual_blocks=1,
                                         discriminator_width=4),
         gan_augment=GanAugmentOptions(adapt_steps=2, adapt_batch_size=4, synthetic_per_class=2, synthetic_batch_size=4),

@@ -46,6 +46,7 @@ def tiny(source_digits_npz, target_digits_npz):
         training=ClassifierTraining(steps=4, batch_size=16),
         source_training=ClassifierTraining(steps=6, batch_size=16),
         teacher=TeacherOptions(batch_size=16),
+    ).with_options(
         feature_alignment=DomainAdaptationOptions(discriminator_hidden=16),
     )
 
@@ -137,8 +138,8 @@ def _batch_norm_inputs(task) -> list[int]:
 
 @pytest.mark.parametrize("separate", [False, True])
 def test_dann_domain_statistics_normalise_each_domain_on_its_own(tiny, tmp_path, stages, separate):
-    options = replace(tiny.feature_alignment, domain_statistics=separate)
-    context = _context(replace(tiny, feature_alignment=options), tmp_path, stages)
+    options = replace(tiny.options.feature_alignment, domain_statistics=separate)
+    context = _context(tiny.with_options(feature_alignment=options), tmp_path, stages)
     task = build_dann_task(context, context.labelled_sources(include_source=True))
     seen = _batch_norm_inputs(task)
     task.objective(Progress(0, 4))
@@ -147,7 +148,7 @@ def test_dann_domain_statistics_normalise_each_domain_on_its_own(tiny, tmp_path,
 
 
 def test_dann_domain_statistics_leave_the_target_statistics_in_the_saved_classifier(tiny, tmp_path, stages):
-    config = replace(tiny, feature_alignment=replace(tiny.feature_alignment, domain_statistics=True))
+    config = tiny.with_options(feature_alignment=replace(tiny.options.feature_alignment, domain_statistics=True))
     metrics = transfer(config, tmp_path / "run", stages_dir=stages, progress_bar=False)
     saved = load_classifier(tmp_path / "run" / "classifier.safetensors").model
     # The same weights with statistics re-estimated here on the target train images: identical.
@@ -269,4 +270,5 @@ def test_options_are_validated_and_reach_the_command_line(tmp_path):
     args = build_parser().parse_args(["transfer", "--out", str(tmp_path), "--method", "dann", "--k", "0",
                                       "--feature-alignment-domain-weight", "0.3", "--no-feature-alignment-grl-schedule"])
     config = config_from_args(TransferConfig, args)
-    assert config.feature_alignment.domain_weight == 0.3 and config.feature_alignment.grl_schedule is False
+    alignment = config.options.feature_alignment
+    assert alignment.domain_weight == 0.3 and alignment.grl_schedule is False

@@ -33,6 +33,7 @@ def test_generated_images_are_read_as_their_labels_by_a_reference_classifier(dig
         gan=PretrainConfig(conditional=True, steps=800, batch_size=32, generator_width=32, discriminator_width=8,
                            feature_dim=32, latent_dim=16, lr_generator=1e-3, lr_discriminator=1e-3,
                            quality_samples=0, eval_every=0),
+    ).with_options(
         gan_augment=GanAugmentOptions(adapt_steps=100, adapt_batch_size=16, synthetic_per_class=PER_CLASS,
                                       synthetic_batch_size=16),
     )

@@ -41,6 +41,7 @@ def tiny(source_digits_npz, target_digits_npz, tmp_path):
         teacher=TeacherOptions(batch_size=16),
         gan=PretrainConfig(conditional=True, steps=4, batch_size=16, generator_width=8, discriminator_width=8,
                            feature_dim=32, latent_dim=8, quality_samples=0),
+    ).with_options(
         gan_augment=GanAugmentOptions(adapt_steps=3, adapt_batch_size=8, synthetic_per_class=4,
                                      synthetic_batch_size=8),
         translation=TranslationTraining(steps=2, batch_size=8, translator_width=4, residual_blocks=1,
@@ -167,8 +168,8 @@ def test_frozen_trunk_stays_frozen_and_linear_probe_keeps_statistics(tiny):
     config, tmp_path = tiny
     for options in (GanFeatureOptions(freeze_trunk=True), GanFeatureOptions(linear_probe=True)):
         out = tmp_path / f"frozen-{options.linear_probe}"
-        transfer(replace(config, method="gan-features", gan_features=options), out, stages_dir=tmp_path / "s",
-                 progress_bar=False)
+        transfer(replace(config, method="gan-features").with_options(gan_features=options), out,
+                 stages_dir=tmp_path / "s", progress_bar=False)
         trained = load_classifier(out / "classifier.safetensors").model.trunk.state_dict()
         gan_trunk = load_gan(next((tmp_path / "s").glob("source-gan-*"))).discriminator.trunk.state_dict()
         weights = [n for n in trained if "running" not in n and "num_batches" not in n]
@@ -195,7 +196,7 @@ def test_gan_augment_adapts_with_freezed_and_composes_with_gan_trunk(tiny):
     assert metrics["init"] == "gan" and metrics["notes"]["gan_adapted"] is True
     source = load_gan(next((tmp_path / "s").glob("source-gan-*")))
     adapted = load_gan(out / "target_gan")
-    frozen = config.gan_augment.freeze_discriminator_blocks
+    frozen = config.options.gan_augment.freeze_discriminator_blocks
     source_stages = source.discriminator.trunk.stages()
     adapted_stages = adapted.discriminator.trunk.stages()
     for index, (a, b) in enumerate(zip(source_stages, adapted_stages)):
@@ -283,7 +284,8 @@ def test_a_stage_stopped_by_a_signal_is_resumed_not_taken_for_finished(tiny, mon
     metrics = transfer(replace(config, method=method), tmp_path / "run", stages_dir=tmp_path / "s",
                        progress_bar=False)
     assert metrics["method"] == method
-    steps = {"ClassifierTask": config.source_training.steps, "GanTask": config.gan_augment.adapt_steps}[stopped_task]
+    steps = {"ClassifierTask": config.source_training.steps,
+             "GanTask": config.options.gan_augment.adapt_steps}[stopped_task]
     folder = (next((tmp_path / "s").glob("source-classifier-*")) if stopped_task == "ClassifierTask"
               else tmp_path / "run" / "target_gan")
     assert torch.load(folder / "checkpoints" / "latest.pt", weights_only=True)["step"] == steps

@@ -35,6 +35,7 @@ def tiny(source_digits_npz, target_digits_npz, tmp_path):
         training=ClassifierTraining(steps=6, batch_size=16),
         source_training=ClassifierTraining(steps=6, batch_size=16),
         teacher=TeacherOptions(batch_size=16),
+    ).with_options(
         translation=TranslationTraining(steps=3, batch_size=8, translator_width=4, residual_blocks=1,
                                         discriminator_width=4, eval_every=2),
     )
@@ -100,7 +101,7 @@ def test_a_run_holding_out_validation_images_trains_translators_without_them(tin
 
 def test_translated_source_keeps_labels_changes_images_and_is_cached(tiny):
     config, tmp_path = tiny
-    config = replace(config, translation=replace(config.translation, steps=6))
+    config = config.with_options(translation=replace(config.options.translation, steps=6))
     run = RunFolder(tmp_path / "ctx")
     run.root.mkdir(parents=True)
     context = TransferContext(config, TransferData.load(config, DataOptions()), StageCache(tmp_path / "stages"), run,
@@ -122,7 +123,8 @@ def test_translated_source_keeps_labels_changes_images_and_is_cached(tiny):
 def test_without_semantic_loss_no_source_classifier_is_trained(tiny):
     config, tmp_path = tiny
     # init random: the classifier itself does not start from the source classifier either.
-    config = replace(config, init="random", translation=replace(config.translation, semantic_weight=0.0))
+    config = replace(config, init="random").with_options(
+        translation=replace(config.options.translation, semantic_weight=0.0))
     metrics = transfer(config, tmp_path / "plain", stages_dir=tmp_path / "stages", progress_bar=False)
     assert "translated_label_agreement" not in metrics["notes"]["translation"]
     assert _stages(tmp_path, "source-classifier") == []
@@ -130,8 +132,8 @@ def test_without_semantic_loss_no_source_classifier_is_trained(tiny):
 
 def test_the_task_loss_alone_still_trains_the_source_classifier_it_starts_from(tiny):
     config, tmp_path = tiny
-    config = replace(config, init="random",
-                     translation=replace(config.translation, semantic_weight=0.0, task_weight=1.0))
+    config = replace(config, init="random").with_options(
+        translation=replace(config.options.translation, semantic_weight=0.0, task_weight=1.0))
     metrics = transfer(config, tmp_path / "task", stages_dir=tmp_path / "stages", progress_bar=False)
     assert "translated_label_agreement" in metrics["notes"]["translation"]
     assert len(_stages(tmp_path, "source-classifier")) == 1

@@ -29,6 +29,7 @@ def test_gan_augment_on_a_resnet_gan(tmp_path):
         training=ClassifierTraining(steps=3, batch_size=16),
         gan=PretrainConfig(architecture="sngan", objective="hinge", conditional=True, steps=3, batch_size=16,
                            generator_width=8, discriminator_width=8, feature_dim=32, latent_dim=8, quality_samples=0),
+    ).with_options(
         gan_augment=GanAugmentOptions(adapt_steps=2, adapt_batch_size=8, freeze_discriminator_blocks=2,
                                      synthetic_per_class=4, synthetic_batch_size=8),
     )

@@ -39,11 +39,12 @@ def tiny(source_digits_npz, target_digits_npz):
         training=ClassifierTraining(steps=3, batch_size=16, eval_every=0),
         source_training=ClassifierTraining(steps=4, batch_size=16, eval_every=0),
         teacher=TeacherOptions(batch_size=8),
+        gan=TINY_GAN,
+        generated_source_per_class=7,
+    ).with_options(
         feature_alignment=DomainAdaptationOptions(discriminator_hidden=16),
         translation=TranslationTraining(steps=3, batch_size=8, translator_width=4, residual_blocks=1,
                                         discriminator_width=4, eval_every=0),
-        gan=TINY_GAN,
-        generated_source_per_class=7,
     )
 
 
@@ -69,7 +70,8 @@ def _spy_translation_images(monkeypatch) -> list[tuple[int, int]]:
 
 def test_few_shot_translation_learns_from_the_k_labelled_images_alone(tiny, tmp_path, monkeypatch):
     seen = _spy_translation_images(monkeypatch)
-    few_shot = replace(tiny, unlabelled_target=False, translation=replace(tiny.translation, diff_augment=True))
+    few_shot = replace(tiny, unlabelled_target=False).with_options(
+        translation=replace(tiny.options.translation, diff_augment=True))
     metrics = transfer(few_shot, tmp_path / "run", stages_dir=tmp_path / "stages", progress_bar=False)
     assert seen == [(300 - 60, 2 * 10)], "the translators saw the source train split and the 2 x 10 labelled images"
     assert metrics["uses_unlabelled_target"] is False
@@ -88,7 +90,7 @@ def test_diff_augment_reaches_the_translation_discriminators(tiny, source_digits
     from gantransfer.data import ImageFormat, load_domain
 
     images = load_domain(str(source_digits_npz), "train", ImageFormat(28, 1))
-    options = replace(tiny.translation, diff_augment=True, semantic_weight=0.0)
+    options = replace(tiny.options.translation, diff_augment=True, semantic_weight=0.0)
     task = TranslationTask(options, images, images, None, seed=0)
     batch = torch.rand(8, 1, 28, 28) * 2 - 1
     plain = task.target_discriminator(batch)

@@ -13,7 +13,7 @@ import dataclasses
 import typing
 from typing import Any
 
-from ..config import from_dict, load_yaml, merge, nest
+from ..config import INLINE, field_types, from_dict, load_yaml, merge, nest
 
 _SEP = "."
 
@@ -72,7 +72,7 @@ def add_config_arguments(
     that has one are listed by ``--help-all`` only (``--help`` shows the rest),
     except the dotted names in ``shown``, which stay with the others.
     """
-    hints = typing.get_type_hints(cls)
+    hints = field_types(cls)
     flag_prefix = prefix if flag_prefix is None else flag_prefix
     if defaults is None:
         try:
@@ -87,6 +87,11 @@ def add_config_arguments(
         if dest in skip:
             continue
         hint = _unwrap_optional(hints[field.name])
+        if field.metadata.get(INLINE):  # its fields are options of this level
+            add_config_arguments(parser, hint, skip, prefix=prefix, group=group,
+                                 defaults=getattr(defaults, field.name, None), flag_prefix=flag_prefix,
+                                 sections=sections, shown=shown, main_group=main_group)
+            continue
         flag = "--" + (flag_prefix + field.name).replace(_SEP, "-").replace("_", "-")
         if dataclasses.is_dataclass(hint):
             nested_flags = flag_prefix if field.metadata.get("flatten") else flag_prefix + field.name + _SEP
@@ -136,10 +141,12 @@ def detail_section(parser: argparse.ArgumentParser, title: str, description: str
 
 def _option_names(cls: type, prefix: str = "") -> set[str]:
     names = set()
-    hints = typing.get_type_hints(cls)
+    hints = field_types(cls)
     for field in dataclasses.fields(cls):
         hint = _unwrap_optional(hints[field.name])
-        if dataclasses.is_dataclass(hint):
+        if field.metadata.get(INLINE):
+            names |= _option_names(hint, prefix)
+        elif dataclasses.is_dataclass(hint):
             names |= _option_names(hint, prefix + field.name + _SEP)
         else:
             names.add(prefix + field.name)

@@ -27,12 +27,12 @@ SHARED_SECTIONS = {
 def transfer_sections() -> dict[str, str]:
     """Every option group's title in ``--help-all``: the shared ones, then each method group with the
     methods that read it (from the registry)."""
-    from ..methods.registry import GAN_INIT_SECTION, METHOD_SECTIONS, readers
+    from ..methods.registry import GAN_INIT_SECTION, OPTION_GROUPS, readers
 
     titles = dict(SHARED_SECTIONS)
-    for section, what in METHOD_SECTIONS.items():
+    for section, group in OPTION_GROUPS.items():
         by = ", ".join(readers(section)) + (" and --init gan" if section == GAN_INIT_SECTION else "")
-        titles[section] = f"{by} ({what})"
+        titles[section] = f"{by} ({group.summary})"
     return titles
 
 

@@ -8,15 +8,27 @@ when imported (:func:`register_method`): a new method is one new file, found wit
 import importlib
 import pkgutil
 
-from .config import ClassifierOptions, DomainAdaptationOptions, GanAugmentOptions, GanFeatureOptions, TransferConfig
-from .registry import METHODS, Method, MethodPlan, get_method, register_method
+from .config import ClassifierOptions, TransferConfig
+from .registry import METHODS, OPTION_GROUPS, Method, MethodPlan, get_method, register_method, register_options
 from .transfer import transfer
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+
+def discover() -> None:
+    """Import every module of this package (a method file registers its method and options)."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+discover()
+
+# The option groups of the methods that ship with the library, where their users look for them.
+from .dann import DomainAdaptationOptions  # noqa: E402
+from .gan_augment import GanAugmentOptions  # noqa: E402
+from .gan_features import GanFeatureOptions  # noqa: E402
 
 __all__ = [
     "METHODS",
+    "OPTION_GROUPS",
     "ClassifierOptions",
     "DomainAdaptationOptions",
     "GanAugmentOptions",
@@ -26,5 +38,7 @@ __all__ = [
     "TransferConfig",
     "get_method",
     "register_method",
+    "register_options",
+    "discover",
     "transfer",
 ]

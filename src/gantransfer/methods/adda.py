@@ -38,9 +38,9 @@ from ..losses.adversarial import non_saturating_generator_loss
 from ..losses.domain import domain_accuracy, domain_adversarial_loss
 from ..models import Classifier, DomainDiscriminator
 from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource, Phase
-from .config import DomainAdaptationOptions, TransferConfig
+from .config import TransferConfig
 from .context import Stream, TransferContext
-from .dann import discriminator_optimizer, domain_discriminator
+from .dann import DomainAdaptationOptions, discriminator_optimizer, domain_discriminator
 from .registry import Method, MethodPlan, register_method
 
 
@@ -159,8 +159,8 @@ def build_adda(context: TransferContext) -> MethodPlan:
         config.training,
         context.images_only(context.adaptation_source(), batch_size, Stream.DISCRIMINATOR_SOURCE),
         context.images_only(context.unlabelled_target(), batch_size, Stream.UNLABELLED_TARGET),
-        domain_discriminator(source_classifier.trunk.feature_dim, config.feature_alignment),
-        config.feature_alignment,
+        domain_discriminator(source_classifier.trunk.feature_dim, config.options.feature_alignment),
+        config.options.feature_alignment,
         encoder_lr=config.training.optimizer.lr * config.trunk_lr_scale,
         **context.task_options(),
     )

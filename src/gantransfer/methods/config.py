@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from ..config import later_option
+from ..config import CONFIG_TYPE, INLINE, later_option
 from ..data import ImageFormat, SplitOptions
 from ..data.formats import check_format_fields, resolved_format
 from ..engine.acceleration import MOVED_TO_ACCELERATION, Acceleration
@@ -15,7 +15,7 @@ from ..models.trunk import CONV, check_backbone
 from ..training.pretrain import PretrainConfig
 from ..training.self_training import TeacherOptions
 from ..training.supervised import ClassifierTraining
-from ..training.translation import TranslationTraining
+from .registry import method_options, method_options_type
 
 INITS = ("random", "source", "gan")
 
@@ -58,85 +58,6 @@ class ClassifierOptions:
             if self.backbone == CONV:
                 raise ConfigError("backbone_weights needs a torchvision backbone (e.g. --classifier-backbone "
                                   "resnet18); the conv backbone has no pretrained weights")
-
-
-@dataclass(frozen=True)
-class GanFeatureOptions:
-    """How a GAN discriminator's trunk is reused (method ``gan-features``, or ``init: gan``).
-
-    Args:
-        freeze_trunk: keep the transferred trunk's weights fixed (a feature extractor).
-        linear_probe: freeze the trunk and its BatchNorm statistics; only the head learns.
-    """
-
-    freeze_trunk: bool = False
-    linear_probe: bool = False
-
-
-@dataclass(frozen=True)
-class GanAugmentOptions:
-    """Method ``gan-augment``: adapt the source cGAN to the target, then train on its samples.
-
-    Args:
-        adapt_steps: generator updates when adapting the GAN to the k target images per class.
-        adapt_batch_size: real target images per discriminator update (the few images are cycled).
-        freeze_discriminator_blocks: FreezeD: lowest discriminator trunk stages kept fixed
-            (0 to the trunk's stages: 4 at 28 px, one more per doubling).
-        diff_augment: DiffAugment on every discriminator input while adapting.
-        adapt_lr: learning rate while adapting (both networks).
-        synthetic_per_class: generated target images per class.
-        synthetic_weight: weight of the generated images' loss against the real ones.
-        synthetic_batch_size: generated images per classifier step.
-        augment_synthetic: also apply the random affine augmentation (rotation,
-            translation) to the generated images.
-    """
-
-    adapt_steps: int = 500
-    adapt_batch_size: int = 32
-    freeze_discriminator_blocks: int = 2
-    diff_augment: bool = True
-    adapt_lr: float = 1e-4
-    synthetic_per_class: int = 500
-    synthetic_weight: float = 1.0
-    synthetic_batch_size: int = 64
-    augment_synthetic: bool = True
-
-
-@dataclass(frozen=True)
-class DomainAdaptationOptions:
-    """Feature-level adaptation on the unlabelled target (methods ``dann`` and ``adda``).
-
-    Args:
-        domain_weight: weight of the feature-alignment term in the feature
-            extractor's loss: DANN's largest gradient-reversal coefficient
-            (lambda), ADDA's weight of the inverted-label GAN loss.
-        grl_schedule: DANN: raise lambda from 0 to ``domain_weight`` along
-            Ganin et al.'s schedule 2 / (1 + exp(-10 p)) - 1 (p: fraction of
-            training done) instead of using it from the first step.
-        discriminator_hidden: units of each hidden layer of the domain discriminator.
-        discriminator_layers: hidden layers of the domain discriminator.
-        discriminator_lr: Adam learning rate of the domain discriminator.
-        domain_statistics: DANN: source and target batches go through the trunk in
-            separate passes, so each BatchNorm layer normalises each domain with its own
-            batch statistics (domain-specific BatchNorm, Chang et al. 2019), and the final
-            classifier's running statistics are those of the target train images
-            (target statistics at prediction). False: one pass over both domains together.
-    """
-
-    domain_weight: float = 1.0
-    grl_schedule: bool = True
-    discriminator_hidden: int = 500
-    discriminator_layers: int = 2
-    discriminator_lr: float = 1e-3
-    domain_statistics: bool = later_option(False)
-
-    def __post_init__(self) -> None:
-        if self.domain_weight < 0:
-            raise ConfigError(f"feature_alignment.domain_weight must be >= 0, got {self.domain_weight}")
-        if self.discriminator_hidden < 1 or self.discriminator_layers < 1:
-            raise ConfigError("feature_alignment.discriminator_hidden and discriminator_layers must be >= 1")
-        if self.discriminator_lr <= 0:
-            raise ConfigError(f"feature_alignment.discriminator_lr must be > 0, got {self.discriminator_lr}")
 
 
 def _source_training() -> ClassifierTraining:
@@ -202,10 +123,13 @@ class TransferConfig:
         gan_checkpoint: a pretrained GAN (run folder or .pt); None: pretrain ``gan``
             as a shared stage.
         gan: how the source GAN is pretrained when no checkpoint is given.
-        gan_features: options of a transferred GAN trunk (``gan-features``, ``init: gan``).
-        gan_augment: options of ``gan-augment``.
-        feature_alignment: options of the feature-level adaptation methods ``dann``, ``adda`` and ``cycada``.
-        translation: the source <-> target translators of ``pixel-da`` (a shared stage).
+        options: the option groups that only some methods read, each registered by the
+            module of a method that reads it (:func:`~gantransfer.methods.registry.register_options`):
+            ``options.feature_alignment`` (``dann``, ``adda``, ``cycada``), ``options.translation``
+            (``pixel-da``, ``cycada``), ``options.gan_augment``, ``options.gan_features``
+            (``gan-features``, ``init: gan``), ... Their keys sit at the top level of a YAML file
+            or stored config (``feature_alignment: {domain_weight: 0.3}``), their flags too
+            (``--feature-alignment-domain-weight``).
         stage_seed: seed of the shared source stages; None: the run's seed.
         validation_per_class: hold out this many labelled target train images
             per class (one fixed draw) for tuning; they are never trained on, and
@@ -253,10 +177,9 @@ class TransferConfig:
     teacher: TeacherOptions = field(default_factory=TeacherOptions)
     gan_checkpoint: str | None = None
     gan: PretrainConfig = field(default_factory=_gan)
-    gan_features: GanFeatureOptions = field(default_factory=GanFeatureOptions)
-    gan_augment: GanAugmentOptions = field(default_factory=GanAugmentOptions)
-    feature_alignment: DomainAdaptationOptions = field(default_factory=DomainAdaptationOptions)
-    translation: TranslationTraining = field(default_factory=TranslationTraining)
+    # Its type is made from the registered groups when asked for (config.field_types).
+    options: Any = field(default_factory=method_options,
+                         metadata={INLINE: True, CONFIG_TYPE: method_options_type})
     stage_seed: int | None = None
     validation_per_class: int = 0
     acceleration: Acceleration = field(default_factory=Acceleration, metadata={"flatten": True})
@@ -299,6 +222,11 @@ class TransferConfig:
             self.trunk(provisional)
         except ConfigError as error:
             raise ConfigError(f"classifier: {error}") from None
+
+    def with_options(self, **groups: Any) -> "TransferConfig":
+        """This config with the given option groups (by name) replaced:
+        ``config.with_options(feature_alignment=DomainAdaptationOptions(domain_weight=0.3))``."""
+        return replace(self, options=replace(self.options, **groups))
 
     @property
     def format(self) -> ImageFormat:

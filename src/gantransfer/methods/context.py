@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import IntEnum, unique
@@ -43,9 +44,10 @@ TARGET_LABELLED = "target_labelled"
 
 @unique
 class Stream(IntEnum):
-    """The random batch streams of a run, by what they draw. Each is seeded from the
-    run's seed and its own number (``100 * seed + number``), so no two streams of a
-    run share an order; the numbers are fixed, so that seeded results stay as they were."""
+    """The random batch streams of the library's own methods, by what they draw. Each is
+    seeded from the run's seed and its own number (``100 * seed + number``), so no two
+    streams of a run share an order; the numbers are fixed, so that seeded results stay as
+    they were. A new method names its streams instead (any string: :func:`named_stream_seed`)."""
 
     TARGET_LABELLED = 1  #: the k labelled target images
     SOURCE = 2  #: the labelled source images (source replay, DANN's source side)
@@ -55,6 +57,14 @@ class Stream(IntEnum):
     UNLABELLED_TARGET = 6  #: unlabelled target images for feature alignment (DANN, ADDA, CyCADA)
     DISCRIMINATOR_SOURCE = 7  #: ADDA's source images for the domain discriminator
     TRANSLATED_SOURCE = 8  #: the source translated to the target style (pixel-da, CyCADA)
+
+
+def named_stream_seed(seed: int, name: str) -> int:
+    """The seed of the stream ``name`` of a run seeded ``seed``, in [0, 2^31): 31 bits of a hash of
+    both, so that a method's own streams need no number and, short of a hash collision, share no
+    order with one another or with a :class:`Stream` (whose seeds lie below 100 * (seed + 1))."""
+    digest = hashlib.sha256(f"{name}\0{seed}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
 
 
 @dataclass
@@ -207,17 +217,21 @@ class TransferContext:
         self.notes: dict[str, object] = {}
 
     # -- data ----------------------------------------------------------------
-    def stream(self, images: ImageSet, batch_size: int, stream: Stream) -> BatchStream:
-        """Batches ``(images, labels)`` of ``images`` in the order of ``stream``
-        (this rank's slices of them under torchrun)."""
+    def stream(self, images: ImageSet, batch_size: int, stream: Stream | str) -> BatchStream:
+        """Batches ``(images, labels)`` of ``images`` in the order of ``stream`` (one of
+        :class:`Stream`, or a name of the method's own choosing: ``"entropy-target"``);
+        this rank's slices of them under torchrun."""
         return self.distributed.stream((images.images, images.labels), batch_size, seed=self._seed(stream))
 
-    def images_only(self, images: ImageSet, batch_size: int, stream: Stream, name: str = "batch_size") -> BatchStream:
+    def images_only(self, images: ImageSet, batch_size: int, stream: Stream | str,
+                    name: str = "batch_size") -> BatchStream:
         """Batches ``(images,)`` of ``images``, their labels left out (e.g. the unlabelled target);
         this rank's slices of them under torchrun."""
         return self.distributed.stream((images.images,), batch_size, seed=self._seed(stream), name=name)
 
-    def _seed(self, stream: Stream) -> int:
+    def _seed(self, stream: Stream | str) -> int:
+        if isinstance(stream, str):
+            return named_stream_seed(self.config.seed, stream)
         return self.config.seed * 100 + int(stream)
 
     def self_training_stream(self) -> BatchStream | None:
@@ -408,7 +422,7 @@ class TransferContext:
             classifier = Classifier(config.classifier_config(self.data.num_classes, discriminator.config.trunk))
             classifier.trunk.load_state_dict(discriminator.trunk.state_dict())
             self.notes["gan_trunk"] = to_dict(discriminator.config.trunk)
-            features = config.gan_features
+            features = config.options.gan_features
             if features.freeze_trunk or features.linear_probe:
                 classifier.freeze_trunk(statistics=features.linear_probe)
         return classifier, self._parameter_groups(classifier)

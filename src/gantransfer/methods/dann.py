@@ -30,12 +30,14 @@ source images translated to the target style (CyCADA's feature-level stage).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from ..config import later_option
 from ..data import BatchStream
 from ..engine.trainer import Progress
 from ..errors import ConfigError
@@ -45,9 +47,48 @@ from ..objectives.optim import OptimizerConfig
 from ..training.batchnorm import image_batches, reestimate_batchnorm
 from ..training.supervised import ClassifierTask, ClassifierTraining, LabelledSource, Phase
 from .adabn import BATCH_SIZE as ADABN_BATCH
-from .config import DomainAdaptationOptions
 from .context import TARGET_LABELLED, Stream, TransferContext
-from .registry import Method, MethodPlan, register_method
+from .registry import Method, MethodPlan, register_method, register_options
+
+
+@dataclass(frozen=True)
+class DomainAdaptationOptions:
+    """Feature-level adaptation on the unlabelled target (methods ``dann`` and ``adda``).
+
+    Args:
+        domain_weight: weight of the feature-alignment term in the feature
+            extractor's loss: DANN's largest gradient-reversal coefficient
+            (lambda), ADDA's weight of the inverted-label GAN loss.
+        grl_schedule: DANN: raise lambda from 0 to ``domain_weight`` along
+            Ganin et al.'s schedule 2 / (1 + exp(-10 p)) - 1 (p: fraction of
+            training done) instead of using it from the first step.
+        discriminator_hidden: units of each hidden layer of the domain discriminator.
+        discriminator_layers: hidden layers of the domain discriminator.
+        discriminator_lr: Adam learning rate of the domain discriminator.
+        domain_statistics: DANN: source and target batches go through the trunk in
+            separate passes, so each BatchNorm layer normalises each domain with its own
+            batch statistics (domain-specific BatchNorm, Chang et al. 2019), and the final
+            classifier's running statistics are those of the target train images
+            (target statistics at prediction). False: one pass over both domains together.
+    """
+
+    domain_weight: float = 1.0
+    grl_schedule: bool = True
+    discriminator_hidden: int = 500
+    discriminator_layers: int = 2
+    discriminator_lr: float = 1e-3
+    domain_statistics: bool = later_option(False)
+
+    def __post_init__(self) -> None:
+        if self.domain_weight < 0:
+            raise ConfigError(f"feature_alignment.domain_weight must be >= 0, got {self.domain_weight}")
+        if self.discriminator_hidden < 1 or self.discriminator_layers < 1:
+            raise ConfigError("feature_alignment.discriminator_hidden and discriminator_layers must be >= 1")
+        if self.discriminator_lr <= 0:
+            raise ConfigError(f"feature_alignment.discriminator_lr must be > 0, got {self.discriminator_lr}")
+
+
+register_options("feature_alignment", DomainAdaptationOptions, "feature-level alignment")
 
 
 def domain_discriminator(feature_dim: int, options: DomainAdaptationOptions) -> DomainDiscriminator:
@@ -195,9 +236,10 @@ def build_dann_task(
     if source_domain is None:
         source_domain = [source.name for source in labelled_sources if source.name != TARGET_LABELLED]
     target = context.images_only(context.unlabelled_target(), config.training.batch_size, Stream.UNLABELLED_TARGET)
-    discriminator = domain_discriminator(classifier.trunk.feature_dim, config.feature_alignment)
+    options = config.options.feature_alignment
+    discriminator = domain_discriminator(classifier.trunk.feature_dim, options)
     return DomainAdversarialTask(
-        classifier, labelled_sources, config.training, target, discriminator, config.feature_alignment, source_domain,
+        classifier, labelled_sources, config.training, target, discriminator, options, source_domain,
         parameter_groups=groups, **context.task_options(),
     )
 
@@ -205,7 +247,7 @@ def build_dann_task(
 def target_statistics(context: TransferContext) -> Callable[[nn.Module], nn.Module] | None:
     """With ``feature_alignment.domain_statistics``: what gives the final classifier the target's
     BatchNorm statistics (re-estimated on the unlabelled target train images); else None."""
-    if not context.config.feature_alignment.domain_statistics:
+    if not context.config.options.feature_alignment.domain_statistics:
         return None
 
     def finish(model: nn.Module) -> nn.Module:

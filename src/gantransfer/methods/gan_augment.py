@@ -17,7 +17,7 @@ With k = 0 there is nothing to adapt to and the source generator is used as it i
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -30,12 +30,45 @@ from ..training.pretrain import PretrainedGan, load_gan, train_gan
 from ..training.supervised import LabelledSource
 from .baselines import supervised_plan
 from .context import Stream, TransferContext
-from .registry import Method, MethodPlan, register_method
+from .registry import Method, MethodPlan, register_method, register_options
+
+
+@dataclass(frozen=True)
+class GanAugmentOptions:
+    """Method ``gan-augment``: adapt the source cGAN to the target, then train on its samples.
+
+    Args:
+        adapt_steps: generator updates when adapting the GAN to the k target images per class.
+        adapt_batch_size: real target images per discriminator update (the few images are cycled).
+        freeze_discriminator_blocks: FreezeD: lowest discriminator trunk stages kept fixed
+            (0 to the trunk's stages: 4 at 28 px, one more per doubling).
+        diff_augment: DiffAugment on every discriminator input while adapting.
+        adapt_lr: learning rate while adapting (both networks).
+        synthetic_per_class: generated target images per class.
+        synthetic_weight: weight of the generated images' loss against the real ones.
+        synthetic_batch_size: generated images per classifier step.
+        augment_synthetic: also apply the random affine augmentation (rotation,
+            translation) to the generated images.
+    """
+
+    adapt_steps: int = 500
+    adapt_batch_size: int = 32
+    freeze_discriminator_blocks: int = 2
+    diff_augment: bool = True
+    adapt_lr: float = 1e-4
+    synthetic_per_class: int = 500
+    synthetic_weight: float = 1.0
+    synthetic_batch_size: int = 64
+    augment_synthetic: bool = True
+
+
+register_options("gan_augment", GanAugmentOptions,
+                 "adapting the source cGAN to the target and training on its images")
 
 
 def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:
     """The source GAN fine-tuned on the k labelled target images (cached in the run folder)."""
-    config, options = context.config, context.config.gan_augment
+    config, options = context.config, context.config.options.gan_augment
     if config.k == 0:
         context.notes["gan_adapted"] = False
         return gan
@@ -68,21 +101,22 @@ def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:
 def synthetic_set(context: TransferContext, gan: PretrainedGan) -> ImageSet:
     """``synthetic_per_class`` generated images of every class, reproducible from the run's seed,
     stored as uint8 pixels (like every other set: a quarter of float32)."""
-    return generated_set(gan.generator, context.data.source.class_names, context.config.gan_augment.synthetic_per_class,
+    per_class = context.config.options.gan_augment.synthetic_per_class
+    return generated_set(gan.generator, context.data.source.class_names, per_class,
                          context.config.seed + 777, context.format, "generated")
 
 
 def save_samples_per_class(context: TransferContext, synthetic: ImageSet, columns: int = 10) -> None:
     if not context.distributed.is_main:
         return
-    per_class = context.config.gan_augment.synthetic_per_class
+    per_class = context.config.options.gan_augment.synthetic_per_class
     rows = [synthetic.images[c * per_class : c * per_class + min(columns, per_class)]
             for c in range(context.data.num_classes)]
     save_image_grid(context.run.root / "generated_samples.png", torch.cat(rows), columns=min(columns, per_class))
 
 
 def build_gan_augment(context: TransferContext) -> MethodPlan:
-    options = context.config.gan_augment
+    options = context.config.options.gan_augment
     if options.synthetic_per_class < 1:
         raise ConfigError("gan_augment.synthetic_per_class must be >= 1")
     gan = context.source_gan()

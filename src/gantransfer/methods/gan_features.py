@@ -9,9 +9,27 @@ or train it slower than the head (``trunk_lr_scale``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .baselines import supervised_plan
 from .context import TransferContext
-from .registry import Method, MethodPlan, register_method
+from .registry import Method, MethodPlan, register_method, register_options
+
+
+@dataclass(frozen=True)
+class GanFeatureOptions:
+    """How a GAN discriminator's trunk is reused (method ``gan-features``, or ``init: gan``).
+
+    Args:
+        freeze_trunk: keep the transferred trunk's weights fixed (a feature extractor).
+        linear_probe: freeze the trunk and its BatchNorm statistics; only the head learns.
+    """
+
+    freeze_trunk: bool = False
+    linear_probe: bool = False
+
+
+register_options("gan_features", GanFeatureOptions, "a transferred GAN critic trunk")
 
 
 def build_gan_features(context: TransferContext) -> MethodPlan:

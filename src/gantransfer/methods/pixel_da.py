@@ -30,18 +30,21 @@ from ..errors import CheckpointError
 from ..fileio import atomic_write
 from ..tensorfiles import read_torch_file
 from ..training.supervised import LabelledSource
-from ..training.translation import Translation, preview_indices, save_translation_grid, translate_to_pixels
+from ..training.translation import (Translation, TranslationTraining, preview_indices, save_translation_grid,
+                                    translate_to_pixels)
 from .baselines import supervised_plan
 from .context import Stream, TransferContext
-from .registry import Method, MethodPlan, register_method
+from .registry import Method, MethodPlan, register_method, register_options
 
 TRANSLATED_FILE = "translated_source.pt"
+
+register_options("translation", TranslationTraining, "the source <-> target translators stage")
 
 
 def translation_stage(context: TransferContext) -> Translation:
     """The source <-> target translators of ``context``'s domains (trained on first use)."""
     config = context.config
-    options = config.translation
+    options = config.options.translation
     identity: dict[str, Any] = {"source": context.adaptation_source_key(), "target": context.unlabelled_target_key()}
     classifier = None
     if options.needs_classifier:

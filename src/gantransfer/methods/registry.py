@@ -1,10 +1,12 @@
-"""Transfer methods by name. ``register_method`` adds one."""
+"""Transfer methods and their option groups by name. ``register_method`` adds a method,
+``register_options`` the options it reads, both from the method's own module."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
@@ -51,8 +53,8 @@ class Method:
             train images (unsupervised adaptation methods do).
         check: raises :class:`ConfigError` for a config the method cannot run,
             before any data is read or stage trained.
-        reads: the option groups of :data:`METHOD_SECTIONS` that the method reads (the
-            other groups of a run apply to every method); the command line refuses the
+        reads: the option groups (:func:`register_options`) that the method reads (the
+            other options of a run apply to every method); the command line refuses the
             options of a group the chosen method does not read, and ``--help-all`` lists
             each group under the methods that read it.
     """
@@ -67,27 +69,68 @@ class Method:
     check: Callable[[TransferConfig], None] | None = None
     reads: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        unknown = [section for section in self.reads if section not in METHOD_SECTIONS]
-        if unknown:
-            raise ConfigError(f"method {self.name}: reads names {unknown[0]!r}, not one of {', '.join(METHOD_SECTIONS)}")
-
     def check_config(self, config: TransferConfig) -> None:
         if self.check is not None:
             self.check(config)
 
 
-#: the option groups of a transfer run that only some methods read, and what each holds
-METHOD_SECTIONS = {
-    "gan_features": "a transferred GAN critic trunk",
-    "gan_augment": "adapting the source cGAN to the target and training on its images",
-    "feature_alignment": "feature-level alignment",
-    "translation": "the source <-> target translators stage",
-}
+@dataclass(frozen=True)
+class OptionGroup:
+    """Options that only some methods read, registered by the module of the method that owns them.
+
+    Attributes:
+        name: the group's key in a run's config and YAML file (``feature_alignment``), and its
+            flags' prefix (``--feature-alignment-domain-weight``).
+        options: its frozen dataclass; every field has a default.
+        summary: what the group holds, for ``--help-all``.
+    """
+
+    name: str
+    options: type
+    summary: str
+
+
+#: the option groups of a transfer run that only some methods read, by name
+OPTION_GROUPS: dict[str, OptionGroup] = {}
 #: a classifier started from the GAN's critic (``init: gan``) reads ``gan_features`` whatever its method
 GAN_INIT_SECTION = "gan_features"
 
 METHODS: dict[str, Method] = {}
+
+
+def register_options(name: str, options: type, summary: str) -> type:
+    """Add the option group ``name`` (dataclass ``options``) to every run's config: its values
+    are ``config.options.<name>``, set in YAML as ``<name>: {...}`` and on the command line as
+    ``--<name>-<field>``. Returns ``options``, so it can decorate the class."""
+    if not dataclasses.is_dataclass(options):
+        raise ConfigError(f"option group {name}: {options!r} is not a dataclass")
+    known = OPTION_GROUPS.get(name)
+    if known is not None and known.options is not options:
+        raise ConfigError(f"option group {name!r} is registered twice ({known.options.__name__}, {options.__name__})")
+    OPTION_GROUPS[name] = OptionGroup(name, options, summary)
+    return options
+
+
+_OPTION_TYPES: dict[tuple[tuple[str, type], ...], type] = {}
+
+
+def method_options_type() -> type:
+    """The frozen dataclass that holds one instance of every registered option group, each
+    under its name (made once for each set of groups: a group registered later gives a new type)."""
+    key = tuple((group.name, group.options) for group in OPTION_GROUPS.values())
+    if key not in _OPTION_TYPES:
+        doc = "The option groups of the registered methods.\n\n    Args:\n" + "".join(
+            f"        {group.name}: {group.summary}\n" for group in OPTION_GROUPS.values())
+        _OPTION_TYPES[key] = dataclasses.make_dataclass(
+            "MethodOptions", [(group.name, group.options, dataclasses.field(default_factory=group.options))
+                              for group in OPTION_GROUPS.values()],
+            frozen=True, namespace={"__doc__": doc, "__module__": __name__})
+    return _OPTION_TYPES[key]
+
+
+def method_options(**groups: Any) -> Any:
+    """Every registered option group at its defaults, except those given (by group name)."""
+    return method_options_type()(**groups)
 
 
 def register_method(method: Method) -> Method:
@@ -103,21 +146,30 @@ def readers(section: str) -> list[str]:
 
 def check_options_read(method: Method, sections: Iterable[str], init: str | None = None) -> None:
     """Raise :class:`ConfigError` for the first of the given option groups ``sections`` (of
-    :data:`METHOD_SECTIONS`; others are ignored) that ``method`` does not read, started as
+    :data:`OPTION_GROUPS`; others are ignored) that ``method`` does not read, started as
     ``init`` (None: its default)."""
     started_from_gan = (init or method.default_init) == "gan"
     for section in sections:
-        if section not in METHOD_SECTIONS or section in method.reads:
+        if section not in OPTION_GROUPS or section in method.reads:
             continue
         if section == GAN_INIT_SECTION and started_from_gan:
             continue
         flag = "--" + section.replace("_", "-")
-        raise ConfigError(f"--method {method.name} does not read the {flag}-* options ({METHOD_SECTIONS[section]}; "
+        what = OPTION_GROUPS[section].summary
+        raise ConfigError(f"--method {method.name} does not read the {flag}-* options ({what}; "
                           f"read by {', '.join(readers(section))}" + (", and by --init gan" if section ==
                                                                         GAN_INIT_SECTION else "") + ")")
 
 
 def get_method(name: str) -> Method:
+    """The registered method ``name``; :class:`ConfigError` for an unknown name, or for a method
+    that reads an option group nobody registered (checked here, not at registration, because
+    a method may read a group that a module imported after its own registers)."""
     if name not in METHODS:
         raise ConfigError(f"unknown method {name!r}: choose one of {', '.join(sorted(METHODS))}")
-    return METHODS[name]
+    method = METHODS[name]
+    unknown = [section for section in method.reads if section not in OPTION_GROUPS]
+    if unknown:
+        raise ConfigError(f"method {name}: reads the option group {unknown[0]!r}, which no module registers "
+                          f"(known: {', '.join(OPTION_GROUPS)}; register_options adds one)")
+    return method
