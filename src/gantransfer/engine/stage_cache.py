@@ -82,9 +82,28 @@ def _clear(folder: Path) -> None:
         path.unlink() if path.is_file() or path.is_symlink() else path.rmdir()
 
 
+#: raised whenever what a stage holds or how stages are named changes, so that no stage trained
+#: before is taken for one trained after (2: the evaluation settings left out of the names)
+STAGE_FORMAT = 2
+#: settings of how often, and on how many samples, a stage is judged while it trains: never of what
+#: it learns (the trainer gives evaluation its own random state), so they name no stage
+EVALUATION_ONLY = frozenset({"eval_every", "quality_samples"})
+
+
 def stage_key(kind: str, config: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    """The folder name of the ``kind`` stage that ``config`` (plain values) trains: ``kind-<hash>``
+    of the config without its :data:`EVALUATION_ONLY` settings (at any depth), and of :data:`STAGE_FORMAT`."""
+    named = {"stage_format": STAGE_FORMAT, **_without_evaluation(config)}
+    digest = hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:12]
     return f"{kind}-{digest}"
+
+
+def _without_evaluation(config: Any) -> Any:
+    if isinstance(config, dict):
+        return {key: _without_evaluation(value) for key, value in config.items() if key not in EVALUATION_ONLY}
+    if isinstance(config, list):
+        return [_without_evaluation(value) for value in config]
+    return config
 
 
 class StageBusy(Exception):

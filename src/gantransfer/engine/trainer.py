@@ -32,6 +32,7 @@ from .checkpoint import capture_rng_state, load_checkpoint, restore_rng_state, s
 from .distributed import DistributedContext
 from .logger import RunLogger
 from .run_folder import RunFolder
+from .seeding import preserved_randomness
 
 
 @dataclass(frozen=True)
@@ -415,9 +416,12 @@ class Trainer:
             return None
         if not self.is_main:
             return {}  # rank 0 evaluates; no collective runs inside evaluate, so the others go on
-        metrics = dict(self.task.evaluate(self.step, self.run, logger))
-        for callback in callbacks:
-            metrics.update(callback.on_evaluate(self, metrics) or {})
+        # Evaluation gets its own random state: how often a run is judged never changes what it
+        # learns (stage names leave eval_every out on that promise).
+        with preserved_randomness():
+            metrics = dict(self.task.evaluate(self.step, self.run, logger))
+            for callback in callbacks:
+                metrics.update(callback.on_evaluate(self, metrics) or {})
         if metrics:
             logger.log(self.step, "eval", metrics)
         name = self.loop.best_metric

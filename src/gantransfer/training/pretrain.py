@@ -32,7 +32,7 @@ from ..engine.logger import RunLogger
 from ..engine.run_folder import RunFolder
 from ..engine.run_kinds import GAN as GAN_RUN
 from ..engine.run_kinds import check_folder
-from ..engine.seeding import seed_everything
+from ..engine.seeding import preserved_randomness, seed_everything
 from ..engine.trainer import Callback, FitResult, LoopConfig, Progress, Trainer, TrainingTask
 from ..errors import CheckpointError, ConfigError, first_line
 from ..evaluation.gan_quality import GanQuality
@@ -433,10 +433,13 @@ def train_gan(
     task = GanTask(config, images.class_names, stream, device, init=init, distributed=distributed)
     callbacks = list(callbacks)
     if config.quality_samples and distributed.is_main:  # only rank 0 evaluates
-        callbacks.append(GanQualityCallback(gan_quality_for_domain(
-            config.source, config.format, data, samples=config.quality_samples,
-            num_classes=images.num_classes, seed=config.seed, device=device, splits=config.splits,
-        )))
+        # Building the judge (its reference classifier, its real images) draws no number the GAN
+        # would draw: a judged GAN learns what an unjudged one does (stage names leave it out).
+        with preserved_randomness():
+            callbacks.append(GanQualityCallback(gan_quality_for_domain(
+                config.source, config.format, data, samples=config.quality_samples,
+                num_classes=images.num_classes, seed=config.seed, device=device, splits=config.splits,
+            )))
     loop = LoopConfig(
         steps=config.total_steps(len(images)),
         eval_every=config.eval_every,

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import to_dict
-from ..data import BatchStream, BuildOptions, DataOptions, ImageFormat, SplitOptions, describe_domain, load_domain
+from ..data import (BatchStream, BuildOptions, DataOptions, ImageFormat, ImageSet, SplitOptions, describe_domain,
+                    load_domain)
 from ..data.domains import load_split
 from ..engine.run_folder import RunFolder
-from ..engine.seeding import seed_everything
+from ..engine.seeding import preserved_randomness, seed_everything
 from ..engine.trainer import LoopConfig, Trainer
 from ..errors import ConfigError
 from ..evaluation.classification import evaluate_classifier
@@ -95,6 +96,16 @@ def reference_classifier(
     test = load_domain(domain, "test", fmt, data_dir, cache_dir, download, splits=splits, build=build)
     print(f"gantransfer: training the reference classifier of {domain} ({recipe.steps} steps, once; "
           f"cached in {path.parent})", file=sys.stderr, flush=True)
+    # The caller's random state is given back: a GAN judged by this classifier trains the same
+    # whether the classifier was cached or trained now.
+    with preserved_randomness():
+        _train_reference(path, domain, fmt, recipe, train, test, device, progress)
+    return load_classifier(path, device)
+
+
+def _train_reference(path: Path, domain: str, fmt: ImageFormat, recipe: ReferenceRecipe, train: ImageSet,
+                     test: ImageSet, device, progress: bool) -> None:
+    """Train the reference classifier of ``domain`` and save it to ``path`` (its test accuracy in its info)."""
     seed_everything(REFERENCE_SEED)
     config = ClassifierConfig(
         trunk=TrunkConfig(fmt.channels, fmt.size, recipe.width, recipe.feature_dim, "batch"),
@@ -113,7 +124,6 @@ def reference_classifier(
     model = task.classifier.eval()
     accuracy = evaluate_classifier(model, test).accuracy
     save_classifier(path, model, train.class_names, fmt, info={"domain": domain, "test_accuracy": accuracy})
-    return load_classifier(path, device)
 
 
 def gan_quality_for_domain(
