@@ -419,7 +419,7 @@ def run_source98(args, data: DataOptions, root: Path) -> dict[str, Any]:
         try:
             # The library's shared source-classifier stage, data loading included, from an empty cache.
             source = load_domain("mnist", "train", settings.format, data.data_dir, data.cache_dir)
-            StageCache(Path(stages)).source_classifier(source, "mnist", new_classifier(settings),
+            StageCache(Path(stages)).source_classifier(source, "mnist", lambda: new_classifier(settings),
                                                        settings.source_training, args.seed, str(args.device),
                                                        progress_bar=False, callbacks=[clock])
         except Reached:

@@ -18,9 +18,10 @@ def _stage(cache: StageCache):
     """A tiny source-classifier stage (the same seed every time): its weights and its folder."""
     images = torch.randint(0, 256, (40, 1, 12, 12), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     source = ImageSet(images, torch.arange(40) % 4, ("a", "b", "c", "d"), "tiny", ImageFormat(12, 1))
-    torch.manual_seed(0)  # the same initial weights each time
-    classifier = Classifier(ClassifierConfig(TrunkConfig(channels=1, image_size=12, width=4, feature_dim=8), 4))
-    saved = cache.source_classifier(source, "tiny@0", classifier, ClassifierTraining(steps=3, batch_size=8),
+    def new_classifier():
+        return Classifier(ClassifierConfig(TrunkConfig(channels=1, image_size=12, width=4, feature_dim=8), 4))
+
+    saved = cache.source_classifier(source, "tiny@0", new_classifier, ClassifierTraining(steps=3, batch_size=8),
                                     seed=0, progress_bar=False)
     return saved.model.state_dict(), next(cache.root.glob("source-classifier-*"))
 

@@ -29,13 +29,15 @@ def _source() -> ImageSet:
     return ImageSet(images, torch.arange(48) % 4, ("a", "b", "c", "d"), "tiny", ImageFormat(12, 1))
 
 
+def _new_classifier() -> Classifier:
+    return Classifier(ClassifierConfig(TrunkConfig(channels=1, image_size=12, width=4, feature_dim=8), 4))
+
+
 def _source_classifier(root, eval_every: int):
     """A tiny source-classifier stage, its source accuracy monitored every ``eval_every`` steps."""
     source = _source()
-    torch.manual_seed(0)  # the same initial weights each time
-    classifier = Classifier(ClassifierConfig(TrunkConfig(channels=1, image_size=12, width=4, feature_dim=8), 4))
     cache = StageCache(root)
-    saved = cache.source_classifier(source, "tiny@0", classifier,
+    saved = cache.source_classifier(source, "tiny@0", _new_classifier,
                                     ClassifierTraining(steps=6, batch_size=8, eval_every=eval_every),
                                     seed=0, progress_bar=False, monitor=source)
     return saved.model.state_dict(), next(root.glob("source-classifier-*")).name
@@ -103,3 +105,20 @@ def test_stage_names_carry_the_stage_format(monkeypatch):
     before = stage_key("source-classifier", identity)
     monkeypatch.setattr(stage_cache, "STAGE_FORMAT", STAGE_FORMAT + 1)
     assert stage_key("source-classifier", identity) != before
+
+
+def test_a_source_classifier_stage_starts_from_its_seed_whatever_its_caller_drew_before(tmp_path):
+    # Its starting weights were drawn from the caller's random state: the same stage trained first
+    # by a run that had drawn more numbers held other weights under the same name.
+    source = _source()
+    trained = {}
+    for draws in (0, 5):
+        torch.manual_seed(123)
+        torch.rand(draws)
+        before = torch.random.get_rng_state()
+        saved = StageCache(tmp_path / f"after-{draws}").source_classifier(
+            source, "tiny@0", _new_classifier, ClassifierTraining(steps=4, batch_size=8, eval_every=0), seed=0,
+            progress_bar=False)
+        assert torch.equal(torch.random.get_rng_state(), before)  # the caller's numbers are left alone
+        trained[draws] = saved.model.state_dict()
+    assert _weights_equal(trained[0], trained[5])

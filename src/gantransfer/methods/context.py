@@ -324,7 +324,7 @@ class TransferContext:
         """A fresh copy of the shared source classifier (trained on first use, from :meth:`new_classifier`)."""
         config = self.config
         saved = self.stages.source_classifier(
-            self.data.source, self.source_key, self.new_classifier(),
+            self.data.source, self.source_key, self.new_classifier,
             config.source_training, config.shared_seed, config.acceleration.device, self.progress_bar,
             distributed=self.distributed, acceleration=config.acceleration, monitor=self.data.source_validation,
             callbacks=self.callbacks,

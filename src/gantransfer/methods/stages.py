@@ -5,7 +5,7 @@ into a folder named by what makes its weights, and reused by every run that asks
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from ..engine.acceleration import Acceleration
 from ..engine.distributed import DistributedContext, setup
 from ..engine.identity import comparable
 from ..engine.run_folder import RunFolder
+from ..engine.seeding import preserved_randomness
 from ..engine.stage_cache import stage_key, train_once
 from ..engine.trainer import Callback, FitResult, LoopConfig, Trainer
 from ..models import Classifier
@@ -56,7 +57,7 @@ class StageCache:
         self,
         source: ImageSet,
         source_name: str,
-        classifier: Classifier,
+        new_classifier: Callable[[], Classifier],
         training: ClassifierTraining,
         seed: int,
         device: str = "cpu",
@@ -70,6 +71,10 @@ class StageCache:
 
         ``source_name`` names the source in the stage's identity: give its content
         key (:attr:`~gantransfer.data.DomainInfo.key`), not just its path.
+        ``new_classifier`` makes the untrained network (its config names the stage); the stage
+        calls it after seeding every generator with ``seed``, so that its starting weights are
+        those of the stage seed whatever the caller drew before. The caller's random state is
+        left as it was.
 
         ``distributed``: train it data-parallel (default: this process's
         torchrun context); ``acceleration``: the speed options (of which only a
@@ -77,7 +82,9 @@ class StageCache:
         (the source test split) whose accuracy is logged every ``training.eval_every``
         steps; ``callbacks``: given to its trainer.
         """
-        identity = {"source": source_name, "classifier": to_dict(classifier.config),
+        with preserved_randomness():  # a network made only to read its config
+            classifier_config = new_classifier().config
+        identity = {"source": source_name, "classifier": to_dict(classifier_config),
                     "training": to_dict(training), "seed": seed, "format": to_dict(source.format)}
         if acceleration is not None and acceleration.precision != "auto":
             identity["precision"] = acceleration.precision  # bf16 learns another model (auto: the name as before)
@@ -87,6 +94,7 @@ class StageCache:
 
         def train(resume: bool) -> FitResult:
             nonlocal task
+            classifier = new_classifier()  # every generator was just seeded with the stage seed
             stream = distributed.stream((source.images, source.labels), training.batch_size, seed=seed)
             task = ClassifierTask(classifier, [LabelledSource("source", stream)], training,
                                   device=distributed.device, distributed=distributed, acceleration=acceleration)
@@ -105,7 +113,8 @@ class StageCache:
                             source.format, info={"stage": "source-classifier", "source": source_name})
 
         train_once(folder, identity, train, distributed, seed, finish, wait=self.wait_when_busy)
-        return load_classifier(folder / "classifier.safetensors", distributed.device)
+        with preserved_randomness():  # the network it is loaded into draws weights first
+            return load_classifier(folder / "classifier.safetensors", distributed.device)
 
     def source_gan(
         self, config: PretrainConfig, data: DataOptions, progress_bar: bool = True, callbacks: Sequence[Callback] = (),
