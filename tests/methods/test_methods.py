@@ -14,7 +14,7 @@ from PIL import Image
 from gantransfer.data import DataOptions
 from gantransfer.engine.run_folder import RunFolder
 from gantransfer.engine.stage_cache import StageBusy
-from gantransfer.engine.trainer import Callback, Progress
+from gantransfer.engine.trainer import Callback, Progress, Trainer
 from gantransfer.evaluation.classification import evaluate_classifier
 from gantransfer.fileio import file_lock
 from gantransfer.methods import (METHODS, ClassifierOptions, GanAugmentOptions, GanFeatureOptions, TransferConfig,
@@ -289,3 +289,16 @@ def test_a_stage_stopped_by_a_signal_is_resumed_not_taken_for_finished(tiny, mon
     folder = (next((tmp_path / "s").glob("source-classifier-*")) if stopped_task == "ClassifierTask"
               else tmp_path / "run" / "target_gan")
     assert torch.load(folder / "checkpoints" / "latest.pt", weights_only=True)["step"] == steps
+
+
+@pytest.mark.parametrize("method", sorted(set(METHODS) - {"auto"}))  # auto's build runs whole candidate runs
+def test_a_method_trains_nothing_in_its_build_once_its_stages_are_trained(tiny, method, monkeypatch):
+    config, tmp_path = tiny
+    context = _context(replace(config, method=method), tmp_path)
+    context.train_stages(context.stages_needed(METHODS[method]))
+
+    def refuse(trainer, *arguments, **options):
+        raise AssertionError(f"{method}'s build trained {type(trainer.task).__name__}: declare it in Method.stages")
+
+    monkeypatch.setattr(Trainer, "fit", refuse)
+    METHODS[method].build(context)

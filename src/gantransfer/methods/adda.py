@@ -179,5 +179,6 @@ register_method(
         uses_unlabelled=True,
         check=check_adda,
         reads=("feature_alignment",),
+        stages=("source_classifier",),
     )
 )

@@ -31,7 +31,7 @@ from ..training.generation import agreement_warning, generated_set
 from ..training.pretrain import PretrainedGan, load_gan
 from ..training.supervised import ClassifierTask, LabelledSource
 from .config import TransferConfig
-from .registry import get_method
+from .registry import STAGES, Method, get_method, register_stage
 from .stages import StageCache
 
 VALIDATION_SEED = 10_000
@@ -351,6 +351,23 @@ class TransferContext:
                 )
         return self._gan
 
+    def stages_needed(self, method: Method) -> list[str]:
+        """The stages ``method`` reads in this run, in the order they are trained: those its start
+        needs (:attr:`init`, and both source stages for ``source_free``), then its own."""
+        needed = []
+        if self.config.source_free:
+            needed += ["source_classifier", "source_gan"]
+        needed += {"source": ["source_classifier"], "gan": ["source_gan"]}.get(self.init, [])
+        return list(dict.fromkeys([*needed, *method.stages]))
+
+    def train_stages(self, names: Sequence[str]) -> None:
+        """Train (or find cached) each of the stages ``names`` (:data:`~.registry.STAGES`), leaving
+        the run's random state as it was: what a method's ``build`` draws is the same whether
+        the stages were trained here or long ago."""
+        for name in names:
+            with preserved_randomness():
+                STAGES[name](self)
+
     # -- the classifier ------------------------------------------------------
     def new_classifier(self) -> Classifier:
         """A classifier of the run's config that has learnt nothing here yet: random weights,
@@ -461,3 +478,7 @@ class TransferContext:
         return {"device": self.device, "distributed": self.distributed, "acceleration": config.acceleration,
                 "unlabelled": self.self_training_stream(), "teacher": config.teacher}
 
+
+
+register_stage("source_classifier", TransferContext.source_classifier)
+register_stage("source_gan", TransferContext.source_gan)

@@ -33,5 +33,6 @@ register_method(
         category="pixel- and feature-level domain adaptation",
         uses_unlabelled=True,
         reads=("translation", "feature_alignment"),
+        stages=("translation",),
     )
 )

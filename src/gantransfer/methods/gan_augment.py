@@ -30,7 +30,7 @@ from ..training.pretrain import PretrainedGan, load_gan, train_gan
 from ..training.supervised import LabelledSource
 from .baselines import supervised_plan
 from .context import Stream, TransferContext
-from .registry import Method, MethodPlan, register_method, register_options
+from .registry import Method, MethodPlan, register_method, register_options, register_stage
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,18 @@ class GanAugmentOptions:
 
 register_options("gan_augment", GanAugmentOptions,
                  "adapting the source cGAN to the target and training on its images")
+
+
+def adapted_gan(context: TransferContext) -> PretrainedGan:
+    """The run's stage ``adapted_gan``: the source conditional GAN adapted to the k labelled target
+    images (:func:`adapt_gan`; the source GAN itself at k = 0)."""
+    gan = context.source_gan()
+    if not gan.config.conditional:
+        raise ConfigError("gan-augment needs a conditional GAN (pretrain with --conditional)")
+    return adapt_gan(context, gan)
+
+
+register_stage("adapted_gan", adapted_gan)
 
 
 def adapt_gan(context: TransferContext, gan: PretrainedGan) -> PretrainedGan:
@@ -119,11 +131,7 @@ def build_gan_augment(context: TransferContext) -> MethodPlan:
     options = context.config.options.gan_augment
     if options.synthetic_per_class < 1:
         raise ConfigError("gan_augment.synthetic_per_class must be >= 1")
-    gan = context.source_gan()
-    if not gan.config.conditional:
-        raise ConfigError("gan-augment needs a conditional GAN (pretrain with --conditional)")
-    adapted = adapt_gan(context, gan)
-    synthetic = synthetic_set(context, adapted)
+    synthetic = synthetic_set(context, adapted_gan(context))
     save_samples_per_class(context, synthetic)
     stream = context.stream(synthetic, options.synthetic_batch_size, Stream.GENERATED)
     generated = LabelledSource("generated", stream, options.synthetic_weight,
@@ -143,5 +151,6 @@ register_method(
         "Wang et al. 2018 (TransferGAN); Mo et al. 2020 (FreezeD); Zhao et al. 2020 (DiffAugment)",
         category="instance transfer (data augmentation)",
         reads=("gan_augment", "gan_features"),
+        stages=("adapted_gan",),
     )
 )

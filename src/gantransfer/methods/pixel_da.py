@@ -34,7 +34,7 @@ from ..training.translation import (Translation, TranslationTraining, preview_in
                                     translate_to_pixels)
 from .baselines import supervised_plan
 from .context import Stream, TransferContext
-from .registry import Method, MethodPlan, register_method, register_options
+from .registry import Method, MethodPlan, register_method, register_options, register_stage
 
 TRANSLATED_FILE = "translated_source.pt"
 
@@ -55,6 +55,9 @@ def translation_stage(context: TransferContext) -> Translation:
     return context.stages.translation(context.adaptation_source(), context.unlabelled_target(), classifier, options,
                                       identity, config.shared_seed, config.acceleration, context.progress_bar,
                                       context.callbacks)
+
+
+register_stage("translation", translation_stage)
 
 
 def translated_source(context: TransferContext, translation: Translation | None = None) -> ImageSet:
@@ -129,5 +132,6 @@ register_method(
         category="instance transfer (pixel-level adaptation)",
         uses_unlabelled=True,
         reads=("translation",),
+        stages=("translation",),
     )
 )

@@ -57,6 +57,10 @@ class Method:
             other options of a run apply to every method); the command line refuses the
             options of a group the chosen method does not read, and ``--help-all`` lists
             each group under the methods that read it.
+        stages: the stages (:func:`register_stage`) that its ``build`` reads besides those its
+            start needs (``init: source``: the source classifier, ``init: gan``: the source GAN).
+            The driver trains them all before ``build``, which then only loads them: ``build``
+            trains nothing.
     """
 
     name: str
@@ -68,6 +72,7 @@ class Method:
     uses_unlabelled: bool = False
     check: Callable[[TransferConfig], None] | None = None
     reads: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
 
     def check_config(self, config: TransferConfig) -> None:
         if self.check is not None:
@@ -96,6 +101,17 @@ OPTION_GROUPS: dict[str, OptionGroup] = {}
 GAN_INIT_SECTION = "gan_features"
 
 METHODS: dict[str, Method] = {}
+
+
+#: the stages a method may read, by name: each a function of the run's context that trains the
+#: stage on first use (through :func:`~gantransfer.engine.stage_cache.train_once`) and returns it
+STAGES: dict[str, Callable[[TransferContext], Any]] = {}
+
+
+def register_stage(name: str, make: Callable[[TransferContext], Any]) -> Callable[[TransferContext], Any]:
+    """Make the stage ``name`` available to :attr:`Method.stages`; returns ``make``."""
+    STAGES[name] = make
+    return make
 
 
 def register_options(name: str, options: type, summary: str) -> type:
@@ -164,7 +180,7 @@ def check_options_read(method: Method, sections: Iterable[str], init: str | None
 def get_method(name: str) -> Method:
     """The registered method ``name``; :class:`ConfigError` for an unknown name, or for a method
     that reads an option group nobody registered (checked here, not at registration, because
-    a method may read a group that a module imported after its own registers)."""
+    a method may read a group or stage that a module imported after its own registers)."""
     if name not in METHODS:
         raise ConfigError(f"unknown method {name!r}: choose one of {', '.join(sorted(METHODS))}")
     method = METHODS[name]
@@ -172,4 +188,8 @@ def get_method(name: str) -> Method:
     if unknown:
         raise ConfigError(f"method {name}: reads the option group {unknown[0]!r}, which no module registers "
                           f"(known: {', '.join(OPTION_GROUPS)}; register_options adds one)")
+    unknown = [stage for stage in method.stages if stage not in STAGES]
+    if unknown:
+        raise ConfigError(f"method {name}: reads the stage {unknown[0]!r}, which no module registers "
+                          f"(known: {', '.join(STAGES)}; register_stage adds one)")
     return method

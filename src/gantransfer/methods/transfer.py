@@ -1,7 +1,7 @@
 """One transfer run, end to end: ``transfer(TransferConfig(...), out="runs/x")``.
 
-Loads the domains, draws the k labelled target images, builds the method's
-training task (training shared stages on first use), trains it through the
+Loads the domains, draws the k labelled target images, trains (or finds cached) the
+stages the method reads, builds its training task, trains it through the
 shared trainer (resumable), evaluates once on the target test set and writes:
 
 ::
@@ -109,6 +109,7 @@ def transfer(
     context = TransferContext(config, images, stages, run, data, progress_bar, callbacks)
     if context.init == "gan":
         context.check_gan_init()  # before a GAN is pretrained or adapted, not after
+    context.train_stages(context.stages_needed(method))  # build() then only loads them
     plan = method.build(context)
     if plan.task is not None:
         training = config.training
