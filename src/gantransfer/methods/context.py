@@ -479,6 +479,5 @@ class TransferContext:
                 "unlabelled": self.self_training_stream(), "teacher": config.teacher}
 
 
-
 register_stage("source_classifier", TransferContext.source_classifier)
 register_stage("source_gan", TransferContext.source_gan)

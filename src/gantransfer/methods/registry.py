@@ -1,5 +1,6 @@
-"""Transfer methods and their option groups by name. ``register_method`` adds a method,
-``register_options`` the options it reads, both from the method's own module."""
+"""Transfer methods, their option groups and the stages they read, by name: ``register_method``
+adds a method, ``register_options`` the options it reads and ``register_stage`` a stage of its own,
+all from the method's own module."""
 
 from __future__ import annotations
 
