@@ -159,6 +159,26 @@ def digit_domain(tmp_path_factory):
 
 
 @pytest.fixture
+def grey_noisy_accuracy(digit_domain, tmp_path):
+    """``accuracy(method)``: target test accuracy (0-1) of ``method`` from the synthetic source to
+    ``digit_domain("grey-noisy")``, k = 0, seed 0, the source stage shared: a small layer-norm
+    classifier (so that no BatchNorm statistics win a margin for a method), 300 source and 150 target
+    steps. The learning tests of the methods that adapt on unlabelled target images use it."""
+    from gantransfer.methods import ClassifierOptions, TransferConfig, transfer
+    from gantransfer.training.supervised import ClassifierTraining
+
+    def accuracy(method: str) -> float:
+        config = TransferConfig(source=digit_domain("source"), target=digit_domain("grey-noisy"), method=method, k=0,
+                                seed=0, classifier=ClassifierOptions(width=8, feature_dim=32, norm="layer"),
+                                training=ClassifierTraining(steps=150, batch_size=32, eval_every=0),
+                                source_training=ClassifierTraining(steps=300, batch_size=32, eval_every=0))
+        return transfer(config, tmp_path / method, stages_dir=tmp_path / "stages",
+                        progress_bar=False)["target_test_accuracy"]
+
+    return accuracy
+
+
+@pytest.fixture
 def check_reported_accuracy():
     """``check(metrics, run_dir)``: a transfer run's reported target test accuracy, confusion
     matrix and per-class accuracies are what its saved classifier gives on the target test split."""
