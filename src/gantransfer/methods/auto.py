@@ -25,6 +25,7 @@ from ..evaluation.validation_scores import SCORES
 from ..models.saving import load_classifier
 from .context import TransferContext
 from .registry import Method, MethodPlan, register_method
+from .transfer import transfer
 
 #: the score that picks the winner (higher is better)
 SELECTION_SCORE = "information_maximization"
@@ -50,9 +51,6 @@ def pick(results: dict[str, dict[str, Any]], score: str = SELECTION_SCORE) -> st
 
 
 def build_auto(context: TransferContext) -> MethodPlan:
-    # Imported here: transfer.py imports the registry that this module registers into.
-    from .transfer import transfer
-
     config = context.config
     untested = replace(context.data, target_test=None)  # the test set is read once, for the winner
     results = {}
