@@ -97,3 +97,13 @@ def test_a_method_with_its_own_options_is_one_file_found_without_a_list(digit_do
         registry.OPTION_GROUPS.pop("demo", None)
         sys.modules.pop("gantransfer.methods.label_smoothing_demo", None)
     assert not hasattr(TransferConfig().options, "demo")
+
+
+def test_named_streams_repeat_and_differ_by_name_and_seed_and_from_the_numbered_ones():
+    from gantransfer.methods.context import Stream, named_stream_seed
+
+    assert named_stream_seed(3, "entropy-target") == named_stream_seed(3, "entropy-target")
+    seeds = {named_stream_seed(seed, name) for seed in range(5) for name in ("entropy-target", "other")}
+    assert len(seeds) == 10 and all(0 <= value < 2**31 for value in seeds)
+    numbered = {100 * seed + int(stream) for seed in range(5) for stream in Stream}
+    assert not seeds & numbered
