@@ -29,6 +29,11 @@ def _finished(stages: Path, kind: str) -> list[tuple[Path, dict]]:
             for folder in sorted(stages.glob(f"{kind}-*")) if (folder / DONE).is_file()]
 
 
+def _format(fmt: dict) -> tuple:
+    """A classifier stage's image format as (size, channels, fit)."""
+    return fmt.get("size"), fmt.get("channels"), fmt.get("fit")
+
+
 def agreements(stages: Path, per_class: int = 1000, seed: int = 0) -> list[dict]:
     """One row per conditional source-GAN stage with a source classifier of its source: the stage names,
     the GAN's step and ``agreement`` (a fraction in [0, 1]); classifiers of other seeds are rows of their own."""
@@ -38,10 +43,10 @@ def agreements(stages: Path, per_class: int = 1000, seed: int = 0) -> list[dict]
         if not gan_identity.get("conditional"):
             continue
         # The same source images in the same format (a grey and a colour MNIST stage may share a folder).
-        made_of = gan_identity.get("source_data"), {"size": gan_identity.get("image_size"),
-                                                    "channels": gan_identity.get("channels")}
+        made_of = gan_identity.get("source_data"), (gan_identity.get("image_size"), gan_identity.get("channels"),
+                                                    gan_identity.get("fit"))
         judges = [folder for folder, identity in classifiers
-                  if (identity.get("source"), identity.get("format")) == made_of]
+                  if (identity.get("source"), _format(identity.get("format", {}))) == made_of]
         if not judges:
             continue
         gan = load_gan(gan_folder, "cpu")

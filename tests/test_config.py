@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import replace
 
 import pytest
 
-from gantransfer.config import from_dict, later_option, merge, to_dict
+from gantransfer.config import from_dict, merge, to_dict, with_defaults
+from gantransfer.engine.identity import config_changes
 from gantransfer.errors import ConfigError
-from gantransfer.methods import ClassifierOptions, TransferConfig
+from gantransfer.methods import TransferConfig
 
 
 def test_a_nested_diff_starts_from_the_fields_own_default():
@@ -36,33 +36,35 @@ def test_merge_is_recursive_and_leaves_its_inputs_alone():
 @dataclasses.dataclass(frozen=True)
 class _Inner:
     width: int = 4
-    style: str = later_option("plain")
+    style: str = "plain"
 
 
 @dataclasses.dataclass(frozen=True)
 class _Outer:
     inner: _Inner = dataclasses.field(default_factory=_Inner)
     sizes: tuple[int, ...] = (1, 2)
-    mode: str = later_option("a")
+    mode: str = "a"
 
 
-def test_a_later_option_is_stored_only_away_from_its_default():
-    # At its default the option leaves no trace, so configs stored before it existed
-    # (and stage names hashed from them) stay the same; away from it, it is stored.
-    assert to_dict(_Outer()) == {"inner": {"width": 4}, "sizes": [1, 2]}
+def test_every_option_is_written_out_and_reads_back_the_same():
+    assert to_dict(_Outer()) == {"inner": {"width": 4, "style": "plain"}, "sizes": [1, 2], "mode": "a"}
     changed = _Outer(_Inner(style="fancy"), mode="b")
-    assert to_dict(changed) == {"inner": {"width": 4, "style": "fancy"}, "sizes": [1, 2], "mode": "b"}
     assert from_dict(_Outer, to_dict(changed)) == changed
-    assert from_dict(_Outer, to_dict(_Outer())) == _Outer()
+    stored = to_dict(TransferConfig())
+    assert stored["classifier"]["backbone"] == "conv" and stored["classifier"]["backbone_weights"] is None
+    assert from_dict(TransferConfig, stored) == TransferConfig()
 
 
-def test_added_backbone_options_are_stored_only_when_they_differ_from_their_default():
-    # A config that does not use an option added later serialises exactly as before the
-    # option existed (run configs, classifier metadata and stage names stay the same).
-    assert to_dict(TransferConfig())["classifier"] == {"width": 32, "feature_dim": 256, "norm": "batch",
-                                                       "dropout": 0.0}
-    config = replace(TransferConfig(), classifier=ClassifierOptions(backbone="resnet18"))
-    stored = to_dict(config)
-    assert stored["classifier"]["backbone"] == "resnet18" and "backbone_weights" not in stored["classifier"]
-    assert from_dict(TransferConfig, stored) == config
-    assert from_dict(TransferConfig, to_dict(TransferConfig())) == TransferConfig()
+def test_a_config_that_leaves_options_out_is_compared_at_their_defaults():
+    assert with_defaults(_Outer, {"inner": {"style": "fancy"}, "extra": 1}) == {
+        "inner": {"width": 4, "style": "fancy"}, "sizes": [1, 2], "mode": "a", "extra": 1}
+    short = {"seed": 0, "classifier": {"norm": "batch"}}
+    assert config_changes(short, to_dict(TransferConfig(seed=0)), TransferConfig) == []
+    assert config_changes(short, to_dict(TransferConfig(seed=0, k=3)), TransferConfig) == ["k"]
+
+
+def test_a_key_of_an_earlier_layout_is_refused_by_name():
+    with pytest.raises(ConfigError, match=r"config: unknown key 'self_training'"):
+        from_dict(TransferConfig, {"self_training": {"weight": 1.0}})
+    with pytest.raises(ConfigError, match=r"config: unknown key 'device'"):
+        from_dict(TransferConfig, {"device": "cpu"})

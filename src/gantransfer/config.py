@@ -7,7 +7,6 @@ the key rather than something silently ignored.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import types
 import typing
@@ -21,7 +20,6 @@ from .errors import ConfigError
 T = TypeVar("T")
 
 
-_LATER = "gantransfer.later_option"
 #: field metadata: the nested config's keys sit in its parent's mapping (its own name is no key)
 INLINE = "inline"
 #: field metadata: a function giving the field's config type, for a type made from what is
@@ -43,22 +41,8 @@ def _inline_fields(cls: type) -> dict[str, type]:
     return {field.name: types_by_name[field.name] for field in dataclasses.fields(cls) if field.metadata.get(INLINE)}
 
 
-def later_option(default: Any) -> Any:
-    """A config field added after runs, stages and benchmark cells were stored.
-
-    :func:`to_dict` leaves it out while it holds ``default``, so every config
-    written before the field existed is still written the same way: shared
-    stages, whose names hash that form, keep their names, and stored runs
-    compare equal. :func:`from_dict` fills it with ``default`` when absent.
-    ``default`` must be a plain value (str, int, float, bool or None) or a
-    frozen dataclass instance (a nested config).
-    """
-    return dataclasses.field(default=default, metadata={_LATER: True})
-
-
 def to_dict(config: Any) -> dict[str, Any]:
-    """A dataclass (nested ones included) as plain JSON-compatible values; fields
-    declared with :func:`later_option` only when they differ from their default."""
+    """A dataclass (nested ones included) as plain JSON-compatible values, every field written out."""
     return _plain(_fields_of(config))
 
 
@@ -67,8 +51,6 @@ def _fields_of(value: Any) -> Any:
         fields: dict[str, Any] = {}
         for field in dataclasses.fields(value):
             item = getattr(value, field.name)
-            if field.metadata.get(_LATER) and item == field.default:
-                continue
             if field.metadata.get(INLINE):
                 fields.update(_fields_of(item))
             else:
@@ -104,7 +86,7 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config", 
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    data = _gathered(cls, _moved(data, getattr(cls, "MOVED_KEYS", {}), where))
+    data = _gathered(cls, data)
     hints = field_types(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
@@ -136,45 +118,6 @@ def _gathered(cls: type, data: dict[str, Any]) -> dict[str, Any]:
         if gathered:
             data[name] = {**gathered, **data.get(name, {})} if isinstance(data.get(name), dict) else gathered
     return data
-
-
-def _moved(data: dict[str, Any], moves: dict[str, str | None], where: str) -> dict[str, Any]:
-    """``data`` with the keys of an older layout moved to where they live now.
-
-    ``moves`` (a class's ``MOVED_KEYS``) maps an old dotted key to its dotted new
-    place (``{"device": "acceleration.device"}``), or to None for an option that
-    never had an effect and is gone, so that stored configs and YAML files
-    written for an older version still read, and mean what they meant.
-    """
-    if not any(_pop(data, old, dry=True)[0] for old in moves):
-        return data
-    data = copy.deepcopy(data)
-    for old, new in moves.items():
-        found, value = _pop(data, old)
-        if not found or new is None:
-            continue
-        *parents, leaf = new.split(".")
-        target = data
-        for part in parents:
-            target = target.setdefault(part, {})
-            if not isinstance(target, dict):
-                raise ConfigError(f"{where}.{part}: expected a mapping, got {target!r}")
-        if leaf in target:
-            raise ConfigError(f"{where}: {old!r} and {new!r} are the same option, given twice")
-        target[leaf] = value
-    return data
-
-
-def _pop(data: dict[str, Any], dotted: str, dry: bool = False) -> tuple[bool, Any]:
-    """Remove the value at the dotted key (``dry``: only look); ``(found, value)``."""
-    *parents, leaf = dotted.split(".")
-    for part in parents:
-        data = data.get(part)
-        if not isinstance(data, dict):
-            return False, None
-    if leaf not in data:
-        return False, None
-    return True, data[leaf] if dry else data.pop(leaf)
 
 
 def _default(field: dataclasses.Field) -> Any:
@@ -290,29 +233,24 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def upgraded(cls: type, data: dict[str, Any], default: Any = None) -> dict[str, Any]:
-    """A stored config of ``cls`` (plain values) as this version writes it.
-
-    Keys moved since are moved (``MOVED_KEYS``), and options added since take
-    their default, which is what the stored run used. Keys ``cls`` does not
-    know are kept as they are (a run folder may store more than the config).
+def with_defaults(cls: type, data: dict[str, Any], default: Any = None) -> dict[str, Any]:
+    """A config of ``cls`` (plain values, e.g. a YAML file or a stored run's) with every
+    option it leaves out written out at its default. Keys ``cls`` does not know are kept
+    as they are (a run folder may store more than the config).
 
     Args:
         default: the instance whose values fill missing keys (default ``cls()``);
             nested configs take their parent's default for them.
     """
     default = cls() if default is None else default
-    data = _moved(data, getattr(cls, "MOVED_KEYS", {}), cls.__name__)
     result = dict(data)
     for field in dataclasses.fields(cls):
         nested = getattr(default, field.name)
         if field.metadata.get(INLINE):
-            result.update(upgraded(type(nested), result, nested))
+            result.update(with_defaults(type(nested), result, nested))
             continue
-        if field.name not in result and field.metadata.get(_LATER):
-            continue  # absent, it held its default, and to_dict leaves that out
         if field.name not in result:
             result[field.name] = to_dict(nested) if dataclasses.is_dataclass(nested) else _plain(nested)
         elif dataclasses.is_dataclass(nested) and isinstance(result[field.name], dict):
-            result[field.name] = upgraded(type(nested), result[field.name], nested)
+            result[field.name] = with_defaults(type(nested), result[field.name], nested)
     return result

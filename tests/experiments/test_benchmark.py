@@ -511,7 +511,7 @@ def test_the_source_free_gain_pairs_each_cell_with_its_real_source_and_no_replay
     def line(accuracy, seed, source_weight=0.0, source_free=False, method="finetune", k=10):
         config = {"method": method, "k": k, "seed": seed, "source_weight": source_weight}
         if source_free:
-            config["source_free"] = True  # a later option: absent from the configs that leave it off
+            config["source_free"] = True  # committed cells of earlier grids do not write it out
         return {"variant": f"{method}-{source_weight}-{source_free}", "k": k, "config": config,
                 "target_test_accuracy": accuracy}
 

@@ -85,12 +85,13 @@ def test_unwrap_reaches_the_network_inside_torch_compile():
     assert set(unwrap(wrapped).state_dict()) == {"weight", "bias"}
 
 
-def test_config_comparison_brings_a_stored_config_up_to_date():
+def test_config_comparison_fills_what_a_stored_config_leaves_out():
     current = to_dict(TransferConfig(seed=0))
-    # An older version's file: without the options added since, and with the device options at the top level.
+    # A hand-written or shortened file: options left out hold their defaults; the named device
+    # counts as auto where auto goes.
     stored = {key: value for key, value in current.items() if key not in ("validation_per_class", "acceleration")}
-    stored.update(device="cpu", precision="auto", compile=False)
-    stored["gan"] = {k: v for k, v in stored["gan"].items() if k != "acceleration"} | {"device": "cpu"}
+    stored["acceleration"] = {"device": "cpu", "compile": True}
+    stored["gan"] = {k: v for k, v in stored["gan"].items() if k != "acceleration"}
     assert config_changes(stored, current, TransferConfig) == []
     assert config_changes({**stored, "seed": 1}, current, TransferConfig) == ["seed"]
     assert config_changes(stored, to_dict(TransferConfig(validation_per_class=5)), TransferConfig) == ["validation_per_class"]

@@ -46,7 +46,7 @@ def test_hinge_pretraining_at_64_px_and_load_gan_round_trip(tmp_path, architectu
     train = [r for r in train if r.get("phase") == "train"]
     assert train and all(np.isfinite([r["d_loss"], r["g_loss"]]).all() for r in train)
     stored = json.loads((out / "config.json").read_text())
-    assert stored.get("architecture") == (None if architecture == "dcgan" else "sngan")  # dcgan: the default
+    assert stored["architecture"] == architecture
 
     gan = load_gan(out)  # rebuilt from the stored config alone
     assert gan.config.architecture == architecture
@@ -109,11 +109,10 @@ def test_architecture_is_a_pretrain_flag(capsys, tmp_path):
 
 @pytest.mark.parametrize("architecture", ["dcgan", "sngan"])
 def test_a_run_resumes_with_either_architecture(tmp_path, digits_npz, architecture):
-    # The default architecture is not written to config.json (a later_option), so resuming
-    # compares a stored config without the key with the same config now: no change.
+    # Resuming compares the stored config.json with the same config now: no change.
     config = PretrainConfig(source=str(digits_npz), architecture=architecture,
                             steps=1, batch_size=4, quality_samples=0, eval_every=1, latent_dim=4,
                             generator_width=4, discriminator_width=4, feature_dim=8)
     pretrain(config, tmp_path / "run", progress_bar=False)
-    assert ("architecture" in json.loads((tmp_path / "run" / "config.json").read_text())) == (architecture != "dcgan")
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["architecture"] == architecture
     assert pretrain(replace(config, steps=2), tmp_path / "run", resume=True, progress_bar=False).step == 2

@@ -30,7 +30,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..config import later_option
 from ..errors import ConfigError
 
 
@@ -53,8 +52,8 @@ class AffineAugment:
     degrees: float = 0.0
     translate: float = 0.0
     scale: float = 0.0
-    probability: float = later_option(1.0)
-    interpolation: str = later_option("bilinear")
+    probability: float = 1.0
+    interpolation: str = "bilinear"
 
     def __post_init__(self) -> None:
         if not 0 <= self.degrees <= 180:

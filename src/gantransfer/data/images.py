@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ..config import later_option
 from ..errors import DataError
 from .decode import flatten_alpha
 
@@ -47,7 +46,7 @@ class ImageFormat:
 
     size: int = 28
     channels: int = 1
-    fit: str = later_option("crop")
+    fit: str = "crop"
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 8:

@@ -87,11 +87,6 @@ class Acceleration:
         return self.compile is True and torch.device(device).type in ("cpu", "cuda")
 
 
-#: where the fields of :class:`Acceleration` lived before they were one nested config
-#: (a stored config or YAML file of an older version still reads)
-MOVED_TO_ACCELERATION = {name: f"acceleration.{name}" for name in ("device", "precision", "channels_last", "compile")}
-
-
 def check_precision(name: str) -> None:
     if name not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {name!r}")

@@ -4,13 +4,12 @@ One policy wherever a stored config meets a new one: resuming a run folder,
 re-running a finished ``transfer``, a benchmark's finished cells, and the
 names of shared stages.
 
-- The stored config is first brought up to date (:func:`~gantransfer.config.upgraded`):
-  keys moved since are moved, and options added since take their default,
-  which is what the stored run used.
+- Both configs are first written out in full (:func:`~gantransfer.config.with_defaults`):
+  an option one of them leaves out takes its default.
 - A setting left to inference from the data (``image_size`` or ``channels``
   None: :data:`INFERRED`) matches the value a stored config holds: runs store
   the format they resolved, so a run re-asked without ``--image-size``
-  finds itself (and a run stored by 0.1, which wrote 28 and 1, too).
+  finds itself.
 - Acceleration counts by its effect on what is learnt: the speed-only options
   (``channels_last``, ``compile``) not at all, ``precision`` only when it is
   not ``auto``, and a named device as ``auto`` when that is where ``auto``
@@ -21,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import upgraded
+from ..config import with_defaults
 from ..errors import ConfigError
 from .device import resolve_device
 
@@ -32,8 +31,7 @@ INFERRED = ("image_size", "channels")
 
 def comparable(config: dict[str, Any]) -> dict[str, Any]:
     """``config`` (plain values) with each nested ``acceleration`` reduced to what
-    decides the result and flattened into its parent (the layout that stage names
-    have always hashed, so stages cached before the nesting keep their names)."""
+    decides the result and flattened into its parent."""
     result: dict[str, Any] = {}
     for key, value in config.items():
         if key == "acceleration" and isinstance(value, dict):
@@ -67,13 +65,13 @@ def config_changes(
     Args:
         stored: the config a run folder, a finished run or a stage recorded.
         current: the config asked for now (plain values, as :func:`~gantransfer.config.to_dict` gives).
-        cls: the config's dataclass, to bring both up to date first (a file may leave
+        cls: the config's dataclass, to write both out in full first (a file may leave
             out options that hold their default); None compares the two as they are
             (a key only one of them has is a change).
         ignore: top-level keys left out (e.g. the training length, which may grow on resume).
     """
     if cls is not None:
-        stored, current = upgraded(cls, stored), upgraded(cls, current)
+        stored, current = with_defaults(cls, stored), with_defaults(cls, current)
     old = {k: v for k, v in comparable(stored).items() if k not in ignore}
     new = {k: v for k, v in comparable(current).items() if k not in ignore}
     return _differences(old, new, "")

@@ -77,8 +77,8 @@ class RunFolder:
         A folder holding another ``kind`` of run is refused (see :mod:`.run_kinds`);
         one that already holds a run is only reused with ``resume``, and then
         only with the same config (see :mod:`.identity`; ``cls``: the config's
-        dataclass, so that a run stored by an older version compares as it
-        would be written now), so that results never mix silently.
+        dataclass, so that options a stored config leaves out compare at their
+        defaults), so that results never mix silently.
         """
         check_folder(self.root, kind)
         if self.has_run() and not resume:

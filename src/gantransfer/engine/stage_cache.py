@@ -83,8 +83,9 @@ def _clear(folder: Path) -> None:
 
 
 #: raised whenever what a stage holds or how stages are named changes, so that no stage trained
-#: before is taken for one trained after (2: the evaluation settings left out of the names)
-STAGE_FORMAT = 2
+#: before is taken for one trained after (2: the evaluation settings left out of the names;
+#: 3: every option written out, none left out for being at its default)
+STAGE_FORMAT = 3
 #: settings of how often, and on how many samples, a stage is judged while it trains: never of what
 #: it learns (the trainer gives evaluation its own random state), so they name no stage
 EVALUATION_ONLY = frozenset({"eval_every", "quality_samples"})

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any
 
-from ..config import CONFIG_TYPE, INLINE, later_option
+from ..config import CONFIG_TYPE, INLINE
 from ..data import ImageFormat, SplitOptions
 from ..data.formats import check_format_fields, resolved_format
-from ..engine.acceleration import MOVED_TO_ACCELERATION, Acceleration
+from ..engine.acceleration import Acceleration
 from ..errors import ConfigError
 from ..models import ClassifierConfig, TrunkConfig
 from ..models.trunk import CONV, check_backbone
@@ -47,8 +47,8 @@ class ClassifierOptions:
     feature_dim: int = 256
     norm: str = "batch"
     dropout: float = 0.0
-    backbone: str = later_option(CONV)
-    backbone_weights: str | None = later_option(None)
+    backbone: str = CONV
+    backbone_weights: str | None = None
 
     def __post_init__(self) -> None:
         check_backbone(self.backbone)
@@ -167,10 +167,10 @@ class TransferConfig:
     trunk_lr_scale: float = 0.1
     image_size: int | None = None
     channels: int | None = None
-    fit: str = later_option("crop")
-    test_fraction: float = later_option(0.2)
-    split_seed: int = later_option(0)
-    class_map: str | None = later_option(None)
+    fit: str = "crop"
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    class_map: str | None = None
     classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
     training: ClassifierTraining = field(default_factory=_target_training)
     source_training: ClassifierTraining = field(default_factory=_source_training)
@@ -183,15 +183,9 @@ class TransferConfig:
     stage_seed: int | None = None
     validation_per_class: int = 0
     acceleration: Acceleration = field(default_factory=Acceleration, metadata={"flatten": True})
-    unlabelled_target: bool = later_option(True)
-    source_free: bool = later_option(False)
-    generated_source_per_class: int = later_option(1000)
-
-    # The GAN's own device options were always replaced by the run's: gone, not moved.
-    MOVED_KEYS: ClassVar[dict[str, str | None]] = {
-        **MOVED_TO_ACCELERATION, **{f"gan.{name}": None for name in MOVED_TO_ACCELERATION},
-        "generation": "gan_augment", "features": "gan_features", "adaptation": "feature_alignment",
-        "self_training": "teacher"}
+    unlabelled_target: bool = True
+    source_free: bool = False
+    generated_source_per_class: int = 1000
 
     def __post_init__(self) -> None:
         default_gan = _gan()
@@ -246,7 +240,7 @@ class TransferConfig:
 
     def with_format(self, fmt: ImageFormat) -> "TransferConfig":
         """This config with the image format ``fmt``, in its own fields and the GAN's
-        (where configs stored by version 0.1 have it), so stored and resumed runs compare equal."""
+        (which holds it too), so stored and resumed runs compare equal."""
         return replace(self, image_size=fmt.size, channels=fmt.channels, fit=fmt.fit,
                        gan=replace(self.gan, image_size=fmt.size, channels=fmt.channels))
 

@@ -37,7 +37,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..config import later_option
 from ..data import BatchStream
 from ..engine.trainer import Progress
 from ..errors import ConfigError
@@ -77,7 +76,7 @@ class DomainAdaptationOptions:
     discriminator_hidden: int = 500
     discriminator_layers: int = 2
     discriminator_lr: float = 1e-3
-    domain_statistics: bool = later_option(False)
+    domain_statistics: bool = False
 
     def __post_init__(self) -> None:
         if self.domain_weight < 0:

@@ -8,7 +8,6 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from ..config import later_option
 from ..errors import ConfigError
 from .architecture import check_architecture, generator_plan
 
@@ -36,7 +35,7 @@ class GeneratorConfig:
     image_size: int = 28
     width: int = 64
     num_classes: int = 0
-    architecture: str = later_option("dcgan")
+    architecture: str = "dcgan"
 
     def __post_init__(self) -> None:
         if self.image_size < 8:

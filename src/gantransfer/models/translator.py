@@ -34,7 +34,6 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..config import later_option
 from ..errors import ConfigError
 from .architecture import translator_downsamplings
 
@@ -67,7 +66,7 @@ class TranslatorConfig:
     residual_blocks: int = 3
     norm: str = "instance"
     skip: bool = False
-    noise: int = later_option(0)
+    noise: int = 0
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):

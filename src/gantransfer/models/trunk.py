@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from ..config import later_option
 from ..errors import ConfigError
 from .architecture import trunk_blocks
 
@@ -82,9 +81,9 @@ class TrunkConfig:
     width: int = _CONV_WIDTH
     feature_dim: int = 256
     norm: str = "batch"
-    backbone: str = later_option(CONV)
-    input_normalization: str = later_option("none")
-    pretrained: str = later_option("")
+    backbone: str = CONV
+    input_normalization: str = "none"
+    pretrained: str = ""
 
     def __post_init__(self) -> None:
         if self.norm not in NORMS:

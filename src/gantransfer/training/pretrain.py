@@ -12,20 +12,20 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
-from ..config import from_dict, later_option, to_dict
+from ..config import from_dict, to_dict
 from ..data import (BatchStream, DataOptions, FormatChoice, ImageFormat, ImageSet, SplitOptions, describe_domain,
                     infer_format)
 from ..data.augment import diff_augment
 from ..data.classes import require_every_class
 from ..data.domains import load_split, write_drawn_splits
 from ..data.formats import check_format_fields, resolved_format
-from ..engine.acceleration import MOVED_TO_ACCELERATION, Acceleration, MixedPrecision, compiled, to_channels_last
+from ..engine.acceleration import Acceleration, MixedPrecision, compiled, to_channels_last
 from ..engine.checkpoint import load_checkpoint
 from ..engine.distributed import DistributedContext, setup
 from ..engine.logger import RunLogger
@@ -97,13 +97,13 @@ class PretrainConfig:
 
     source: str = "mnist"
     objective: str = "minimax"
-    architecture: str = later_option("dcgan")
+    architecture: str = "dcgan"
     conditional: bool = False
     image_size: int | None = None
     channels: int | None = None
-    fit: str = later_option("crop")
-    test_fraction: float = later_option(0.2)
-    split_seed: int = later_option(0)
+    fit: str = "crop"
+    test_fraction: float = 0.2
+    split_seed: int = 0
     latent_dim: int = 64
     generator_width: int = 64
     discriminator_width: int = 32
@@ -123,8 +123,6 @@ class PretrainConfig:
     eval_every: int = 500
     quality_samples: int = 2000
     acceleration: Acceleration = field(default_factory=Acceleration, metadata={"flatten": True})
-
-    MOVED_KEYS: ClassVar[dict[str, str]] = MOVED_TO_ACCELERATION
 
     def __post_init__(self) -> None:
         get_objective(self.objective)  # raises for unknown names

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from ..config import later_option
 from ..data import AffineAugment, NaturalAugment, PhotometricAugment, augment_batch
 from ..data.augment import check_kind
 from ..errors import ConfigError
@@ -55,11 +53,9 @@ class TeacherOptions:
     class_balance: float = 0.1
     batch_size: int = 128
     augment: AffineAugment = field(default_factory=AffineAugment.digits)
-    augment_kind: str = later_option("auto")
-    natural_augment: NaturalAugment = later_option(NaturalAugment())
+    augment_kind: str = "auto"
+    natural_augment: NaturalAugment = NaturalAugment()
     student_photometric: PhotometricAugment = field(default_factory=PhotometricAugment.appearance)
-
-    MOVED_KEYS: ClassVar[dict[str, str]] = {"method": "loss", "teacher_decay": "decay"}
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:

@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import later_option
 from ..data import AffineAugment, BatchStream, ImageSet, NaturalAugment, PhotometricAugment, augment_batch
 from ..data.augment import check_kind
 from ..engine.acceleration import Acceleration, MixedPrecision, compiled, to_channels_last
@@ -55,8 +54,8 @@ class ClassifierTraining:
     batch_size: int = 128
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig("adam", 1e-3, (0.9, 0.999)))
     augment: AffineAugment = field(default_factory=AffineAugment.digits)
-    augment_kind: str = later_option("auto")
-    natural_augment: NaturalAugment = later_option(NaturalAugment())
+    augment_kind: str = "auto"
+    natural_augment: NaturalAugment = NaturalAugment()
     photometric: PhotometricAugment = field(default_factory=PhotometricAugment.appearance)
     cosine_schedule: bool = True
     label_smoothing: float = 0.0

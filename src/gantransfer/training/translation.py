@@ -38,7 +38,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..config import from_dict, later_option, to_dict
+from ..config import from_dict, to_dict
 from ..data import BatchStream, ImageFormat, ImageSet, model_batches, to_model_range
 from ..data.augment import diff_augment
 from ..data.images import model_to_pixels
@@ -116,10 +116,10 @@ class TranslationTraining:
     discriminator_width: int = 16
     discriminator_norm: str = "layer"
     eval_every: int = 250
-    diff_augment: bool = later_option(False)
-    content_weight: float = later_option(0.0)
-    noise: int = later_option(0)
-    task_weight: float = later_option(0.0)
+    diff_augment: bool = False
+    content_weight: float = 0.0
+    noise: int = 0
+    task_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 0:
