@@ -32,7 +32,6 @@ def test_merge_is_recursive_and_leaves_its_inputs_alone():
     assert base == {"a": {"b": 1, "c": 2}, "d": 3}
 
 
-
 @dataclasses.dataclass(frozen=True)
 class _Inner:
     width: int = 4

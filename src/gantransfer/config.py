@@ -97,7 +97,9 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "config", 
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
     values = {}
     for name, value in data.items():
-        default = (getattr(base, name) if base is not None else _default(fields[name])) if isinstance(value, dict) else None
+        default = None
+        if isinstance(value, dict):
+            default = getattr(base, name) if base is not None else _default(fields[name])
         values[name] = _convert(hints[name], value, f"{where}.{name}", default)
     try:
         return dataclasses.replace(base, **values) if base is not None else cls(**values)
