@@ -29,7 +29,7 @@ def test_precision_on_the_cpu():
     with pytest.raises(ConfigError, match="precision must be one of"):
         Acceleration(precision="fp8")
     with pytest.raises(ConfigError, match="precision must be one of"):
-        from_dict(TransferConfig, {"precision": "half"})
+        from_dict(TransferConfig, {"acceleration": {"precision": "half"}})
     with pytest.raises(ConfigError, match="device must be one of"):
         from_dict(PretrainConfig, {"acceleration": {"device": "gpu"}})
     assert autocast_dtype("auto", CPU) is None and autocast_dtype("fp32", CPU) is None, "auto is fp32 on the CPU"
