@@ -13,6 +13,7 @@ from gantransfer.cli.main import main
 from gantransfer.config import from_dict, to_dict
 from gantransfer.errors import ConfigError
 from gantransfer.methods import TransferConfig, transfer
+from gantransfer.methods.context import Stream, named_stream_seed
 from gantransfer.methods.entropy_min import EntropyOptions, marginal_entropy, prediction_entropy
 
 
@@ -100,8 +101,6 @@ def test_a_method_with_its_own_options_is_one_file_found_without_a_list(digit_do
 
 
 def test_named_streams_repeat_and_differ_by_name_and_seed_and_from_the_numbered_ones():
-    from gantransfer.methods.context import Stream, named_stream_seed
-
     assert named_stream_seed(3, "entropy-target") == named_stream_seed(3, "entropy-target")
     seeds = {named_stream_seed(seed, name) for seed in range(5) for name in ("entropy-target", "other")}
     assert len(seeds) == 10 and all(0 <= value < 2**31 for value in seeds)

@@ -54,7 +54,7 @@ class TeacherOptions:
     batch_size: int = 128
     augment: AffineAugment = field(default_factory=AffineAugment.digits)
     augment_kind: str = "auto"
-    natural_augment: NaturalAugment = NaturalAugment()
+    natural_augment: NaturalAugment = field(default_factory=NaturalAugment)
     student_photometric: PhotometricAugment = field(default_factory=PhotometricAugment.appearance)
 
     def __post_init__(self) -> None:

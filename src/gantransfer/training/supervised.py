@@ -55,7 +55,7 @@ class ClassifierTraining:
     optimizer: OptimizerConfig = field(default_factory=lambda: OptimizerConfig("adam", 1e-3, (0.9, 0.999)))
     augment: AffineAugment = field(default_factory=AffineAugment.digits)
     augment_kind: str = "auto"
-    natural_augment: NaturalAugment = NaturalAugment()
+    natural_augment: NaturalAugment = field(default_factory=NaturalAugment)
     photometric: PhotometricAugment = field(default_factory=PhotometricAugment.appearance)
     cosine_schedule: bool = True
     label_smoothing: float = 0.0
